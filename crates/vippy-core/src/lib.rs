@@ -1,0 +1,15 @@
+//! The pure half of vippy: configuration, wire format, placement and the
+//! node state machine. Nothing here touches a socket, a clock or a random
+//! number generator (DESIGN §2); the daemon in `crates/vippy` drives it.
+//!
+//! # Layout
+//! - [`config`]: parse (JSON5, so the original's files load), validate,
+//!   normalise and digest the configuration.
+//! - [`wire`]: message encoding, HMAC-SHA256 authentication, anti-replay.
+//! - [`placement`]: the pure assignment of groups to nodes.
+//! - [`hash`]: the stable hashes placement and the digest share.
+
+pub mod config;
+pub mod hash;
+pub mod placement;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! The deterministic cluster simulator. Being written; see issue 3.

@@ -1,0 +1,5 @@
+//! vippyd: the daemon.
+fn main() {
+    eprintln!("vippyd: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,2 @@
+//! The Linux daemon around [`vippy_core`]: data plane, chat sockets, the
+//! runtime loop and the management API.
