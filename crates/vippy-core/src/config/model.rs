@@ -1,0 +1,352 @@
+//! The validated configuration, as the rest of vippy sees it.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::cluster::Cluster;
+
+/// Everything one node runs with: the cluster-wide part (which must agree
+/// on every node, [`Cluster`]) and the local settings around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the configuration was read from, for messages.
+    pub source: String,
+    pub cluster: Arc<Cluster>,
+    /// Local interface names of VIPs, by address: interface names are local
+    /// and not part of the cluster digest (DESIGN §3).
+    pub interfaces: BTreeMap<IpAddr, String>,
+    pub chat: SocketAddr,
+    pub chat_interface: ChatInterface,
+    pub secret: Secret,
+    pub interval: Duration,
+    pub mature: Duration,
+    pub stale: Duration,
+    pub arp_cache: Duration,
+    pub notify: Vec<NotifyTarget>,
+    pub management: PathBuf,
+    /// File mode of the management socket (0600 unless configured).
+    pub management_mode: u32,
+    pub logging: Logging,
+    /// Unicast peers: node name → address:port. Empty means multicast only.
+    pub peers: BTreeMap<String, SocketAddr>,
+    pub garp: Garp,
+    pub checks: Vec<Check>,
+    pub hooks: Hooks,
+    pub plugins: Vec<Command>,
+    pub quorum: Quorum,
+    /// Where an adopted cluster config is kept across restarts.
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatInterface {
+    /// Join the chat group on every multicast-capable interface.
+    All,
+    Named(String),
+}
+
+/// The shared secret. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Inline(String),
+    /// Read by the daemon at start and on reload; must not be empty.
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("Secret::Inline(<redacted>)"),
+            Secret::File(path) => f.debug_tuple("Secret::File").field(path).finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// The union of the cluster's shared neighbour tables.
+    ArpCache,
+    /// Every neighbour in this network (the address's CIDR).
+    Network {
+        net: IpNet,
+        interface: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    pub driver: LogDriver,
+    pub facility: Facility,
+    pub mask: LevelMask,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogDriver {
+    Console,
+    /// Also accepted as "posix", the original's name.
+    Syslog,
+    Journald,
+}
+
+impl LogDriver {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogDriver::Console => "console",
+            LogDriver::Syslog => "syslog",
+            LogDriver::Journald => "journald",
+        }
+    }
+}
+
+/// Syslog facilities (RFC 5424 §6.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facility {
+    Kern,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Authpriv,
+    Ftp,
+    Local(u8),
+}
+
+impl Facility {
+    pub const NAMES: [&'static str; 20] = [
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+        "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+        "local7",
+    ];
+
+    pub fn from_name(name: &str) -> Option<Facility> {
+        Some(match name {
+            "kern" => Facility::Kern,
+            "user" => Facility::User,
+            "mail" => Facility::Mail,
+            "daemon" => Facility::Daemon,
+            "auth" | "security" => Facility::Auth,
+            "syslog" => Facility::Syslog,
+            "lpr" => Facility::Lpr,
+            "news" => Facility::News,
+            "uucp" => Facility::Uucp,
+            "cron" => Facility::Cron,
+            "authpriv" => Facility::Authpriv,
+            "ftp" => Facility::Ftp,
+            _ => {
+                let n = name.strip_prefix("local")?.parse::<u8>().ok()?;
+                if n > 7 {
+                    return None;
+                }
+                Facility::Local(n)
+            }
+        })
+    }
+
+    /// The facility code (RFC 5424 table 1).
+    pub fn code(self) -> u8 {
+        match self {
+            Facility::Kern => 0,
+            Facility::User => 1,
+            Facility::Mail => 2,
+            Facility::Daemon => 3,
+            Facility::Auth => 4,
+            Facility::Syslog => 5,
+            Facility::Lpr => 6,
+            Facility::News => 7,
+            Facility::Uucp => 8,
+            Facility::Cron => 9,
+            Facility::Authpriv => 10,
+            Facility::Ftp => 11,
+            Facility::Local(n) => 16 + n,
+        }
+    }
+}
+
+/// Syslog severities (RFC 5424 §6.2.1), most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Emerg,
+    Alert,
+    Crit,
+    Err,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 8] = [
+        Severity::Emerg,
+        Severity::Alert,
+        Severity::Crit,
+        Severity::Err,
+        Severity::Warning,
+        Severity::Notice,
+        Severity::Info,
+        Severity::Debug,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Emerg => "emerg",
+            Severity::Alert => "alert",
+            Severity::Crit => "crit",
+            Severity::Err => "err",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+            Severity::Info => "info",
+            Severity::Debug => "debug",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Some(match name {
+            "emerg" | "panic" => Severity::Emerg,
+            "alert" => Severity::Alert,
+            "crit" => Severity::Crit,
+            "err" | "error" => Severity::Err,
+            "warning" | "warn" => Severity::Warning,
+            "notice" => Severity::Notice,
+            "info" => Severity::Info,
+            "debug" => Severity::Debug,
+            _ => return None,
+        })
+    }
+}
+
+/// Which severities are logged: a set, as in the original, not a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelMask(u8);
+
+impl LevelMask {
+    pub fn none() -> LevelMask {
+        LevelMask(0)
+    }
+
+    /// The default when `logging.mask` is absent: everything but debug.
+    pub fn default_mask() -> LevelMask {
+        let mut mask = LevelMask::none();
+        for s in Severity::ALL {
+            mask.set(s, s != Severity::Debug);
+        }
+        mask
+    }
+
+    pub fn set(&mut self, severity: Severity, on: bool) {
+        let bit = 1u8 << severity as u8;
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+
+    pub fn contains(self, severity: Severity) -> bool {
+        self.0 & (1u8 << severity as u8) != 0
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA settings (DESIGN §5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Garp {
+    /// Announcements per acquisition.
+    pub count: u32,
+    /// Gap between repeated announcements.
+    pub interval: Duration,
+    /// Re-announce held VIPs this often, if set.
+    pub refresh: Option<Duration>,
+    /// Packets per second at most, across all VIPs.
+    pub rate: u32,
+}
+
+impl Default for Garp {
+    fn default() -> Garp {
+        Garp {
+            count: 3,
+            interval: Duration::from_millis(500),
+            refresh: None,
+            // 1000 VIPs × 2 ARP forms in well under 100 ms.
+            rate: 50_000,
+        }
+    }
+}
+
+/// A program to run, with or without a shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run directly: program and arguments.
+    Argv(Vec<String>),
+    /// Run with `/bin/sh -c`, only when the config asks for it.
+    Shell(String),
+}
+
+impl Command {
+    /// The argument vector to execute.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Argv(argv) => argv.clone(),
+            Command::Shell(script) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
+        }
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Argv(argv) => f.write_str(&argv.join(" ")),
+            Command::Shell(script) => write!(f, "sh -c {script:?}"),
+        }
+    }
+}
+
+/// A health check: failing makes the node inactive with reason `check:NAME`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub command: Command,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive successes before a failing check counts as passing.
+    pub rise: u32,
+    /// Consecutive failures before a passing check counts as failing.
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hooks {
+    pub up: Vec<Command>,
+    pub down: Vec<Command>,
+    pub change: Vec<Command>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quorum {
+    /// As in the original: a node alone still serves.
+    Off,
+    /// More than half of `nodes`.
+    Majority,
+    Count(usize),
+}
+
+impl Quorum {
+    /// Eligible nodes (this one included) needed to hold anything.
+    pub fn needed(self, node_count: usize) -> usize {
+        match self {
+            Quorum::Off => 0,
+            Quorum::Majority => node_count / 2 + 1,
+            Quorum::Count(n) => n,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `vippyd --check-config`: validate a file the way the daemon would load
+//! it, like `keepalived -t`, without starting anything.
+
+use std::path::Path;
+
+use vippy_core::config::{self, Config, Secret};
+
+/// Reads and validates `path`; with `node`, also checks that the node is in
+/// the file. Returns the summary to print, or every error found.
+pub fn check_config(path: &Path, node: Option<&str>) -> Result<String, String> {
+    let config = read_config(path)?;
+    if let Some(node) = node {
+        node_in_config(&config, node)?;
+    }
+    secret_bytes(&config)?;
+    Ok(config::summary(&config, node))
+}
+
+/// Largest config file accepted; a 4096-group file is well under 1 MiB.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Reads and validates a configuration file.
+pub fn read_config(path: &Path) -> Result<Config, String> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "{shown}: {} bytes is too large for a configuration file",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    config::load(&text, &shown).map_err(|e| e.to_string())
+}
+
+/// A clear error naming the known nodes when `node` is not one of them.
+pub fn node_in_config(config: &Config, node: &str) -> Result<(), String> {
+    if config.cluster.node_index(node).is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: node \"{node}\" is not in \"nodes\" ({}); pass the right name with -n NODE",
+        config.source,
+        config.cluster.nodes.join(", ")
+    ))
+}
+
+/// The secret's bytes, reading `secret_file` if that is how it is given.
+/// Errors never include the secret itself.
+pub fn secret_bytes(config: &Config) -> Result<Vec<u8>, String> {
+    match &config.secret {
+        Secret::Inline(s) => Ok(s.as_bytes().to_vec()),
+        Secret::File(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                format!(
+                    "{}: secret_file {}: cannot read: {e}",
+                    config.source,
+                    path.display()
+                )
+            })?;
+            // A trailing newline from an editor is not part of the secret.
+            let trimmed = bytes.trim_ascii_end().to_vec();
+            if trimmed.is_empty() {
+                return Err(format!(
+                    "{}: secret_file {}: is empty",
+                    config.source,
+                    path.display()
+                ));
+            }
+            Ok(trimmed)
+        }
+    }
+}
