@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv6Addr};
 use vippy_core::wire::{
-    ArpShare, Body, ConfigChunk, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA, MAX_DATAGRAM,
-    Message, Neighbour, decode, encode,
+    ArpShare, Body, ConfigChunk, EncodeError, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA,
+    MAX_DATAGRAM, Message, Neighbour, decode, encode,
 };
 
 /// The budget DESIGN §3 sets for one datagram on any path.
@@ -68,6 +68,30 @@ fn heartbeat_for_4096_groups_fits_the_budget() {
     let longest_name = size(&worst_heartbeat(255, all(4096)));
     assert_eq!(longest_name, 1385);
     assert!(longest_name <= MAX_DATAGRAM);
+}
+
+/// Where a dense heartbeat stops fitting MAX_DATAGRAM, as docs/PROTOCOL.md says.
+#[test]
+fn heartbeat_limit_past_4096_groups() {
+    let key = Key::derive(b"size");
+    assert_eq!(size(&worst_heartbeat(64, all(5744))), MAX_DATAGRAM);
+    assert_eq!(
+        encode(&worst_heartbeat(64, all(5745)), &key),
+        Err(EncodeError::Oversize { len: 1401 })
+    );
+    let lean = |groups| Message {
+        header: header(8),
+        body: Body::Heartbeat(Heartbeat {
+            config_version: 1,
+            config_digest: [0; 32],
+            mature: true,
+            active: true,
+            reasons: vec![],
+            holds: all(groups),
+        }),
+    };
+    assert_eq!(size(&lean(10352)), MAX_DATAGRAM);
+    assert!(encode(&lean(10353), &key).is_err());
 }
 
 #[test]
