@@ -17,6 +17,37 @@
 //! A receiver runs, per datagram: [`decode`] (length, magic, version, MAC,
 //! then fields), then [`ReplayWindow::check`] for the sender, then its own
 //! checks, and only then [`ReplayWindow::accept`].
+//!
+//! ```
+//! use vippy_core::wire::*;
+//!
+//! let key = Key::derive(b"cluster secret");
+//! let mut holds = GroupSet::new(3);
+//! holds.insert(1);
+//! let msg = Message {
+//!     header: Header { sender: "node1".into(), incarnation: 7, sequence: 1 },
+//!     body: Body::Heartbeat(Heartbeat {
+//!         config_version: 1,
+//!         config_digest: [0; 32],
+//!         mature: true,
+//!         active: true,
+//!         reasons: vec![],
+//!         holds,
+//!     }),
+//! };
+//! let bytes = encode(&msg, &key)?;
+//!
+//! let mut window = ReplayWindow::new();
+//! let got = decode(&bytes, &key)?;
+//! window.check(got.header.incarnation, got.header.sequence)?;
+//! window.accept(got.header.incarnation, got.header.sequence);
+//! assert_eq!(got, msg);
+//! assert_eq!(
+//!     window.check(7, 1).map_err(|e| e.reason().as_str()),
+//!     Err("replay")
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod auth;
 mod error;
