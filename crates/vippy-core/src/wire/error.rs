@@ -1,0 +1,138 @@
+//! Why a datagram was rejected, why a message could not be encoded, and the
+//! coarse class of a rejection that metrics count.
+
+use super::replay::Replay;
+
+/// Why [`decode`](super::decode) rejected a datagram. Every variant is caused
+/// by the peer (or by a stranger on the network): count it, log it at debug
+/// with a rate limit, and carry on (STYLE rule 2).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum WireError {
+    /// Shorter than the smallest possible datagram of its version.
+    #[error("datagram too short")]
+    TooShort,
+    /// Longer than [`MAX_DATAGRAM`](super::MAX_DATAGRAM).
+    #[error("datagram of {len} bytes exceeds the maximum of {max}", max = super::MAX_DATAGRAM)]
+    Oversize { len: usize },
+    /// Does not start with the magic bytes: not a vippy datagram at all.
+    #[error("bad magic")]
+    BadMagic,
+    /// A vippy datagram of a protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u8),
+    /// The HMAC tag does not match: wrong secret, tampering or corruption.
+    #[error("bad message authentication code")]
+    BadMac,
+    /// Authentic, but of a message kind this build does not know.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    /// Authentic, but a field runs past the end of the datagram.
+    #[error("truncated in {field}")]
+    Truncated { field: &'static str },
+    /// Authentic, but a field holds a value the protocol does not allow.
+    #[error("malformed: {0}")]
+    Malformed(&'static str),
+    /// Authentic, but bytes are left over after the message.
+    #[error("{extra} trailing bytes")]
+    TrailingBytes { extra: usize },
+}
+
+impl WireError {
+    /// The coarse class of this rejection, for metrics.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            WireError::BadMac => RejectReason::Auth,
+            // An authentic message of a kind we do not know comes from a
+            // peer speaking a newer protocol: a version skew, not garbage.
+            WireError::UnsupportedVersion(_) | WireError::UnknownKind(_) => RejectReason::Version,
+            WireError::TooShort
+            | WireError::Oversize { .. }
+            | WireError::BadMagic
+            | WireError::Truncated { .. }
+            | WireError::Malformed(_)
+            | WireError::TrailingBytes { .. } => RejectReason::Malformed,
+        }
+    }
+}
+
+/// The coarse class of a rejected datagram: the label of the rejection
+/// counter in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The MAC did not verify.
+    Auth,
+    /// Not a well-formed vippy datagram.
+    Malformed,
+    /// A protocol version (or message kind) this build does not speak.
+    Version,
+    /// Authentic but replayed or stale (see [`ReplayWindow`](super::ReplayWindow)).
+    Replay,
+}
+
+impl RejectReason {
+    /// Every class, so that metrics can register all labels up front.
+    pub const ALL: [RejectReason; 4] = [
+        RejectReason::Auth,
+        RejectReason::Malformed,
+        RejectReason::Version,
+        RejectReason::Replay,
+    ];
+
+    /// The metric label: `"auth"`, `"malformed"`, `"version"` or `"replay"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::Auth => "auth",
+            RejectReason::Malformed => "malformed",
+            RejectReason::Version => "version",
+            RejectReason::Replay => "replay",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&WireError> for RejectReason {
+    fn from(e: &WireError) -> Self {
+        e.reason()
+    }
+}
+
+impl From<Replay> for RejectReason {
+    fn from(_: Replay) -> Self {
+        RejectReason::Replay
+    }
+}
+
+/// Why [`encode`](super::encode) refused a message: a field is over a limit
+/// of the protocol. These are local bugs or config limits, never the peer's.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The sender name must be 1..=255 bytes.
+    #[error("sender name of {len} bytes is not 1..=255 bytes")]
+    SenderLength { len: usize },
+    /// More than [`Heartbeat::MAX_REASONS`](super::Heartbeat::MAX_REASONS) reasons.
+    #[error("{count} inactive reasons exceed the maximum of {max}", max = super::Heartbeat::MAX_REASONS)]
+    TooManyReasons { count: usize },
+    /// A reason longer than [`Heartbeat::MAX_REASON_LEN`](super::Heartbeat::MAX_REASON_LEN).
+    #[error("inactive reason of {len} bytes exceeds the maximum of {max}", max = super::Heartbeat::MAX_REASON_LEN)]
+    ReasonTooLong { len: usize },
+    /// A group set over more than [`GroupSet::MAX_LEN`](super::GroupSet::MAX_LEN) groups.
+    #[error("group set over {len} groups exceeds the maximum of {max}", max = super::GroupSet::MAX_LEN)]
+    TooManyGroups { len: usize },
+    /// Chunk data longer than [`MAX_CHUNK_DATA`](super::MAX_CHUNK_DATA).
+    #[error("config chunk of {len} bytes exceeds the maximum of {max}", max = super::MAX_CHUNK_DATA)]
+    ChunkTooLarge { len: usize },
+    /// A chunk index not below the chunk total.
+    #[error("config chunk index {index} is not below the total {total}")]
+    ChunkIndex { index: u32, total: u32 },
+    /// More than [`ArpShare::MAX_ENTRIES`](super::ArpShare::MAX_ENTRIES) neighbours.
+    #[error("{count} neighbours exceed the maximum of {max} per message", max = super::ArpShare::MAX_ENTRIES)]
+    TooManyNeighbours { count: usize },
+    /// The whole datagram would exceed [`MAX_DATAGRAM`](super::MAX_DATAGRAM).
+    #[error("encoded datagram of {len} bytes exceeds the maximum of {max}", max = super::MAX_DATAGRAM)]
+    Oversize { len: usize },
+}

@@ -1,0 +1,254 @@
+//! Golden byte vectors: one per message kind (two for heartbeats, one per
+//! group-set form). A fixed key and message must give exactly these bytes,
+//! and these bytes must decode to exactly that message, so an accidental
+//! change of the format fails here. The layout is in docs/PROTOCOL.md.
+//!
+//! After an intended change of format (which needs a new PROTOCOL_VERSION),
+//! the failure message prints the new hex to paste in after review.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use vippy_core::wire::{
+    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Header, Heartbeat, Key,
+    MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
+};
+
+const SECRET: &[u8] = b"golden secret";
+
+fn key() -> Key {
+    Key::derive(SECRET)
+}
+
+fn header(sequence: u64) -> Header {
+    Header {
+        sender: "node1".into(),
+        incarnation: 0x0102_0304_0506_0708,
+        sequence,
+    }
+}
+
+fn digest() -> [u8; 32] {
+    std::array::from_fn(|i| 0xd0 ^ i as u8)
+}
+
+fn groups(len: usize, members: &[usize]) -> GroupSet {
+    let mut set = GroupSet::new(len);
+    for &i in members {
+        set.insert(i);
+    }
+    set
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Each golden message with its expected bytes (whitespace is ignored).
+fn vectors() -> Vec<(&'static str, Message, &'static str)> {
+    vec![
+        (
+            "heartbeat, bitmap",
+            Message {
+                header: header(42),
+                body: Body::Heartbeat(Heartbeat {
+                    config_version: 7,
+                    config_digest: digest(),
+                    mature: true,
+                    active: false,
+                    reasons: vec!["booting".into(), "check:http".into()],
+                    holds: groups(10, &[1, 3, 9]),
+                }),
+            },
+            concat!(
+                "56500101 ",
+                "056e6f6465310102030405060708000000000000002a ",
+                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
+                "c8c9cacbcccdcecf010207626f6f74696e670a636865636b3a68747470000a00 ",
+                "5040 ",
+                "0d4e3d96a70ae51a0ae05da4b8025da9a1af160f49515e1c9f7f914fea8f2e46 ",
+            ),
+        ),
+        (
+            "heartbeat, list",
+            Message {
+                header: header(43),
+                body: Body::Heartbeat(Heartbeat {
+                    config_version: 7,
+                    config_digest: digest(),
+                    mature: true,
+                    active: true,
+                    reasons: vec![],
+                    holds: groups(100, &[5, 77]),
+                }),
+            },
+            concat!(
+                "56500101 ",
+                "056e6f6465310102030405060708000000000000002b ",
+                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
+                "c8c9cacbcccdcecf030000640100020005004d ",
+                "181fe80a6cc72843dcd1331b8a0fbfeb12e6f38e7f0e97f18a702fc991b5baa6 ",
+            ),
+        ),
+        (
+            "goodbye",
+            Message {
+                header: header(44),
+                body: Body::Goodbye(Goodbye {
+                    config_version: 7,
+                    config_digest: digest(),
+                }),
+            },
+            concat!(
+                "56500102 ",
+                "056e6f6465310102030405060708000000000000002c ",
+                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
+                "c8c9cacbcccdcecf ",
+                "b82198481441ffd2d7a0a18b49986d271ac28eb77584f987062376c0766b27da ",
+            ),
+        ),
+        (
+            "config request",
+            Message {
+                header: header(45),
+                body: Body::ConfigRequest(ConfigRequest {
+                    version: 8,
+                    digest: digest(),
+                    first_chunk: 2,
+                    count: 3,
+                }),
+            },
+            concat!(
+                "56500103 ",
+                "056e6f6465310102030405060708000000000000002d ",
+                "0000000000000008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
+                "c8c9cacbcccdcecf000000020003 ",
+                "b7cb56000a93c091fc62e556b8c3b4d80dffddd3e7b9ab6c2d4971c48a41cb83 ",
+            ),
+        ),
+        (
+            "config chunk",
+            Message {
+                header: header(46),
+                body: Body::ConfigChunk(ConfigChunk {
+                    version: 8,
+                    digest: digest(),
+                    index: 2,
+                    total: 5,
+                    data: br#"{"version":8}"#.to_vec(),
+                }),
+            },
+            concat!(
+                "56500104 ",
+                "056e6f6465310102030405060708000000000000002e ",
+                "0000000000000008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
+                "c8c9cacbcccdcecf0000000200000005000d7b2276657273696f6e223a387d ",
+                "3f9309ab553859c400568dd4d9987178fa9e44b0945b05c1998bdb4d6f81ab21 ",
+            ),
+        ),
+        (
+            "arp share",
+            Message {
+                header: header(47),
+                body: Body::ArpShare(ArpShare {
+                    entries: vec![
+                        Neighbour {
+                            ip: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)),
+                            mac: [0x02, 0x00, 0x5e, 0x10, 0x00, 0x07],
+                        },
+                        Neighbour {
+                            ip: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)),
+                            mac: [0x02, 0x00, 0x5e, 0x10, 0x00, 0x08],
+                        },
+                    ],
+                }),
+            },
+            concat!(
+                "56500105 ",
+                "056e6f6465310102030405060708000000000000002f ",
+                "0204c633640702005e1000070620010db800000000000000000000000702005e ",
+                "100008 ",
+                "068bc9d9f799fe39c8c93c90f47d4ed01a0cd8de9c131990e9d85806c865c418 ",
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn encoding_matches_golden_bytes() {
+    let mut failures = Vec::new();
+    for (name, msg, expected) in vectors() {
+        let actual = encode(&msg, &key()).expect("golden message encodes");
+        if actual != unhex(expected) {
+            failures.push(format!("{name}:\n  {}", hex(&actual)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "encodings changed:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn golden_bytes_decode_to_the_message() {
+    for (name, msg, expected) in vectors() {
+        assert_eq!(decode(&unhex(expected), &key()), Ok(msg), "{name}");
+    }
+}
+
+/// Every single-bit flip and every whole-byte inversion at every position of
+/// every golden vector is rejected, by the check that owns that position.
+#[test]
+fn every_tampered_byte_is_rejected() {
+    for (name, _, expected) in vectors() {
+        let good = unhex(expected);
+        assert!(good.len() <= MAX_DATAGRAM);
+        for pos in 0..good.len() {
+            for mask in [0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[pos] ^= mask;
+                let err = decode(&bad, &key()).expect_err("tampered datagram accepted");
+                let expected_err = match pos {
+                    0 | 1 => WireError::BadMagic,
+                    2 => WireError::UnsupportedVersion(1 ^ mask),
+                    _ => WireError::BadMac,
+                };
+                assert_eq!(err, expected_err, "{name}: byte {pos} ^ {mask:#04x}");
+            }
+        }
+    }
+}
+
+/// Every prefix of every golden vector is rejected: too short for the
+/// framing, or the tag no longer matches.
+#[test]
+fn every_truncation_is_rejected() {
+    for (name, _, expected) in vectors() {
+        let good = unhex(expected);
+        for len in 0..good.len() {
+            let err = decode(&good[..len], &key()).expect_err("truncated datagram accepted");
+            let expected_err = if len < 54 {
+                WireError::TooShort
+            } else {
+                WireError::BadMac
+            };
+            assert_eq!(err, expected_err, "{name}: first {len} bytes");
+        }
+    }
+}
+
+#[test]
+fn a_different_secret_is_rejected() {
+    for (name, _, expected) in vectors() {
+        let err = decode(&unhex(expected), &Key::derive(b"golden secret ")).unwrap_err();
+        assert_eq!(err, WireError::BadMac, "{name}");
+    }
+}

@@ -1,0 +1,424 @@
+//! One test per rejection: what the decoder refuses, what the encoder
+//! refuses, and the metric class of each. Datagrams that must get past the
+//! MAC are sealed here with an independent implementation of the documented
+//! key derivation, so the check under test is the one that fires.
+
+use hmac::{KeyInit, Mac};
+use std::net::{IpAddr, Ipv6Addr};
+
+use vippy_core::wire::{
+    ArpShare, Body, ConfigChunk, EncodeError, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA,
+    MAX_DATAGRAM, Message, Neighbour, RejectReason, Replay, WireError, decode, encode,
+};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+const SECRET: &[u8] = b"reject secret";
+
+fn key() -> Key {
+    Key::derive(SECRET)
+}
+
+/// Appends the tag to `signed`, deriving the key as docs/PROTOCOL.md says.
+fn seal(mut signed: Vec<u8>) -> Vec<u8> {
+    let mut kdf = HmacSha256::new_from_slice(SECRET).unwrap();
+    kdf.update(b"vippy chat key v1");
+    let derived = kdf.finalize().into_bytes();
+    let mut mac = HmacSha256::new_from_slice(&derived).unwrap();
+    mac.update(&signed);
+    signed.extend_from_slice(&mac.finalize().into_bytes());
+    signed
+}
+
+/// A sealed datagram of `kind` with header ("n1", 1, 2) and a raw body.
+fn raw(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![b'V', b'P', 1, kind, 2, b'n', b'1'];
+    v.extend_from_slice(&1u64.to_be_bytes());
+    v.extend_from_slice(&2u64.to_be_bytes());
+    v.extend_from_slice(body);
+    seal(v)
+}
+
+/// A heartbeat body up to and including the flags byte.
+fn heartbeat_prefix(flags: u8) -> Vec<u8> {
+    let mut b = 7u64.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0xab; 32]);
+    b.push(flags);
+    b
+}
+
+/// A chunk body up to and including index and total.
+fn chunk_prefix(index: u32, total: u32) -> Vec<u8> {
+    let mut b = 8u64.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0xab; 32]);
+    b.extend_from_slice(&index.to_be_bytes());
+    b.extend_from_slice(&total.to_be_bytes());
+    b
+}
+
+fn message(body: Body) -> Message {
+    Message {
+        header: Header {
+            sender: "n1".into(),
+            incarnation: 1,
+            sequence: 2,
+        },
+        body,
+    }
+}
+
+fn heartbeat(reasons: Vec<String>, holds: GroupSet) -> Message {
+    message(Body::Heartbeat(Heartbeat {
+        config_version: 7,
+        config_digest: [0xab; 32],
+        mature: true,
+        active: false,
+        reasons,
+        holds,
+    }))
+}
+
+fn valid() -> Vec<u8> {
+    encode(&heartbeat(vec!["booting".into()], GroupSet::new(3)), &key()).unwrap()
+}
+
+/// The datagram without its tag, for tests that change it and reseal.
+fn unsealed(bytes: &[u8]) -> Vec<u8> {
+    bytes[..bytes.len() - 32].to_vec()
+}
+
+#[test]
+fn the_raw_builder_matches_the_encoder() {
+    let mut body = heartbeat_prefix(0x01);
+    body.extend_from_slice(&[1, 7]);
+    body.extend_from_slice(b"booting");
+    body.extend_from_slice(&[0, 3, 0, 0]);
+    assert_eq!(raw(1, &body), valid());
+    assert!(decode(&valid(), &key()).is_ok());
+}
+
+#[test]
+fn too_short() {
+    // Every length below the framing minimum (53 bytes and a 1-byte name),
+    // with a valid magic and version where they fit.
+    for len in 0..54 {
+        let bytes: Vec<u8> = b"VP\x01"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0))
+            .take(len)
+            .collect();
+        assert_eq!(
+            decode(&bytes, &key()),
+            Err(WireError::TooShort),
+            "{len} bytes"
+        );
+    }
+}
+
+#[test]
+fn oversize_even_when_authentic() {
+    let mut signed = unsealed(&valid());
+    signed.resize(MAX_DATAGRAM + 1 - 32, 0);
+    let bytes = seal(signed);
+    assert_eq!(bytes.len(), MAX_DATAGRAM + 1);
+    assert_eq!(
+        decode(&bytes, &key()),
+        Err(WireError::Oversize {
+            len: MAX_DATAGRAM + 1
+        })
+    );
+    assert_eq!(
+        decode(&vec![0; 65_535], &key()),
+        Err(WireError::Oversize { len: 65_535 })
+    );
+}
+
+#[test]
+fn bad_magic() {
+    let mut signed = unsealed(&valid());
+    signed[0] = b'X';
+    assert_eq!(decode(&seal(signed), &key()), Err(WireError::BadMagic));
+}
+
+#[test]
+fn unknown_version_even_when_short_or_authentic() {
+    let mut signed = unsealed(&valid());
+    signed[2] = 2;
+    assert_eq!(
+        decode(&seal(signed), &key()),
+        Err(WireError::UnsupportedVersion(2))
+    );
+    assert_eq!(
+        decode(b"VP\x00", &key()),
+        Err(WireError::UnsupportedVersion(0))
+    );
+}
+
+#[test]
+fn unknown_kind() {
+    for kind in [0, 6, 0xff] {
+        let mut signed = unsealed(&valid());
+        signed[3] = kind;
+        assert_eq!(
+            decode(&seal(signed), &key()),
+            Err(WireError::UnknownKind(kind))
+        );
+    }
+}
+
+#[test]
+fn bad_mac_wrong_key_and_cut_tag() {
+    let bytes = valid();
+    assert_eq!(
+        decode(&bytes, &Key::derive(b"other")),
+        Err(WireError::BadMac)
+    );
+    assert_eq!(
+        decode(&bytes[..bytes.len() - 1], &key()),
+        Err(WireError::BadMac)
+    );
+    let mut zero_tag = bytes.clone();
+    let n = zero_tag.len();
+    zero_tag[n - 32..].fill(0);
+    assert_eq!(decode(&zero_tag, &key()), Err(WireError::BadMac));
+}
+
+#[test]
+fn trailing_bytes() {
+    for extra in [1, 2, 100] {
+        let mut signed = unsealed(&valid());
+        signed.extend(std::iter::repeat_n(0, extra));
+        assert_eq!(
+            decode(&seal(signed), &key()),
+            Err(WireError::TrailingBytes { extra })
+        );
+    }
+}
+
+#[test]
+fn truncated_field() {
+    // Authentic, but the body stops inside the config digest.
+    let body = &heartbeat_prefix(0)[..20];
+    assert_eq!(
+        decode(&raw(1, body), &key()),
+        Err(WireError::Truncated {
+            field: "config digest"
+        })
+    );
+    // Authentic, but the sender length points past the end.
+    let mut signed = b"VP\x01\x02\xff".to_vec();
+    signed.extend_from_slice(&[b'a'; 40]);
+    assert_eq!(
+        decode(&seal(signed), &key()),
+        Err(WireError::Truncated { field: "sender" })
+    );
+}
+
+#[test]
+fn bad_sender() {
+    let mut empty = b"VP\x01\x02\x00".to_vec();
+    empty.extend_from_slice(&[0; 16 + 40]);
+    assert_eq!(
+        decode(&seal(empty), &key()),
+        Err(WireError::Malformed("empty sender name"))
+    );
+    let mut not_utf8 = b"VP\x01\x02\x01\xff".to_vec();
+    not_utf8.extend_from_slice(&[0; 16 + 40]);
+    assert_eq!(
+        decode(&seal(not_utf8), &key()),
+        Err(WireError::Malformed("sender name is not UTF-8"))
+    );
+
+    for sender in [String::new(), "x".repeat(256)] {
+        let mut msg = heartbeat(vec![], GroupSet::new(0));
+        let len = sender.len();
+        msg.header.sender = sender;
+        assert_eq!(encode(&msg, &key()), Err(EncodeError::SenderLength { len }));
+    }
+    let mut longest = heartbeat(vec![], GroupSet::new(0));
+    longest.header.sender = "é".repeat(127) + "x";
+    assert_eq!(
+        decode(&encode(&longest, &key()).unwrap(), &key()),
+        Ok(longest)
+    );
+}
+
+#[test]
+fn unknown_heartbeat_flags() {
+    let mut body = heartbeat_prefix(0x04);
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    assert_eq!(
+        decode(&raw(1, &body), &key()),
+        Err(WireError::Malformed("unknown heartbeat flags"))
+    );
+}
+
+#[test]
+fn over_limit_reasons() {
+    let too_many: Vec<String> = (0..9).map(|i| format!("r{i}")).collect();
+    assert_eq!(
+        encode(&heartbeat(too_many, GroupSet::new(0)), &key()),
+        Err(EncodeError::TooManyReasons { count: 9 })
+    );
+    let too_long = vec!["ok".into(), "x".repeat(Heartbeat::MAX_REASON_LEN + 1)];
+    assert_eq!(
+        encode(&heartbeat(too_long, GroupSet::new(0)), &key()),
+        Err(EncodeError::ReasonTooLong { len: 65 })
+    );
+    let at_limit: Vec<String> = (0..8).map(|_| "y".repeat(64)).collect();
+    let msg = heartbeat(at_limit, GroupSet::new(0));
+    assert_eq!(decode(&encode(&msg, &key()).unwrap(), &key()), Ok(msg));
+
+    // The decoder refuses the same, even when authentic.
+    let mut nine = heartbeat_prefix(0);
+    nine.push(9);
+    for _ in 0..9 {
+        nine.extend_from_slice(&[1, b'r']);
+    }
+    nine.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(
+        decode(&raw(1, &nine), &key()),
+        Err(WireError::Malformed("too many inactive reasons"))
+    );
+    let mut long = heartbeat_prefix(0);
+    long.extend_from_slice(&[1, 65]);
+    long.extend_from_slice(&[b'x'; 65]);
+    long.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(
+        decode(&raw(1, &long), &key()),
+        Err(WireError::Malformed("inactive reason too long"))
+    );
+    let mut not_utf8 = heartbeat_prefix(0);
+    not_utf8.extend_from_slice(&[1, 2, 0xc3, 0x28, 0, 0, 0]);
+    assert_eq!(
+        decode(&raw(1, &not_utf8), &key()),
+        Err(WireError::Malformed("inactive reason is not UTF-8"))
+    );
+}
+
+#[test]
+fn over_limit_chunk_data() {
+    let chunk = |data: Vec<u8>, index, total| {
+        message(Body::ConfigChunk(ConfigChunk {
+            version: 8,
+            digest: [0xab; 32],
+            index,
+            total,
+            data,
+        }))
+    };
+    assert_eq!(
+        encode(&chunk(vec![0; MAX_CHUNK_DATA + 1], 0, 1), &key()),
+        Err(EncodeError::ChunkTooLarge { len: 1025 })
+    );
+    assert_eq!(
+        encode(&chunk(vec![], 3, 3), &key()),
+        Err(EncodeError::ChunkIndex { index: 3, total: 3 })
+    );
+    let full = chunk(vec![0x5a; MAX_CHUNK_DATA], 0, 1);
+    assert_eq!(decode(&encode(&full, &key()).unwrap(), &key()), Ok(full));
+
+    let mut long = chunk_prefix(0, 1);
+    long.extend_from_slice(&1025u16.to_be_bytes());
+    long.extend_from_slice(&[0; 1025]);
+    assert_eq!(
+        decode(&raw(4, &long), &key()),
+        Err(WireError::Malformed("chunk data too long"))
+    );
+    let mut past_total = chunk_prefix(5, 5);
+    past_total.extend_from_slice(&[0, 0]);
+    assert_eq!(
+        decode(&raw(4, &past_total), &key()),
+        Err(WireError::Malformed("chunk index not below total"))
+    );
+}
+
+#[test]
+fn over_limit_neighbours() {
+    let entry = Neighbour {
+        ip: IpAddr::V6(Ipv6Addr::LOCALHOST),
+        mac: [2, 0, 0, 0, 0, 1],
+    };
+    let count = ArpShare::MAX_ENTRIES + 1;
+    let msg = message(Body::ArpShare(ArpShare {
+        entries: vec![entry; count],
+    }));
+    assert_eq!(
+        encode(&msg, &key()),
+        Err(EncodeError::TooManyNeighbours { count })
+    );
+
+    let mut body = vec![count as u8];
+    for _ in 0..count {
+        body.push(4);
+        body.extend_from_slice(&[198, 51, 100, 1, 2, 0, 0, 0, 0, 1]);
+    }
+    assert_eq!(
+        decode(&raw(5, &body), &key()),
+        Err(WireError::Malformed("too many neighbours"))
+    );
+    let family = [1, 5, 198, 51, 100, 1, 2, 0, 0, 0, 0, 1];
+    assert_eq!(
+        decode(&raw(5, &family), &key()),
+        Err(WireError::Malformed("unknown address family"))
+    );
+}
+
+#[test]
+fn non_canonical_group_sets() {
+    // A bitmap of 64 groups holding one: the list form is smaller.
+    let mut body = heartbeat_prefix(0);
+    body.extend_from_slice(&[0, 0, 64, 0, 0x80, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        decode(&raw(1, &body), &key()),
+        Err(WireError::Malformed("group set not in its smaller form"))
+    );
+}
+
+#[test]
+fn encoder_refuses_what_would_not_fit() {
+    let mut all = GroupSet::new(GroupSet::MAX_LEN);
+    for i in 0..GroupSet::MAX_LEN {
+        all.insert(i);
+    }
+    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 32;
+    assert_eq!(
+        encode(&heartbeat(vec![], all), &key()),
+        Err(EncodeError::Oversize { len })
+    );
+    assert_eq!(
+        encode(
+            &heartbeat(vec![], GroupSet::new(GroupSet::MAX_LEN + 1)),
+            &key()
+        ),
+        Err(EncodeError::TooManyGroups { len: 65_536 })
+    );
+}
+
+#[test]
+fn reject_reasons_for_metrics() {
+    use RejectReason::{Auth, Malformed, Version};
+    let cases = [
+        (WireError::TooShort, Malformed),
+        (WireError::Oversize { len: 2000 }, Malformed),
+        (WireError::BadMagic, Malformed),
+        (WireError::UnsupportedVersion(2), Version),
+        (WireError::BadMac, Auth),
+        (WireError::UnknownKind(9), Version),
+        (WireError::Truncated { field: "x" }, Malformed),
+        (WireError::Malformed("x"), Malformed),
+        (WireError::TrailingBytes { extra: 1 }, Malformed),
+    ];
+    for (err, reason) in cases {
+        assert_eq!(err.reason(), reason, "{err}");
+    }
+    assert_eq!(Replay::Duplicate.reason(), RejectReason::Replay);
+    assert_eq!(
+        RejectReason::from(Replay::OldIncarnation),
+        RejectReason::Replay
+    );
+    let labels: Vec<_> = RejectReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(labels, ["auth", "malformed", "version", "replay"]);
+    assert_eq!(Auth.to_string(), "auth");
+}
