@@ -1,0 +1,492 @@
+//! Property tests for placement (DESIGN §4): the five rules, the fixpoint,
+//! convergence from arbitrary holders, and a release-before-acquire model.
+//!
+//! Proptest draws only sizes and a seed; a small PRNG builds the cluster, so
+//! thousands of groups cost nothing to generate and failures shrink to the
+//! smallest cluster.
+
+use proptest::prelude::*;
+use vippy_core::placement::{Assignment, NodeIndex, PlacementGroup, PlacementNode, assign};
+
+/// SplitMix64: enough randomness for test clusters, reproducible by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Cluster {
+    groups: Vec<PlacementGroup>,
+    /// Every configured node; `eligible` is a subset.
+    configured: Vec<PlacementNode>,
+    eligible: Vec<PlacementNode>,
+    holders: Vec<Vec<NodeIndex>>,
+}
+
+impl Cluster {
+    /// `eligible` of the configured nodes (a few more exist but are not
+    /// eligible), `groups` groups with random preferences and holders.
+    fn random(eligible: usize, groups: usize, seed: u64) -> Cluster {
+        let mut rng = Rng(seed);
+        let configured_count = eligible + rng.below(3);
+        let configured: Vec<PlacementNode> = (0..configured_count)
+            .map(|index| PlacementNode {
+                index: index as NodeIndex,
+                key: rng.next(),
+            })
+            .collect();
+        let mut shuffled = configured.clone();
+        rng.shuffle(&mut shuffled);
+        let chosen = shuffled[..eligible].to_vec();
+
+        // Preferences: none, sparse, or piled on a few nodes so that some
+        // nodes are capped at their preferred count.
+        let preference_one_in = [0, 8, 2][rng.below(3)];
+        let favourites = 1 + rng.below(3);
+        let groups: Vec<PlacementGroup> = (0..groups)
+            .map(|_| {
+                let preferred = (preference_one_in > 0
+                    && configured_count > 0
+                    && rng.chance(preference_one_in))
+                .then(|| {
+                    if rng.chance(2) {
+                        rng.below(favourites.min(configured_count))
+                    } else {
+                        rng.below(configured_count)
+                    }
+                })
+                .map(|index| index as NodeIndex);
+                PlacementGroup {
+                    key: rng.next(),
+                    preferred,
+                }
+            })
+            .collect();
+
+        // Holders: none (cold start), or up to three arbitrary nodes each,
+        // including ineligible ones and doubles.
+        let cold = rng.chance(4);
+        let holders = (0..groups.len())
+            .map(|_| {
+                if cold || configured_count == 0 {
+                    return Vec::new();
+                }
+                (0..rng.below(4))
+                    .map(|_| rng.below(configured_count) as NodeIndex)
+                    .collect()
+            })
+            .collect();
+        Cluster {
+            groups,
+            configured,
+            eligible: chosen,
+            holders,
+        }
+    }
+
+    fn assign(&self) -> Assignment {
+        assign(&self.groups, &self.eligible, &self.holders)
+    }
+
+    fn with_holders(&self, holders: Vec<Vec<NodeIndex>>) -> Cluster {
+        Cluster {
+            holders,
+            ..self.clone()
+        }
+    }
+
+    fn with_eligible(&self, eligible: Vec<PlacementNode>) -> Cluster {
+        Cluster {
+            eligible,
+            ..self.clone()
+        }
+    }
+
+    fn is_eligible(&self, index: NodeIndex) -> bool {
+        self.eligible.iter().any(|node| node.index == index)
+    }
+
+    /// Groups whose preferred node is eligible, per configured node.
+    fn preferred_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.configured.len()];
+        for group in &self.groups {
+            if let Some(preferred) = group.preferred.filter(|&p| self.is_eligible(p)) {
+                counts[usize::from(preferred)] += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// Fails with the first few differing groups rather than two long vectors.
+fn same(actual: &Assignment, expected: &Assignment, what: &str) -> Result<(), TestCaseError> {
+    let moved: Vec<String> = actual
+        .moved_since(expected)
+        .take(4)
+        .map(|g| {
+            format!(
+                "group {g}: {:?} instead of {:?}",
+                actual.owner(g),
+                expected.owner(g)
+            )
+        })
+        .collect();
+    prop_assert!(moved.is_empty(), "{what}: {}", moved.join(", "));
+    Ok(())
+}
+
+/// Every property that holds for one cluster on its own.
+fn check_rules(cluster: &Cluster, seed: u64) -> Result<Assignment, TestCaseError> {
+    let assignment = cluster.assign();
+
+    // Rule 5: one owner per group, an eligible one, while any node is eligible.
+    prop_assert_eq!(assignment.owners.len(), cluster.groups.len());
+    for owner in &assignment.owners {
+        match owner {
+            Some(owner) => prop_assert!(cluster.is_eligible(*owner), "owner {owner} not eligible"),
+            None => prop_assert!(cluster.eligible.is_empty(), "group without owner"),
+        }
+    }
+
+    // Rule 1: the order of `eligible` and of each holders list does not matter.
+    let mut rng = Rng(seed ^ 0x5eed);
+    let mut reordered = cluster.clone();
+    rng.shuffle(&mut reordered.eligible);
+    if let Some(&twice) = cluster.eligible.first() {
+        reordered.eligible.push(twice);
+    }
+    for holders in &mut reordered.holders {
+        rng.shuffle(holders);
+    }
+    same(
+        &reordered.assign(),
+        &assignment,
+        "input order changed the result",
+    )?;
+
+    // Rule 2: a group with an eligible preferred node goes there.
+    for (group, placement) in cluster.groups.iter().enumerate() {
+        if let Some(preferred) = placement.preferred.filter(|&p| cluster.is_eligible(p)) {
+            prop_assert_eq!(
+                assignment.owners[group],
+                Some(preferred),
+                "group {} not on its preferred node",
+                group
+            );
+        }
+    }
+
+    // Rule 3: loads within one, except nodes that hold only preferred groups.
+    let loads = assignment.loads(cluster.configured.len());
+    let preferred = cluster.preferred_counts();
+    if let Some(min) = cluster
+        .eligible
+        .iter()
+        .map(|node| loads[usize::from(node.index)])
+        .min()
+    {
+        for node in &cluster.eligible {
+            let index = usize::from(node.index);
+            if loads[index] > min + 1 {
+                prop_assert_eq!(
+                    loads[index],
+                    preferred[index],
+                    "node {} overloaded beyond its preferences",
+                    index
+                );
+            }
+        }
+    }
+
+    // Fixpoint: once every node acts on the assignment, it stays.
+    let settled = cluster.with_holders(assignment.as_holders());
+    same(&settled.assign(), &assignment, "not a fixpoint")?;
+
+    // Release before acquire (§4 rule 5): holders told to let go have let
+    // go, some new owners have acquired. The assignment must not change
+    // midway, or orphans would chase a moving target.
+    let released: Vec<Vec<NodeIndex>> = cluster
+        .holders
+        .iter()
+        .zip(&assignment.owners)
+        .map(|(holders, owner)| {
+            holders
+                .iter()
+                .copied()
+                .filter(|h| Some(*h) == *owner)
+                .collect()
+        })
+        .collect();
+    same(
+        &cluster.with_holders(released.clone()).assign(),
+        &assignment,
+        "changed after releases",
+    )?;
+    let partly_acquired: Vec<Vec<NodeIndex>> = released
+        .into_iter()
+        .zip(&assignment.owners)
+        .map(|(mut holders, owner)| {
+            if let Some(owner) = owner.filter(|_| holders.is_empty() && rng.chance(2)) {
+                holders.push(owner);
+            }
+            holders
+        })
+        .collect();
+    same(
+        &cluster.with_holders(partly_acquired).assign(),
+        &assignment,
+        "changed after some acquisitions",
+    )?;
+    Ok(assignment)
+}
+
+/// Rule 4: from a settled cluster, a failure moves only the failed node's
+/// groups, and a join moves groups only to the joiner.
+fn check_stability(cluster: &Cluster, before: &Assignment, seed: u64) -> Result<(), TestCaseError> {
+    let mut rng = Rng(seed ^ 0xfa11);
+    let settled = before.as_holders();
+
+    if !cluster.eligible.is_empty() {
+        let failed = cluster.eligible[rng.below(cluster.eligible.len())];
+        let survivors: Vec<PlacementNode> = cluster
+            .eligible
+            .iter()
+            .copied()
+            .filter(|node| *node != failed)
+            .collect();
+        let after = cluster
+            .with_eligible(survivors)
+            .with_holders(settled.clone())
+            .assign();
+        for group in after.moved_since(before) {
+            prop_assert_eq!(
+                before.owners[group],
+                Some(failed.index),
+                "group {} moved from a survivor after node {} failed",
+                group,
+                failed.index
+            );
+        }
+    }
+
+    // The joiner is a configured node that was not eligible (it may have
+    // preferred groups) or a brand-new one (it has none).
+    let absent: Vec<PlacementNode> = cluster
+        .configured
+        .iter()
+        .copied()
+        .filter(|node| !cluster.is_eligible(node.index))
+        .collect();
+    let joiner = if !absent.is_empty() && rng.chance(2) {
+        absent[rng.below(absent.len())]
+    } else {
+        PlacementNode {
+            index: cluster.configured.len() as NodeIndex,
+            key: rng.next(),
+        }
+    };
+    let mut joined = cluster.eligible.clone();
+    joined.push(joiner);
+    let after = cluster.with_eligible(joined).with_holders(settled).assign();
+    let collateral = after
+        .moved_since(before)
+        .filter(|&group| after.owners[group] != Some(joiner.index))
+        .count();
+    // Groups preferred by the joiner leave their old owners, which may then
+    // need refilling to stay balanced: at most one collateral move each.
+    let preferred_by_joiner = cluster
+        .groups
+        .iter()
+        .filter(|group| group.preferred == Some(joiner.index))
+        .count();
+    prop_assert!(
+        collateral <= preferred_by_joiner,
+        "{collateral} groups moved between old nodes when node {} joined ({preferred_by_joiner} prefer it)",
+        joiner.index
+    );
+    Ok(())
+}
+
+/// Rounds of the cluster acting on a view one round old: every eligible
+/// node releases what it no longer owns and acquires what it owns and no
+/// eligible node announces. Returns the rounds until holders match the
+/// assignment. Checks that no round creates a double holding.
+fn simulate(cluster: &Cluster) -> Result<usize, TestCaseError> {
+    let mut holders = cluster.holders.clone();
+    for round in 0..6 {
+        let assignment = cluster.with_holders(holders.clone()).assign();
+        let eligible_holders = |holders: &[NodeIndex]| -> Vec<NodeIndex> {
+            let mut held: Vec<NodeIndex> = holders
+                .iter()
+                .copied()
+                .filter(|&h| cluster.is_eligible(h))
+                .collect();
+            held.sort_unstable();
+            held.dedup();
+            held
+        };
+        if holders
+            .iter()
+            .zip(&assignment.owners)
+            .all(|(holders, owner)| {
+                eligible_holders(holders) == owner.iter().copied().collect::<Vec<_>>()
+            })
+        {
+            return Ok(round);
+        }
+        holders = holders
+            .iter()
+            .zip(&assignment.owners)
+            .map(|(view, owner)| {
+                let held = eligible_holders(view);
+                // Ineligible nodes do not act: their stale announcements stay.
+                let mut next: Vec<NodeIndex> = view
+                    .iter()
+                    .copied()
+                    .filter(|&h| !cluster.is_eligible(h) || Some(h) == *owner)
+                    .collect();
+                if let Some(owner) = owner.filter(|_| held.is_empty()) {
+                    next.push(owner);
+                }
+                next
+            })
+            .collect();
+        for (group, (before, after)) in cluster.holders.iter().zip(&holders).enumerate() {
+            let doubles = |held: &[NodeIndex]| eligible_holders(held).len() > 1;
+            prop_assert!(
+                !doubles(after) || doubles(before),
+                "round {round} made group {group} double-held"
+            );
+        }
+    }
+    Err(TestCaseError::fail("did not converge in 6 rounds"))
+}
+
+fn check_all(eligible: usize, groups: usize, seed: u64) -> Result<(), TestCaseError> {
+    let cluster = Cluster::random(eligible, groups, seed);
+    let assignment = check_rules(&cluster, seed)?;
+
+    // Convergence: one round of assign → holders reaches the fixpoint.
+    let next = cluster.with_holders(assignment.as_holders()).assign();
+    same(&next, &assignment, "assign → holders → assign changed")?;
+    // Acting on views one round old: release, then acquire.
+    let rounds = simulate(&cluster)?;
+    prop_assert!(rounds <= 2, "took {rounds} rounds to settle");
+
+    // Stability from a settled cluster with some history, not only cold starts.
+    check_stability(&cluster, &assignment, seed)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #[test]
+    fn small_clusters(eligible in 0usize..=8, groups in 0usize..=40, seed in any::<u64>()) {
+        check_all(eligible, groups, seed)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn medium_clusters(eligible in 1usize..=64, groups in 0usize..=512, seed in any::<u64>()) {
+        check_all(eligible, groups, seed)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn large_clusters(eligible in 32usize..=64, groups in 2048usize..=4096, seed in any::<u64>()) {
+        check_all(eligible, groups, seed)?;
+    }
+}
+
+#[test]
+fn no_eligible_node_no_owner() {
+    let groups = [PlacementGroup {
+        key: 1,
+        preferred: Some(0),
+    }; 3];
+    let assignment = assign(&groups, &[], &[vec![0], vec![], vec![1, 2]]);
+    assert_eq!(assignment.owners, vec![None; 3]);
+}
+
+#[test]
+fn two_groups_on_two_nodes_split() {
+    // The original's weak spot (DESIGN §4): rendezvous alone puts both on
+    // one node half the time.
+    let nodes = [
+        PlacementNode { index: 0, key: 11 },
+        PlacementNode { index: 1, key: 22 },
+    ];
+    for seed in 0..64 {
+        let mut rng = Rng(seed);
+        let groups = [rng.next(), rng.next()].map(|key| PlacementGroup {
+            key,
+            preferred: None,
+        });
+        let assignment = assign(&groups, &nodes, &[vec![], vec![]]);
+        assert_eq!(assignment.loads(2), vec![1, 1], "seed {seed}");
+    }
+}
+
+#[test]
+fn double_holders_resolve_to_one() {
+    let nodes = [
+        PlacementNode { index: 0, key: 11 },
+        PlacementNode { index: 1, key: 22 },
+    ];
+    let groups = [
+        PlacementGroup {
+            key: 5,
+            preferred: None,
+        },
+        PlacementGroup {
+            key: 6,
+            preferred: None,
+        },
+    ];
+    let assignment = assign(&groups, &nodes, &[vec![0, 1], vec![1, 0]]);
+    assert_eq!(assignment.loads(2), vec![1, 1]);
+}
+
+#[test]
+fn preferred_node_takes_its_group_back() {
+    let nodes = [
+        PlacementNode { index: 0, key: 11 },
+        PlacementNode { index: 1, key: 22 },
+    ];
+    let groups = [
+        PlacementGroup {
+            key: 5,
+            preferred: Some(0),
+        },
+        PlacementGroup {
+            key: 6,
+            preferred: None,
+        },
+    ];
+    let assignment = assign(&groups, &nodes, &[vec![1], vec![1]]);
+    assert_eq!(assignment.owners, vec![Some(0), Some(1)]);
+}
