@@ -399,7 +399,7 @@ fn check_all(eligible: usize, groups: usize, seed: u64) -> Result<(), TestCaseEr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
     #[test]
     fn small_clusters(eligible in 0usize..=8, groups in 0usize..=40, seed in any::<u64>()) {
         check_all(eligible, groups, seed)?;
@@ -407,7 +407,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn medium_clusters(eligible in 1usize..=64, groups in 0usize..=512, seed in any::<u64>()) {
         check_all(eligible, groups, seed)?;
@@ -415,7 +415,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
     fn large_clusters(eligible in 32usize..=64, groups in 2048usize..=4096, seed in any::<u64>()) {
         check_all(eligible, groups, seed)?;
@@ -489,4 +489,32 @@ fn preferred_node_takes_its_group_back() {
     ];
     let assignment = assign(&groups, &nodes, &[vec![1], vec![1]]);
     assert_eq!(assignment.owners, vec![Some(0), Some(1)]);
+}
+
+#[test]
+fn joiner_preferences_can_force_a_rebalance() {
+    // A holds 0 and 1, B holds 2 and 3; C joins and prefers 2 and 3. Rule 2
+    // gives C both, leaving B empty, so rule 3 must move one of A's groups
+    // to B: the one collateral move rule 4 cannot avoid here.
+    let a = PlacementNode { index: 0, key: 11 };
+    let b = PlacementNode { index: 1, key: 22 };
+    let c = PlacementNode { index: 2, key: 33 };
+    let groups = [None, None, Some(2), Some(2)]
+        .into_iter()
+        .enumerate()
+        .map(|(g, preferred)| PlacementGroup {
+            key: 100 + g as u64,
+            preferred,
+        })
+        .collect::<Vec<_>>();
+    let assignment = assign(&groups, &[a, b, c], &[vec![0], vec![0], vec![1], vec![1]]);
+    assert_eq!(assignment.loads(3), vec![1, 1, 2]);
+    assert_eq!(
+        assignment
+            .moved_since(&Assignment {
+                owners: vec![Some(0), Some(0), Some(1), Some(1)]
+            })
+            .count(),
+        3
+    );
 }
