@@ -518,3 +518,56 @@ fn joiner_preferences_can_force_a_rebalance() {
         3
     );
 }
+
+#[test]
+fn acquiring_midway_does_not_retarget() {
+    // Cold start of 7 groups on 3 nodes (capacities 3, 2, 2). Whatever
+    // subset of the groups has been acquired so far, the answer must not
+    // change. Ranking ⌈M/N⌉ slots by holdings failed this: a node done with
+    // its 2 outranked the node due 3 that had taken only 1.
+    let nodes = [
+        PlacementNode {
+            index: 1,
+            key: 6_280_936_873_127_762_544,
+        },
+        PlacementNode {
+            index: 2,
+            key: 9_058_586_613_993_045_049,
+        },
+        PlacementNode {
+            index: 0,
+            key: 9_587_166_231_583_970_389,
+        },
+    ];
+    let groups = [
+        1_490_301_507_897_943_553,
+        2_330_656_602_690_710_948,
+        16_225_394_161_052_315_922,
+        1_062_547_211_341_744_162,
+        16_823_543_167_155_589_085,
+        100_113_418_448_112_973,
+        77_355_161_214_704_458,
+    ]
+    .map(|key| PlacementGroup {
+        key,
+        preferred: None,
+    });
+    let target = assign(&groups, &nodes, &vec![Vec::new(); 7]);
+    assert_eq!(target.loads(3), vec![3, 2, 2]);
+    for acquired in 0u32..1 << groups.len() {
+        let holders: Vec<Vec<NodeIndex>> = (0..groups.len())
+            .map(|g| {
+                if acquired & 1 << g != 0 {
+                    target.owner(g).into_iter().collect()
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        assert_eq!(
+            assign(&groups, &nodes, &holders),
+            target,
+            "acquired {acquired:07b}"
+        );
+    }
+}

@@ -105,16 +105,15 @@ const NO_SLOT: u32 = u32::MAX;
 /// Assigns every group to one eligible node (DESIGN §4).
 ///
 /// `holders[g]` lists the nodes that announce holding group `g`, in any
-/// order; nodes that are not eligible are ignored, and a missing entry counts
-/// as no holder. The result depends only on the contents of `eligible` and
-/// of each holders list, not their order (§4 rule 1); a node listed twice in
-/// `eligible` counts once.
+/// order; nodes that are not eligible are ignored, a missing entry counts as
+/// no holder and extra entries are ignored. The result depends only on the
+/// contents of `eligible` and of each holders list, not their order (§4
+/// rule 1); a node listed twice in `eligible` counts once.
 pub fn assign(
     groups: &[PlacementGroup],
     eligible: &[PlacementNode],
     holders: &[Vec<NodeIndex>],
 ) -> Assignment {
-    debug_assert_eq!(groups.len(), holders.len(), "one holders list per group");
     let nodes = canonical(eligible);
     if nodes.is_empty() {
         return Assignment {
