@@ -5,8 +5,10 @@
 //! computes the same [`Assignment`]. It works in four steps:
 //!
 //! 1. *Preferred*: a group whose preferred node is eligible goes there.
-//! 2. *Capacity*: every node may own ⌊q⌋ or ⌈q⌉ groups, except nodes whose
-//!    preferred groups alone exceed that (see [`capacity`]).
+//! 2. *Capacity*: a node whose preferred groups alone exceed its fair share
+//!    owns exactly those; the others own ⌊q⌋ or ⌈q⌉ of the rest, the ⌈q⌉
+//!    going to the highest node keys. Ranked by key, not by holdings, so
+//!    capacities never depend on holders and cannot oscillate.
 //! 3. *Keep*: every other group stays with its highest-weight eligible
 //!    holder while that holder has room; a holder over capacity sheds its
 //!    lowest-weight groups.
@@ -15,9 +17,8 @@
 //!
 //! Keeping what is held is what makes failures and joins move nothing else
 //! (§4 rule 4), while the capacities keep loads within one (§4 rule 3) —
-//! the balance pure rendezvous hashing lacks. Rendezvous weights only pick
-//! among the nodes with room, so a cold start still spreads groups evenly
-//! and the same group tends to land on the same node.
+//! the balance pure rendezvous hashing lacks. Rendezvous weights only choose
+//! among nodes with room.
 
 mod capacity;
 
