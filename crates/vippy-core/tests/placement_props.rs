@@ -399,7 +399,7 @@ fn check_all(eligible: usize, groups: usize, seed: u64) -> Result<(), TestCaseEr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
     #[test]
     fn small_clusters(eligible in 0usize..=8, groups in 0usize..=40, seed in any::<u64>()) {
         check_all(eligible, groups, seed)?;
@@ -407,7 +407,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn medium_clusters(eligible in 1usize..=64, groups in 0usize..=512, seed in any::<u64>()) {
         check_all(eligible, groups, seed)?;
@@ -415,7 +415,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
     fn large_clusters(eligible in 32usize..=64, groups in 2048usize..=4096, seed in any::<u64>()) {
         check_all(eligible, groups, seed)?;
@@ -489,4 +489,85 @@ fn preferred_node_takes_its_group_back() {
     ];
     let assignment = assign(&groups, &nodes, &[vec![1], vec![1]]);
     assert_eq!(assignment.owners, vec![Some(0), Some(1)]);
+}
+
+#[test]
+fn joiner_preferences_can_force_a_rebalance() {
+    // A holds 0 and 1, B holds 2 and 3; C joins and prefers 2 and 3. Rule 2
+    // gives C both, leaving B empty, so rule 3 must move one of A's groups
+    // to B: the one collateral move rule 4 cannot avoid here.
+    let a = PlacementNode { index: 0, key: 11 };
+    let b = PlacementNode { index: 1, key: 22 };
+    let c = PlacementNode { index: 2, key: 33 };
+    let groups = [None, None, Some(2), Some(2)]
+        .into_iter()
+        .enumerate()
+        .map(|(g, preferred)| PlacementGroup {
+            key: 100 + g as u64,
+            preferred,
+        })
+        .collect::<Vec<_>>();
+    let assignment = assign(&groups, &[a, b, c], &[vec![0], vec![0], vec![1], vec![1]]);
+    assert_eq!(assignment.loads(3), vec![1, 1, 2]);
+    assert_eq!(
+        assignment
+            .moved_since(&Assignment {
+                owners: vec![Some(0), Some(0), Some(1), Some(1)]
+            })
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn acquiring_midway_does_not_retarget() {
+    // Cold start of 7 groups on 3 nodes (capacities 3, 2, 2). Whatever
+    // subset of the groups has been acquired so far, the answer must not
+    // change. Ranking ⌈M/N⌉ slots by holdings failed this: a node done with
+    // its 2 outranked the node due 3 that had taken only 1.
+    let nodes = [
+        PlacementNode {
+            index: 1,
+            key: 6_280_936_873_127_762_544,
+        },
+        PlacementNode {
+            index: 2,
+            key: 9_058_586_613_993_045_049,
+        },
+        PlacementNode {
+            index: 0,
+            key: 9_587_166_231_583_970_389,
+        },
+    ];
+    let groups = [
+        1_490_301_507_897_943_553,
+        2_330_656_602_690_710_948,
+        16_225_394_161_052_315_922,
+        1_062_547_211_341_744_162,
+        16_823_543_167_155_589_085,
+        100_113_418_448_112_973,
+        77_355_161_214_704_458,
+    ]
+    .map(|key| PlacementGroup {
+        key,
+        preferred: None,
+    });
+    let target = assign(&groups, &nodes, &vec![Vec::new(); 7]);
+    assert_eq!(target.loads(3), vec![3, 2, 2]);
+    for acquired in 0u32..1 << groups.len() {
+        let holders: Vec<Vec<NodeIndex>> = (0..groups.len())
+            .map(|g| {
+                if acquired & 1 << g != 0 {
+                    target.owner(g).into_iter().collect()
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        assert_eq!(
+            assign(&groups, &nodes, &holders),
+            target,
+            "acquired {acquired:07b}"
+        );
+    }
 }

@@ -5,8 +5,10 @@
 //! computes the same [`Assignment`]. It works in four steps:
 //!
 //! 1. *Preferred*: a group whose preferred node is eligible goes there.
-//! 2. *Capacity*: every node may own ⌊q⌋ or ⌈q⌉ groups, except nodes whose
-//!    preferred groups alone exceed that (see [`capacity`]).
+//! 2. *Capacity*: a node whose preferred groups alone exceed its fair share
+//!    owns exactly those; the others own ⌊q⌋ or ⌈q⌉ of the rest, the ⌈q⌉
+//!    going to the highest node keys. Ranked by key, not by holdings, so
+//!    capacities never depend on holders and cannot oscillate.
 //! 3. *Keep*: every other group stays with its highest-weight eligible
 //!    holder while that holder has room; a holder over capacity sheds its
 //!    lowest-weight groups.
@@ -15,9 +17,8 @@
 //!
 //! Keeping what is held is what makes failures and joins move nothing else
 //! (§4 rule 4), while the capacities keep loads within one (§4 rule 3) —
-//! the balance pure rendezvous hashing lacks. Rendezvous weights only pick
-//! among the nodes with room, so a cold start still spreads groups evenly
-//! and the same group tends to land on the same node.
+//! the balance pure rendezvous hashing lacks. Rendezvous weights only choose
+//! among nodes with room.
 
 mod capacity;
 
@@ -105,16 +106,15 @@ const NO_SLOT: u32 = u32::MAX;
 /// Assigns every group to one eligible node (DESIGN §4).
 ///
 /// `holders[g]` lists the nodes that announce holding group `g`, in any
-/// order; nodes that are not eligible are ignored, and a missing entry counts
-/// as no holder. The result depends only on the contents of `eligible` and
-/// of each holders list, not their order (§4 rule 1); a node listed twice in
-/// `eligible` counts once.
+/// order; nodes that are not eligible are ignored, a missing entry counts as
+/// no holder and extra entries are ignored. The result depends only on the
+/// contents of `eligible` and of each holders list, not their order (§4
+/// rule 1); a node listed twice in `eligible` counts once.
 pub fn assign(
     groups: &[PlacementGroup],
     eligible: &[PlacementNode],
     holders: &[Vec<NodeIndex>],
 ) -> Assignment {
-    debug_assert_eq!(groups.len(), holders.len(), "one holders list per group");
     let nodes = canonical(eligible);
     if nodes.is_empty() {
         return Assignment {
