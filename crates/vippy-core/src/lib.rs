@@ -7,9 +7,11 @@
 //!   normalise and digest the configuration.
 //! - [`wire`]: message encoding, HMAC-SHA256 authentication, anti-replay.
 //! - [`placement`]: the pure assignment of groups to nodes.
+//! - [`node`]: the sans-IO state machine that decides who holds what.
 //! - [`hash`]: the stable hashes placement and the digest share.
 
 pub mod config;
 pub mod hash;
+pub mod node;
 pub mod placement;
 pub mod wire;

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vippy_core::wire::{
-    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Header, Heartbeat, Key,
+    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Handoff, Header, Heartbeat, Key,
     MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
 };
 
@@ -65,6 +65,7 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                     active: false,
                     reasons: vec!["booting".into(), "check:http".into()],
                     holds: groups(10, &[1, 3, 9]),
+                    handoffs: vec![Handoff { group: 2, to: 1 }],
                 }),
             },
             concat!(
@@ -73,7 +74,8 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
                 "c8c9cacbcccdcecf010207626f6f74696e670a636865636b3a68747470000a00 ",
                 "5040 ",
-                "0d4e3d96a70ae51a0ae05da4b8025da9a1af160f49515e1c9f7f914fea8f2e46 ",
+                "01 00020001 ",
+                "1365a05e45aad043ffa950d539f368f2732ed329b9084cfafe0f7a768c2cdd76 ",
             ),
         ),
         (
@@ -87,6 +89,7 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                     active: true,
                     reasons: vec![],
                     holds: groups(100, &[5, 77]),
+                    handoffs: vec![],
                 }),
             },
             concat!(
@@ -94,7 +97,8 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 "056e6f6465310102030405060708000000000000002b ",
                 "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
                 "c8c9cacbcccdcecf030000640100020005004d ",
-                "181fe80a6cc72843dcd1331b8a0fbfeb12e6f38e7f0e97f18a702fc991b5baa6 ",
+                "00 ",
+                "7202fbcb1c63b9a09e85f3ce57675bbf5ab9b9b5ca076672ef0c71e89bead819 ",
             ),
         ),
         (

@@ -4,7 +4,7 @@
 use hmac::{KeyInit, Mac};
 use proptest::prelude::*;
 use vippy_core::wire::{
-    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Header, Heartbeat, Key,
+    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Handoff, Header, Heartbeat, Key,
     MAX_CHUNK_DATA, MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
 };
 
@@ -78,9 +78,16 @@ fn body() -> impl Strategy<Value = Body> {
         any::<bool>(),
         prop::collection::vec("\\PC{0,16}", 0..=Heartbeat::MAX_REASONS),
         group_set(),
+        prop::collection::btree_map(any::<u16>(), any::<u16>(), 0..=Heartbeat::MAX_HANDOFFS),
     )
         .prop_map(
-            |(config_version, config_digest, mature, active, reasons, holds)| {
+            |(config_version, config_digest, mature, active, reasons, holds, handoffs)| {
+                // Handoffs name groups of the set's universe, sorted by group.
+                let handoffs = handoffs
+                    .into_iter()
+                    .filter(|(group, _)| usize::from(*group) < holds.len())
+                    .map(|(group, to)| Handoff { group, to })
+                    .collect();
                 Body::Heartbeat(Heartbeat {
                     config_version,
                     config_digest,
@@ -88,6 +95,7 @@ fn body() -> impl Strategy<Value = Body> {
                     active,
                     reasons,
                     holds,
+                    handoffs,
                 })
             },
         );

@@ -75,6 +75,7 @@ fn heartbeat(reasons: Vec<String>, holds: GroupSet) -> Message {
         active: false,
         reasons,
         holds,
+        handoffs: vec![],
     }))
 }
 
@@ -92,7 +93,8 @@ fn the_raw_builder_matches_the_encoder() {
     let mut body = heartbeat_prefix(0x01);
     body.extend_from_slice(&[1, 7]);
     body.extend_from_slice(b"booting");
-    body.extend_from_slice(&[0, 3, 0, 0]);
+    // group set: 3 groups, list form, none held; then no handoffs
+    body.extend_from_slice(&[0, 3, 0, 0, 0]);
     assert_eq!(raw(1, &body), valid());
     assert!(decode(&valid(), &key()).is_ok());
 }
@@ -377,12 +379,65 @@ fn non_canonical_group_sets() {
 }
 
 #[test]
+fn handoffs_are_bounded_sorted_and_within_the_group_set() {
+    use vippy_core::wire::Handoff;
+    let with = |handoffs: Vec<Handoff>| {
+        message(Body::Heartbeat(Heartbeat {
+            config_version: 7,
+            config_digest: [0xab; 32],
+            mature: true,
+            active: true,
+            reasons: vec![],
+            holds: GroupSet::new(8),
+            handoffs,
+        }))
+    };
+    let h = |group, to| Handoff { group, to };
+    assert!(encode(&with(vec![h(1, 0), h(7, 2)]), &key()).is_ok());
+    assert_eq!(
+        encode(&with(vec![h(7, 0), h(1, 2)]), &key()),
+        Err(EncodeError::Handoffs)
+    );
+    assert_eq!(
+        encode(&with(vec![h(8, 0)]), &key()),
+        Err(EncodeError::Handoffs)
+    );
+    assert_eq!(
+        encode(&with(vec![h(1, 0), h(1, 1)]), &key()),
+        Err(EncodeError::Handoffs)
+    );
+    // The decoder refuses the same, from an authentic sender.
+    let mut body = heartbeat_prefix(0x03);
+    body.extend_from_slice(&[0, 0, 8, 0, 0]); // no reasons; 8 groups, list, none
+    let mut unsorted = body.clone();
+    unsorted.extend_from_slice(&[2, 0, 7, 0, 0, 0, 1, 0, 2]);
+    assert_eq!(
+        decode(&raw(1, &unsorted), &key()),
+        Err(WireError::Malformed("handoffs not sorted by group"))
+    );
+    let mut outside = body.clone();
+    outside.extend_from_slice(&[1, 0, 8, 0, 0]);
+    assert_eq!(
+        decode(&raw(1, &outside), &key()),
+        Err(WireError::Malformed(
+            "handoff of a group outside the group set"
+        ))
+    );
+    let mut too_many = body;
+    too_many.push(33);
+    assert_eq!(
+        decode(&raw(1, &too_many), &key()),
+        Err(WireError::Malformed("too many handoffs"))
+    );
+}
+
+#[test]
 fn encoder_refuses_what_would_not_fit() {
     let mut all = GroupSet::new(GroupSet::MAX_LEN);
     for i in 0..GroupSet::MAX_LEN {
         all.insert(i);
     }
-    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 32;
+    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 1 + 32;
     assert_eq!(
         encode(&heartbeat(vec![], all), &key()),
         Err(EncodeError::Oversize { len })

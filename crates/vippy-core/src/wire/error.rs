@@ -132,6 +132,9 @@ pub enum EncodeError {
     /// More than [`ArpShare::MAX_ENTRIES`](super::ArpShare::MAX_ENTRIES) neighbours.
     #[error("{count} neighbours exceed the maximum of {max} per message", max = super::ArpShare::MAX_ENTRIES)]
     TooManyNeighbours { count: usize },
+    /// Handoffs too many, unsorted, or of a group outside the group set.
+    #[error("handoffs must be at most {max}, sorted by group and within the group set", max = super::Heartbeat::MAX_HANDOFFS)]
+    Handoffs,
     /// The whole datagram would exceed [`MAX_DATAGRAM`](super::MAX_DATAGRAM).
     #[error("encoded datagram of {len} bytes exceeds the maximum of {max}", max = super::MAX_DATAGRAM)]
     Oversize { len: usize },

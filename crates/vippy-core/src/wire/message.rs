@@ -55,6 +55,17 @@ pub struct Heartbeat {
     pub reasons: Vec<String>,
     /// The groups the sender holds, by index in its config's group list.
     pub holds: GroupSet,
+    /// Groups the sender released for a planned move and the node it hands
+    /// each to (DESIGN §4 rule 5): only that node may take them while the
+    /// sender is present. Sorted by group, at most [`Heartbeat::MAX_HANDOFFS`].
+    pub handoffs: Vec<Handoff>,
+}
+
+/// "I released `group` for `to`", both as indices in the sender's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Handoff {
+    pub group: u16,
+    pub to: u16,
 }
 
 impl Heartbeat {
@@ -62,6 +73,8 @@ impl Heartbeat {
     pub const MAX_REASONS: usize = 8;
     /// The longest inactive reason, in bytes.
     pub const MAX_REASON_LEN: usize = 64;
+    /// The most handoffs one heartbeat carries.
+    pub const MAX_HANDOFFS: usize = 32;
 }
 
 /// Sent on a graceful stop, after the sender has released its VIPs.
@@ -235,7 +248,21 @@ impl Heartbeat {
             out.push(reason.len() as u8);
             out.extend_from_slice(reason.as_bytes());
         }
-        self.holds.encode(out)
+        self.holds.encode(out)?;
+        let sorted = self.handoffs.windows(2).all(|w| w[0].group < w[1].group);
+        let in_range = self
+            .handoffs
+            .iter()
+            .all(|h| usize::from(h.group) < self.holds.len());
+        if self.handoffs.len() > Self::MAX_HANDOFFS || !sorted || !in_range {
+            return Err(EncodeError::Handoffs);
+        }
+        out.push(self.handoffs.len() as u8);
+        for h in &self.handoffs {
+            put_u16(out, h.group);
+            put_u16(out, h.to);
+        }
+        Ok(())
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
@@ -260,13 +287,35 @@ impl Heartbeat {
                     .to_owned(),
             );
         }
+        let holds = GroupSet::read(r)?;
+        let count = usize::from(r.u8("handoff count")?);
+        if count > Self::MAX_HANDOFFS {
+            return Err(WireError::Malformed("too many handoffs"));
+        }
+        let mut handoffs: Vec<Handoff> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let h = Handoff {
+                group: r.u16("handoff group")?,
+                to: r.u16("handoff node")?,
+            };
+            if usize::from(h.group) >= holds.len() {
+                return Err(WireError::Malformed(
+                    "handoff of a group outside the group set",
+                ));
+            }
+            if handoffs.last().is_some_and(|last| last.group >= h.group) {
+                return Err(WireError::Malformed("handoffs not sorted by group"));
+            }
+            handoffs.push(h);
+        }
         Ok(Heartbeat {
             config_version,
             config_digest,
             mature: flags & FLAG_MATURE != 0,
             active: flags & FLAG_ACTIVE != 0,
             reasons,
-            holds: GroupSet::read(r)?,
+            holds,
+            handoffs,
         })
     }
 }

@@ -62,7 +62,8 @@ pub use error::{EncodeError, RejectReason, WireError};
 pub use frame::{decode, encode};
 pub use groupset::GroupSet;
 pub use message::{
-    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, Header, Heartbeat, Message, Neighbour,
+    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, Handoff, Header, Heartbeat, Message,
+    Neighbour,
 };
 pub use replay::{Replay, ReplayWindow};
 

@@ -1,0 +1,386 @@
+//! Deciding who holds what (DESIGN §4): which nodes are eligible, what
+//! placement assigns, and the safe way to get there — a node releases
+//! first, and a node acquires only a group no present node announces.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::{Action, Cause, Event, Held, InactiveReason, Node};
+use crate::placement::{self, NodeIndex, PlacementGroup, PlacementNode};
+
+impl Node {
+    /// Why this node should not serve now; empty when it should.
+    pub(super) fn compute_reasons(&self, now: Instant) -> Vec<InactiveReason> {
+        let mut reasons = Vec::new();
+        if !self.matured && now < self.mature_at {
+            reasons.push(InactiveReason::Booting);
+        }
+        if self.admin.is_some() {
+            reasons.push(InactiveReason::Administrative);
+        }
+        for check in &self.failing_checks {
+            reasons.push(InactiveReason::Check(check.clone()));
+        }
+        if self.shutting_down {
+            reasons.push(InactiveReason::Shutdown);
+        }
+        if self.loses_config_conflict() {
+            reasons.push(InactiveReason::ConfigConflict);
+        }
+        if self.index.is_none() {
+            reasons.push(InactiveReason::NotInConfig);
+        }
+        let needed = self.config.quorum.needed(self.cluster.nodes.len());
+        if needed > 0 && self.quorum_members() < needed {
+            reasons.push(InactiveReason::NoQuorum);
+        }
+        reasons
+    }
+
+    /// Members this node can see on its own config, itself included. Quorum
+    /// counts reachability, not activity, so that nodes booting together
+    /// cannot wait on each other forever.
+    fn quorum_members(&self) -> usize {
+        let me = usize::from(self.index.is_some());
+        let digest = self.cluster.digest();
+        me + self
+            .peers
+            .iter()
+            .filter(|(name, peer)| {
+                peer.present()
+                    && self.cluster.node_index(name).is_some()
+                    && peer.state.as_ref().is_some_and(|s| s.digest == digest)
+            })
+            .count()
+    }
+
+    /// Same version, different content: the higher digest keeps serving and
+    /// the lower stands down, so a misconfiguration cannot put one VIP on two
+    /// nodes, nor take every VIP down (DESIGN §3).
+    pub(super) fn loses_config_conflict(&self) -> bool {
+        let mine = self.cluster.digest();
+        self.peers.values().any(|peer| {
+            peer.present()
+                && peer.state.as_ref().is_some_and(|s| {
+                    s.version == self.cluster.version && s.digest != mine && s.digest > mine
+                })
+        })
+    }
+
+    /// A peer counts for placement when it is present, a member, on the same
+    /// config, mature and active (DESIGN §4).
+    pub(super) fn peer_eligible(&self, name: &str) -> Result<(), String> {
+        let Some(peer) = self.peers.get(name) else {
+            return Err("never heard".into());
+        };
+        if peer.departed {
+            return Err("said goodbye".into());
+        }
+        if !peer.fresh {
+            return Err("stale".into());
+        }
+        if self.cluster.node_index(name).is_none() {
+            return Err("not in nodes".into());
+        }
+        let Some(state) = &peer.state else {
+            return Err("no heartbeat yet".into());
+        };
+        if state.digest != self.cluster.digest() {
+            return Err(if state.version == self.cluster.version {
+                "config conflict (same version, different content)".into()
+            } else {
+                format!("on config version {}", state.version)
+            });
+        }
+        if !state.mature {
+            return Err("booting".into());
+        }
+        if !state.active {
+            let reasons = if state.reasons.is_empty() {
+                "inactive".to_string()
+            } else {
+                state.reasons.join(", ")
+            };
+            return Err(reasons);
+        }
+        Ok(())
+    }
+
+    pub(super) fn decide(&mut self, now: Instant) {
+        let reasons = self.compute_reasons(now);
+        if reasons != self.reasons {
+            self.events.push_back(Event::ActiveChanged {
+                active: reasons.is_empty(),
+                reasons: reasons.clone(),
+                previous: std::mem::replace(&mut self.reasons, reasons),
+            });
+            self.dirty = true;
+        }
+
+        let cluster = self.cluster.clone();
+        let groups = &cluster.groups;
+        self.prune_handoffs(now);
+        let mut eligible = Vec::new();
+        if self.reasons.is_empty()
+            && let Some(i) = self.index
+        {
+            eligible.push(PlacementNode {
+                index: i,
+                key: cluster.node_keys[usize::from(i)],
+            });
+        }
+        let names: Vec<String> = self.peers.keys().cloned().collect();
+        for name in &names {
+            if self.peer_eligible(name).is_ok()
+                && let Some(i) = cluster.node_index(name)
+            {
+                eligible.push(PlacementNode {
+                    index: i,
+                    key: cluster.node_keys[usize::from(i)],
+                });
+            }
+        }
+
+        // Who announces each group: this node, and every present peer whose
+        // config is known (mapped by group identity when it differs).
+        let mut holders: Vec<Vec<NodeIndex>> = vec![Vec::new(); groups.len()];
+        let mut held_by_peer: Vec<Option<String>> = vec![None; groups.len()];
+        // Groups a present peer handed to someone for a planned move.
+        let mut handed_to: Vec<Option<NodeIndex>> = vec![None; groups.len()];
+        let mut uncertain = false;
+        if let Some(me) = self.index {
+            for key in self.held.keys() {
+                if let Some(&g) = self.group_index.get(key) {
+                    holders[g].push(me);
+                }
+            }
+        }
+        let digest = cluster.digest();
+        for (name, peer) in &self.peers {
+            let Some(state) = peer.state.as_ref().filter(|_| peer.present()) else {
+                continue;
+            };
+            if state.digest == digest {
+                for h in &state.handoffs {
+                    if let Some(slot) = handed_to.get_mut(usize::from(h.group)) {
+                        *slot = Some(h.to);
+                    }
+                }
+            }
+            if state.holds.is_empty() {
+                continue;
+            }
+            let index = cluster.node_index(name);
+            if state.digest == digest {
+                for g in state.holds.iter().filter(|g| *g < groups.len()) {
+                    if let Some(i) = index {
+                        holders[g].push(i);
+                    }
+                    held_by_peer[g].get_or_insert_with(|| name.clone());
+                }
+            } else if let Some(theirs) = self.known.get(&state.digest) {
+                for their_g in state.holds.iter() {
+                    let mine = theirs
+                        .groups
+                        .get(their_g)
+                        .and_then(|grp| self.group_index.get(&grp.key));
+                    if let Some(&g) = mine {
+                        // Not a placement holder (not eligible), but it blocks acquiring.
+                        held_by_peer[g].get_or_insert_with(|| name.clone());
+                    }
+                }
+            } else {
+                // Holdings we cannot read yet: take nothing until we can.
+                uncertain = true;
+            }
+        }
+
+        let placement_groups: Vec<PlacementGroup> = groups
+            .iter()
+            .map(|g| PlacementGroup {
+                key: g.key,
+                preferred: g.preferred.as_deref().and_then(|p| cluster.node_index(p)),
+            })
+            .collect();
+        let assignment = placement::assign(&placement_groups, &eligible, &holders);
+
+        for (g, group) in groups.iter().enumerate() {
+            let owner = assignment.owners[g];
+            let previous = self.last_owner.insert(group.key, owner);
+            if previous.is_some_and(|p| p != owner) || (previous.is_none() && owner.is_some()) {
+                self.events.push_back(Event::Intent {
+                    group: g,
+                    owner: owner.map(|i| cluster.nodes[usize::from(i)].clone()),
+                    previous: previous
+                        .flatten()
+                        .map(|i| cluster.nodes[usize::from(i)].clone()),
+                });
+            }
+            if let Some(name) = &held_by_peer[g] {
+                self.last_holder.insert(group.key, name.clone());
+            }
+        }
+
+        // Release first (DESIGN §4 rule 5).
+        let mine = self.index;
+        let held_keys: Vec<u64> = self.held.keys().copied().collect();
+        for key in held_keys {
+            let Some(&g) = self.group_index.get(&key) else {
+                continue; // removed groups are released on reconfiguration
+            };
+            let owner = assignment.owners[g];
+            if owner.is_some() && owner == mine {
+                continue;
+            }
+            // A planned move names its recipient, so that only it takes the
+            // group even if another node's view briefly differs.
+            if let Some(o) = owner
+                && !holders[g].contains(&o)
+            {
+                self.handoffs.insert(key, (o, now));
+            }
+            let cause = if !self.reasons.is_empty() {
+                Cause::Inactive(self.reasons.clone())
+            } else {
+                match owner {
+                    Some(o) => {
+                        let name = cluster.nodes[usize::from(o)].clone();
+                        if holders[g].contains(&o) {
+                            Cause::DuplicateResolved(name)
+                        } else {
+                            Cause::Reassigned(Some(name))
+                        }
+                    }
+                    None => Cause::Reassigned(None),
+                }
+            };
+            self.release(key, Some(g), cause);
+        }
+
+        // Then acquire what is ours and free.
+        let may_acquire = self.reasons.is_empty() && !self.settling && !uncertain;
+        if !may_acquire {
+            return;
+        }
+        for (g, group) in groups.iter().enumerate() {
+            if assignment.owners[g] != mine || self.held.contains_key(&group.key) {
+                continue;
+            }
+            if held_by_peer[g].is_some() {
+                continue; // wait for its release, or for it to go stale
+            }
+            if handed_to[g].is_some_and(|to| Some(to) != mine)
+                || self.handoffs.contains_key(&group.key)
+            {
+                continue; // handed to another node, or by us and not yet taken
+            }
+            let (cause, failover) = self.takeover_cause(group.key, now);
+            if cause == Cause::Unowned && now < self.claim_unowned_at {
+                self.unowned_waiting = true;
+                continue;
+            }
+            self.held.insert(
+                group.key,
+                Held {
+                    ips: group.ips.clone(),
+                    since: now,
+                },
+            );
+            self.last_holder.insert(group.key, self.name.clone());
+            self.counters.acquisitions += 1;
+            self.actions.push_back(Action::Plumb {
+                group: g,
+                ips: group.ips.clone(),
+            });
+            self.actions.push_back(Action::Announce {
+                group: g,
+                ips: group.ips.clone(),
+            });
+            self.events.push_back(Event::Acquired {
+                group: g,
+                ips: group.ips.clone(),
+                cause,
+                failover,
+            });
+            self.dirty = true;
+        }
+    }
+
+    /// Forgets handoffs that were taken, whose recipient is gone, or that
+    /// waited longer than `stale` (after which placement's owner may take it).
+    fn prune_handoffs(&mut self, now: Instant) {
+        if self.handoffs.is_empty() {
+            return;
+        }
+        let stale = self.config.stale;
+        let digest = self.cluster.digest();
+        let cluster = self.cluster.clone();
+        let pending: Vec<(u64, u16, Instant)> = self
+            .handoffs
+            .iter()
+            .map(|(k, (to, since))| (*k, *to, *since))
+            .collect();
+        for (key, to, since) in pending {
+            let recipient = cluster
+                .nodes
+                .get(usize::from(to))
+                .and_then(|n| self.peers.get(n));
+            let taken = recipient.is_some_and(|peer| {
+                peer.state.as_ref().is_some_and(|s| {
+                    s.digest == digest
+                        && self
+                            .group_index
+                            .get(&key)
+                            .is_some_and(|&g| s.holds.contains(g))
+                })
+            });
+            let gone = !recipient.is_some_and(|peer| peer.present());
+            if taken || gone || now >= since + stale || !self.group_index.contains_key(&key) {
+                self.handoffs.remove(&key);
+            }
+        }
+    }
+
+    /// Why a group is free to take: its last holder went stale, left or
+    /// released it, or nobody ever held it.
+    fn takeover_cause(&self, key: u64, now: Instant) -> (Cause, Option<std::time::Duration>) {
+        let Some(last) = self.last_holder.get(&key).filter(|n| **n != self.name) else {
+            return (Cause::Unowned, None);
+        };
+        match self.peers.get(last) {
+            Some(peer) if peer.departed => {
+                (Cause::PeerLeft(last.clone()), Some(now - peer.last_heard))
+            }
+            Some(peer) if !peer.fresh => {
+                (Cause::PeerStale(last.clone()), Some(now - peer.last_heard))
+            }
+            Some(_) => (Cause::PeerReleased(last.clone()), None),
+            None => (Cause::Unowned, None),
+        }
+    }
+
+    pub(super) fn release(&mut self, key: u64, group: Option<usize>, cause: Cause) {
+        let Some(held) = self.held.remove(&key) else {
+            return;
+        };
+        self.counters.releases += 1;
+        self.actions.push_back(Action::Unplumb {
+            group,
+            ips: held.ips.clone(),
+        });
+        self.events.push_back(Event::Released {
+            group,
+            ips: held.ips,
+            cause,
+        });
+        self.dirty = true;
+    }
+
+    /// Since when each held group (by index) has been held here.
+    pub(super) fn held_since(&self) -> BTreeMap<usize, Instant> {
+        self.held
+            .iter()
+            .filter_map(|(key, h)| self.group_index.get(key).map(|&g| (g, h.since)))
+            .collect()
+    }
+}

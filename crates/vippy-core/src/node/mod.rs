@@ -1,0 +1,476 @@
+//! The node state machine (DESIGN §2–4), sans-IO in the manner of
+//! quinn-proto: time is an argument, inputs are `handle_*`, outputs are
+//! drained with `poll_*`, and [`Node::poll_timeout`] says when to call
+//! [`Node::handle_timeout`] next. Calling it early does nothing.
+//!
+//! - `receive.rs`: authenticated datagrams in.
+//! - `decide.rs`: eligibility, placement, acquire and release.
+//! - `reconfigure.rs`: reloads and adopted configs, without flaps.
+//! - `transfer.rs`: fetching and serving configs in chunks.
+//! - `status.rs`: the read-only view for status and metrics.
+
+mod decide;
+mod peer;
+mod receive;
+mod reconfigure;
+mod status;
+mod transfer;
+mod types;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use crate::config::{Cluster, Config, Digest};
+use crate::wire::{self, Body, Header, Key, Message, Neighbour};
+
+use peer::Peer;
+pub use status::{GroupView, NodeStatus, PeerView};
+use transfer::Fetch;
+pub use types::*;
+
+/// The size a heartbeat is kept within (DESIGN §3).
+const HEARTBEAT_BUDGET: usize = 1200;
+
+/// One vippy node's protocol brain.
+pub struct Node {
+    name: String,
+    config: Arc<Config>,
+    /// The cluster part in force: the file's, or one adopted from a peer.
+    cluster: Arc<Cluster>,
+    /// Where `cluster` came from: `None` for the file, else the peer.
+    adopted_from: Option<String>,
+    /// This node's index in `cluster.nodes`; `None` when not in it.
+    index: Option<u16>,
+    /// Group index by identity key, for `cluster`.
+    group_index: HashMap<u64, usize>,
+    key: Key,
+    incarnation: u64,
+    sequence: u64,
+
+    /// Boot maturity (DESIGN §1): not eligible before this.
+    mature_at: Instant,
+    matured: bool,
+    /// Groups nobody ever held are taken only after this: nodes that mature
+    /// together first hear that each other is ready (see `decide`).
+    claim_unowned_at: Instant,
+    /// A group waits for `claim_unowned_at`.
+    unowned_waiting: bool,
+    /// After adopting a new config: takes no new group before this.
+    settle_until: Instant,
+    settling: bool,
+    admin: Option<String>,
+    failing_checks: BTreeSet<String>,
+    shutting_down: bool,
+    reasons: Vec<InactiveReason>,
+
+    peers: BTreeMap<String, Peer>,
+    /// Groups plumbed here, by identity key.
+    held: BTreeMap<u64, Held>,
+    /// Groups released here for a planned move, by key: to whom, and since when.
+    handoffs: BTreeMap<u64, (u16, Instant)>,
+    /// The last holder seen for each group (by key), to name the cause of a takeover.
+    last_holder: HashMap<u64, String>,
+    /// The owner placement chose last time, by group key (for intent events).
+    last_owner: HashMap<u64, Option<u16>>,
+    /// Configs by digest, to serve transfers and read peers' holdings.
+    known: HashMap<Digest, Arc<Cluster>>,
+    fetch: Option<Fetch>,
+    /// Digests whose fetch failed, and when they may be tried again.
+    fetch_backoff: HashMap<Digest, Instant>,
+    conflicts_reported: BTreeSet<(String, Digest)>,
+    duplicate_name_reported: BTreeSet<u64>,
+    local_neighbours: Vec<Neighbour>,
+
+    next_heartbeat: Instant,
+    /// A state change waits to be announced by an immediate heartbeat.
+    dirty: bool,
+    /// Something changed that placement must look at again.
+    needs_decide: bool,
+
+    transmits: VecDeque<Transmit>,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+    counters: Counters,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    ips: Vec<IpNet>,
+    since: Instant,
+}
+
+impl Node {
+    /// A node named `name` starting at `now`. `incarnation` must grow
+    /// across restarts (the daemon uses wall-clock nanoseconds at start);
+    /// `secret` is the shared secret's bytes.
+    pub fn new(
+        config: Arc<Config>,
+        name: &str,
+        secret: &[u8],
+        incarnation: u64,
+        now: Instant,
+    ) -> Node {
+        let cluster = config.cluster.clone();
+        let mut node = Node {
+            name: name.to_string(),
+            index: cluster.node_index(name),
+            group_index: index_groups(&cluster),
+            key: Key::derive(secret),
+            incarnation,
+            sequence: 0,
+            mature_at: now + boot_listen(&config),
+            matured: false,
+            claim_unowned_at: now + boot_listen(&config) + config.interval / 4,
+            unowned_waiting: false,
+            settle_until: now,
+            settling: false,
+            admin: None,
+            failing_checks: BTreeSet::new(),
+            shutting_down: false,
+            reasons: Vec::new(),
+            peers: BTreeMap::new(),
+            held: BTreeMap::new(),
+            handoffs: BTreeMap::new(),
+            last_holder: HashMap::new(),
+            last_owner: HashMap::new(),
+            known: HashMap::from([(cluster.digest(), cluster.clone())]),
+            fetch: None,
+            fetch_backoff: HashMap::new(),
+            conflicts_reported: BTreeSet::new(),
+            duplicate_name_reported: BTreeSet::new(),
+            local_neighbours: Vec::new(),
+            next_heartbeat: now,
+            dirty: true,
+            needs_decide: true,
+            transmits: VecDeque::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+            adopted_from: None,
+            cluster,
+            config,
+        };
+        node.reasons = node.compute_reasons(now);
+        node.flush(now);
+        node
+    }
+
+    /// Starts from a cluster config adopted in an earlier run (kept in the
+    /// state directory), when it is newer than the file's.
+    pub fn resume_adopted(&mut self, cluster: Arc<Cluster>, from: String, now: Instant) {
+        if cluster.version > self.cluster.version {
+            self.install_cluster(cluster, Some(from), now);
+            self.flush(now);
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    /// The peer the cluster config was adopted from, if it is not the file's.
+    pub fn adopted_from(&self) -> Option<&str> {
+        self.adopted_from.as_deref()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Whether this node serves groups now.
+    pub fn is_active(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    pub fn reasons(&self) -> &[InactiveReason] {
+        &self.reasons
+    }
+
+    /// Addresses of the groups held here.
+    pub fn held_ips(&self) -> impl Iterator<Item = &IpNet> {
+        self.held.values().flat_map(|h| h.ips.iter())
+    }
+
+    /// This host's and the cluster's shared neighbour entries (the notify
+    /// list's `"arp-cache"` token), without duplicates.
+    pub fn cluster_neighbours(&self, now: Instant) -> Vec<Neighbour> {
+        let mut by_ip: BTreeMap<std::net::IpAddr, Neighbour> = BTreeMap::new();
+        for n in &self.local_neighbours {
+            by_ip.insert(n.ip, *n);
+        }
+        for peer in self.peers.values() {
+            for (n, expires) in &peer.neighbours {
+                if *expires > now {
+                    by_ip.entry(n.ip).or_insert(*n);
+                }
+            }
+        }
+        by_ip.into_values().collect()
+    }
+
+    /// An authenticated or not, well-formed or not, datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: std::net::SocketAddr, bytes: &[u8]) {
+        self.receive(now, from, bytes);
+        self.flush(now);
+    }
+
+    /// Runs whatever timers are due; harmless when none is.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.matured && now >= self.mature_at {
+            self.matured = true;
+            self.needs_decide = true;
+        }
+        if self.unowned_waiting && now >= self.claim_unowned_at {
+            self.unowned_waiting = false;
+            self.needs_decide = true;
+        }
+        let stale = self.config.stale;
+        let mut gone = Vec::new();
+        for (name, peer) in &mut self.peers {
+            if peer.fresh && now >= peer.stale_at(stale) {
+                peer.fresh = false;
+                if !peer.departed {
+                    gone.push(name.clone());
+                }
+            }
+        }
+        for node in gone {
+            self.events.push_back(Event::PeerStale { node });
+            self.needs_decide = true;
+        }
+        if self.settling && now >= self.settle_until {
+            self.settling = false;
+            self.needs_decide = true;
+        }
+        self.fetch_timeout(now);
+        if now >= self.next_heartbeat {
+            self.dirty = true;
+            // Pending handoffs expire with time, not with messages.
+            self.needs_decide |= !self.handoffs.is_empty();
+            // A config that failed to arrive is tried again once its backoff ends.
+            if self.fetch.is_none() {
+                self.start_fetch(now);
+            }
+        }
+        self.flush(now);
+    }
+
+    pub fn handle_local(&mut self, now: Instant, event: LocalEvent) {
+        match event {
+            LocalEvent::Health { check, ok } => {
+                let changed = if ok {
+                    self.failing_checks.remove(&check)
+                } else {
+                    self.failing_checks.insert(check)
+                };
+                self.needs_decide |= changed;
+            }
+            LocalEvent::Admin { active, reason } => {
+                self.admin = if active {
+                    None
+                } else {
+                    Some(reason.unwrap_or_else(|| "drained".to_string()))
+                };
+                self.needs_decide = true;
+            }
+            LocalEvent::Reload { config, secret } => self.reload(config, &secret.0, now),
+            LocalEvent::Shutdown => {
+                self.shutting_down = true;
+                self.needs_decide = true;
+                self.flush(now);
+                self.send(
+                    now,
+                    Body::Goodbye(wire::Goodbye {
+                        config_version: self.cluster.version,
+                        config_digest: self.cluster.digest(),
+                    }),
+                    Destination::Cluster,
+                );
+                return;
+            }
+            LocalEvent::Neighbours(list) => {
+                self.local_neighbours = list;
+                self.share_neighbours(now);
+            }
+        }
+        self.flush(now);
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.shutting_down {
+            return None;
+        }
+        let mut next = self.next_heartbeat;
+        if !self.matured {
+            next = next.min(self.mature_at);
+        }
+        if self.unowned_waiting {
+            next = next.min(self.claim_unowned_at);
+        }
+        let stale = self.config.stale;
+        for peer in self.peers.values() {
+            if peer.fresh {
+                next = next.min(peer.stale_at(stale));
+            }
+        }
+        if let Some(fetch) = &self.fetch {
+            next = next.min(fetch.retry_at);
+        }
+        if self.settling {
+            next = next.min(self.settle_until);
+        }
+        Some(next)
+    }
+
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// After every input: decide if needed, then announce any change at once.
+    fn flush(&mut self, now: Instant) {
+        if self.needs_decide {
+            self.needs_decide = false;
+            self.decide(now);
+        }
+        if self.dirty {
+            self.send_heartbeat(now);
+        }
+    }
+
+    fn send_heartbeat(&mut self, now: Instant) {
+        self.dirty = false;
+        self.next_heartbeat = now + self.config.interval;
+        let mut holds = wire::GroupSet::new(self.cluster.groups.len());
+        for key in self.held.keys() {
+            if let Some(&i) = self.group_index.get(key) {
+                holds.insert(i);
+            }
+        }
+        let reasons = self
+            .reasons
+            .iter()
+            .take(wire::Heartbeat::MAX_REASONS)
+            .map(|r| {
+                let mut s = r.to_string();
+                s.truncate(wire::Heartbeat::MAX_REASON_LEN);
+                s
+            })
+            .collect();
+        let mut handoffs: Vec<wire::Handoff> = self
+            .handoffs
+            .iter()
+            .filter_map(|(key, (to, _))| {
+                let group = u16::try_from(*self.group_index.get(key)?).ok()?;
+                Some(wire::Handoff { group, to: *to })
+            })
+            .collect();
+        handoffs.sort();
+        // Newest first would be nicer, but any subset is safe: a release
+        // without a handoff is free for placement's owner.
+        handoffs.truncate(wire::Heartbeat::MAX_HANDOFFS);
+        let mut heartbeat = wire::Heartbeat {
+            config_version: self.cluster.version,
+            config_digest: self.cluster.digest(),
+            mature: self.matured,
+            active: self.reasons.iter().all(|r| *r == InactiveReason::Booting),
+            reasons,
+            holds,
+            handoffs,
+        };
+        // Keep within the 1200-byte budget (docs/PROTOCOL.md): handoffs are
+        // the part that may be left out.
+        while !heartbeat.handoffs.is_empty() && self.encoded_len(&heartbeat) > HEARTBEAT_BUDGET {
+            let keep = heartbeat.handoffs.len() / 2;
+            heartbeat.handoffs.truncate(keep);
+        }
+        self.counters.heartbeats_sent += 1;
+        self.send(now, Body::Heartbeat(heartbeat), Destination::Cluster);
+    }
+
+    fn encoded_len(&self, heartbeat: &wire::Heartbeat) -> usize {
+        let msg = Message {
+            header: Header {
+                sender: self.name.clone(),
+                incarnation: self.incarnation,
+                sequence: self.sequence + 1,
+            },
+            body: Body::Heartbeat(heartbeat.clone()),
+        };
+        wire::encode(&msg, &self.key).map_or(usize::MAX, |b| b.len())
+    }
+
+    fn send(&mut self, _now: Instant, body: Body, destination: Destination) {
+        self.sequence += 1;
+        let msg = Message {
+            header: Header {
+                sender: self.name.clone(),
+                incarnation: self.incarnation,
+                sequence: self.sequence,
+            },
+            body,
+        };
+        // Every field is bounded when built here, so encoding cannot fail;
+        // if it ever did, dropping one datagram is the safe outcome.
+        if let Ok(bytes) = wire::encode(&msg, &self.key) {
+            self.transmits.push_back(Transmit { destination, bytes });
+        }
+    }
+
+    fn share_neighbours(&mut self, now: Instant) {
+        let list = self.local_neighbours.clone();
+        for chunk in list.chunks(wire::ArpShare::MAX_ENTRIES) {
+            self.send(
+                now,
+                Body::ArpShare(wire::ArpShare {
+                    entries: chunk.to_vec(),
+                }),
+                Destination::Cluster,
+            );
+        }
+    }
+
+    /// How long a shared neighbour entry is kept without being shared again.
+    fn neighbour_ttl(&self) -> Duration {
+        self.config.arp_cache * 3
+    }
+}
+
+/// How long a starting node listens before it may take anything: `mature`,
+/// but never less than one and a half heartbeat intervals, so that even with
+/// `mature: 0` it has heard every live peer once and does not grab groups
+/// they hold.
+fn boot_listen(config: &Config) -> Duration {
+    config.mature.max(config.interval * 3 / 2)
+}
+
+fn index_groups(cluster: &Cluster) -> HashMap<u64, usize> {
+    cluster
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.key, i))
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! What this node knows of one other node, from its authenticated messages.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::config::Digest;
+use crate::wire::{GroupSet, ReplayWindow};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub addr: SocketAddr,
+    pub replay: ReplayWindow,
+    pub incarnation: u64,
+    pub last_heard: Instant,
+    /// Heard within `stale`; cleared at that exact deadline by a timer.
+    pub fresh: bool,
+    /// Said goodbye and has not been heard since.
+    pub departed: bool,
+    /// From its latest heartbeat (by sequence, so a reordered older one is ignored).
+    pub state: Option<PeerState>,
+    /// Its shared neighbour table entries and when they expire.
+    pub neighbours: Vec<(crate::wire::Neighbour, Instant)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerState {
+    pub sequence: u64,
+    pub version: u64,
+    pub digest: Digest,
+    pub mature: bool,
+    pub active: bool,
+    pub reasons: Vec<String>,
+    /// Group indices in the peer's own config (see `digest`).
+    pub holds: GroupSet,
+    /// Planned moves it has released and not yet seen taken.
+    pub handoffs: Vec<crate::wire::Handoff>,
+}
+
+impl PeerState {
+    /// Whether two heartbeats say the same (so nothing needs deciding again).
+    pub fn same_as(&self, other: &PeerState) -> bool {
+        self.version == other.version
+            && self.digest == other.digest
+            && self.mature == other.mature
+            && self.active == other.active
+            && self.reasons == other.reasons
+            && self.holds == other.holds
+            && self.handoffs == other.handoffs
+    }
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr, incarnation: u64, now: Instant) -> Peer {
+        Peer {
+            addr,
+            replay: ReplayWindow::new(),
+            incarnation,
+            last_heard: now,
+            fresh: true,
+            departed: false,
+            state: None,
+            neighbours: Vec::new(),
+        }
+    }
+
+    /// Present in the cluster: fresh and not gone.
+    pub fn present(&self) -> bool {
+        self.fresh && !self.departed
+    }
+
+    pub fn stale_at(&self, stale: Duration) -> Instant {
+        self.last_heard + stale
+    }
+}

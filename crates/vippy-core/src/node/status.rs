@@ -1,0 +1,123 @@
+//! A read-only view of the node for status, metrics and tests.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use ipnet::IpNet;
+
+use super::{InactiveReason, Node};
+use crate::config::Digest;
+use crate::placement;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeStatus {
+    pub name: String,
+    pub version: u64,
+    pub digest: Digest,
+    pub adopted_from: Option<String>,
+    pub mature: bool,
+    pub active: bool,
+    pub reasons: Vec<InactiveReason>,
+    pub admin_reason: Option<String>,
+    pub groups: Vec<GroupView>,
+    pub peers: Vec<PeerView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupView {
+    pub index: usize,
+    pub ips: Vec<IpNet>,
+    pub preferred: Option<String>,
+    /// Placement's choice from this node's view.
+    pub owner: Option<String>,
+    /// Nodes announcing it (this one included), as seen from here.
+    pub holders: Vec<String>,
+    pub held_here: bool,
+    pub held_since: Option<Instant>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerView {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub last_heard: Instant,
+    pub incarnation: u64,
+    pub config_version: Option<u64>,
+    pub eligible: bool,
+    pub why_not: Option<String>,
+}
+
+impl Node {
+    pub fn status(&self) -> NodeStatus {
+        let cluster = &self.cluster;
+        let since = self.held_since();
+        let digest = cluster.digest();
+        let mut holders: Vec<Vec<String>> = vec![Vec::new(); cluster.groups.len()];
+        for g in since.keys() {
+            holders[*g].push(self.name.clone());
+        }
+        for (name, peer) in &self.peers {
+            if let Some(state) = peer.state.as_ref().filter(|_| peer.present())
+                && state.digest == digest
+            {
+                for g in state.holds.iter() {
+                    if let Some(list) = holders.get_mut(g) {
+                        list.push(name.clone());
+                    }
+                }
+            }
+        }
+        let owners = self.current_owners();
+        let groups = cluster
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| GroupView {
+                index: i,
+                ips: g.ips.clone(),
+                preferred: g.preferred.clone(),
+                owner: owners[i].map(|o| cluster.nodes[usize::from(o)].clone()),
+                holders: std::mem::take(&mut holders[i]),
+                held_here: since.contains_key(&i),
+                held_since: since.get(&i).copied(),
+            })
+            .collect();
+        let peers = self
+            .peers
+            .iter()
+            .map(|(name, peer)| {
+                let eligible = self.peer_eligible(name);
+                PeerView {
+                    name: name.clone(),
+                    addr: peer.addr,
+                    last_heard: peer.last_heard,
+                    incarnation: peer.incarnation,
+                    config_version: peer.state.as_ref().map(|s| s.version),
+                    eligible: eligible.is_ok(),
+                    why_not: eligible.err(),
+                }
+            })
+            .collect();
+        NodeStatus {
+            name: self.name.clone(),
+            version: cluster.version,
+            digest,
+            adopted_from: self.adopted_from.clone(),
+            mature: self.matured,
+            active: self.reasons.is_empty(),
+            reasons: self.reasons.clone(),
+            admin_reason: self.admin.clone(),
+            groups,
+            peers,
+        }
+    }
+
+    /// The owners placement gave last time, by group index.
+    fn current_owners(&self) -> Vec<Option<placement::NodeIndex>> {
+        self.cluster
+            .groups
+            .iter()
+            .map(|g| self.last_owner.get(&g.key).copied().flatten())
+            .collect()
+    }
+}

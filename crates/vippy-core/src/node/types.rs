@@ -1,0 +1,278 @@
+//! What goes into and comes out of a [`Node`](super::Node).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::config::Config;
+use crate::wire::{Neighbour, RejectReason};
+
+/// Local inputs: things the node learns from its own host.
+#[derive(Debug, Clone)]
+pub enum LocalEvent {
+    /// A health check changed state (after its rise/fall counting).
+    Health { check: String, ok: bool },
+    /// Administrative drain (`active: false`) or undrain.
+    Admin {
+        active: bool,
+        reason: Option<String>,
+    },
+    /// A new configuration file was read and validated, with its secret.
+    Reload {
+        config: Arc<Config>,
+        secret: SecretBytes,
+    },
+    /// Graceful stop: release everything and say goodbye.
+    Shutdown,
+    /// This host's neighbour table (ARP and NDP), to share with the cluster.
+    Neighbours(Vec<Neighbour>),
+}
+
+/// The shared secret's bytes; `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
+}
+
+/// Where a datagram goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Everyone: the multicast group, or every configured unicast peer.
+    Cluster,
+    /// One peer (config transfer replies and requests).
+    Peer(SocketAddr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: Destination,
+    pub bytes: Vec<u8>,
+}
+
+/// Desired state for the data plane. Applying one twice is harmless; the
+/// runtime reconciles the kernel with the sum of them (STYLE rule 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// These addresses should be on this host.
+    Plumb { group: usize, ips: Vec<IpNet> },
+    /// These addresses should not be on this host.
+    Unplumb {
+        group: Option<usize>,
+        ips: Vec<IpNet>,
+    },
+    /// Tell the network these addresses moved here (gratuitous ARP / NA).
+    Announce { group: usize, ips: Vec<IpNet> },
+}
+
+/// Why this node is not serving (DESIGN §2; shown in status and heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InactiveReason {
+    Booting,
+    Administrative,
+    Check(String),
+    Shutdown,
+    ConfigConflict,
+    NotInConfig,
+    NoQuorum,
+}
+
+impl fmt::Display for InactiveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InactiveReason::Booting => f.write_str("booting"),
+            InactiveReason::Administrative => f.write_str("administrative"),
+            InactiveReason::Check(name) => write!(f, "check:{name}"),
+            InactiveReason::Shutdown => f.write_str("shutdown"),
+            InactiveReason::ConfigConflict => f.write_str("config-conflict"),
+            InactiveReason::NotInConfig => f.write_str("not-in-config"),
+            InactiveReason::NoQuorum => f.write_str("no-quorum"),
+        }
+    }
+}
+
+/// Why a group changed hands here; every ownership log line says one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// Nobody held it and placement gave it here (cold start, new group).
+    Unowned,
+    /// Its holder stopped being heard for `stale`.
+    PeerStale(String),
+    /// Its holder said goodbye.
+    PeerLeft(String),
+    /// Its holder released it for a planned move.
+    PeerReleased(String),
+    /// Placement gave it to another node (rebalance, preferred node back, drain).
+    Reassigned(Option<String>),
+    /// Two holders were seen; placement kept the other.
+    DuplicateResolved(String),
+    /// This node stopped being eligible (reasons listed).
+    Inactive(Vec<InactiveReason>),
+    /// The group is no longer in the configuration.
+    RemovedFromConfig,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Unowned => f.write_str("unowned"),
+            Cause::PeerStale(n) => write!(f, "holder {n} went stale"),
+            Cause::PeerLeft(n) => write!(f, "holder {n} said goodbye"),
+            Cause::PeerReleased(n) => write!(f, "holder {n} released it"),
+            Cause::Reassigned(Some(n)) => write!(f, "reassigned to {n}"),
+            Cause::Reassigned(None) => f.write_str("no eligible owner"),
+            Cause::DuplicateResolved(n) => write!(f, "also held by {n}, which keeps it"),
+            Cause::Inactive(reasons) => write!(f, "inactive: {}", join(reasons)),
+            Cause::RemovedFromConfig => f.write_str("removed from the configuration"),
+        }
+    }
+}
+
+pub(crate) fn join(reasons: &[InactiveReason]) -> String {
+    let parts: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
+    parts.join(", ")
+}
+
+/// Something worth logging, counting or streaming to plugins.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Placement decided a group's owner changed (the original's manager up/down).
+    Intent {
+        group: usize,
+        owner: Option<String>,
+        previous: Option<String>,
+    },
+    /// This node took a group.
+    Acquired {
+        group: usize,
+        ips: Vec<IpNet>,
+        cause: Cause,
+        /// For takeovers from a failed holder: since it was last heard.
+        failover: Option<Duration>,
+    },
+    /// This node let a group go.
+    Released {
+        group: Option<usize>,
+        ips: Vec<IpNet>,
+        cause: Cause,
+    },
+    ActiveChanged {
+        active: bool,
+        reasons: Vec<InactiveReason>,
+        previous: Vec<InactiveReason>,
+    },
+    PeerUp {
+        node: String,
+        incarnation: u64,
+        from: SocketAddr,
+    },
+    PeerRestarted {
+        node: String,
+        incarnation: u64,
+    },
+    PeerStale {
+        node: String,
+    },
+    PeerLeft {
+        node: String,
+    },
+    ConfigAdopted {
+        version: u64,
+        previous_version: u64,
+        /// The peer it came from, or `None` for a local reload.
+        from: Option<String>,
+    },
+    /// Same version, different content: critical (DESIGN §3).
+    ConfigConflict {
+        peer: String,
+        version: u64,
+        /// Whether this node stands down over it (its digest loses the tie-break).
+        standing_down: bool,
+    },
+    /// A reload was not applied as a whole, and why.
+    ConfigKept {
+        detail: String,
+    },
+    ConfigFetchFailed {
+        peer: String,
+        detail: String,
+    },
+    /// An authentic-looking or forged datagram was dropped.
+    Rejected {
+        from: SocketAddr,
+        sender: Option<String>,
+        reason: Rejection,
+        detail: String,
+    },
+    /// Another process is sending with this node's name.
+    DuplicateName {
+        from: SocketAddr,
+    },
+}
+
+/// Why a datagram was dropped, as metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rejection {
+    Auth,
+    Replay,
+    Malformed,
+    Version,
+    UnknownNode,
+    ConfigConflict,
+}
+
+impl Rejection {
+    pub const ALL: [Rejection; 6] = [
+        Rejection::Auth,
+        Rejection::Replay,
+        Rejection::Malformed,
+        Rejection::Version,
+        Rejection::UnknownNode,
+        Rejection::ConfigConflict,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Auth => "auth",
+            Rejection::Replay => "replay",
+            Rejection::Malformed => "malformed",
+            Rejection::Version => "version",
+            Rejection::UnknownNode => "unknown_node",
+            Rejection::ConfigConflict => "config_conflict",
+        }
+    }
+}
+
+impl From<RejectReason> for Rejection {
+    fn from(r: RejectReason) -> Rejection {
+        match r {
+            RejectReason::Auth => Rejection::Auth,
+            RejectReason::Malformed => Rejection::Malformed,
+            RejectReason::Version => Rejection::Version,
+            RejectReason::Replay => Rejection::Replay,
+        }
+    }
+}
+
+/// Running totals the metrics endpoint exports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub heartbeats_sent: u64,
+    pub heartbeats_received: u64,
+    pub rejected: [u64; 6],
+    pub acquisitions: u64,
+    pub releases: u64,
+    pub config_adoptions: u64,
+}
+
+impl Counters {
+    pub fn rejected(&self, r: Rejection) -> u64 {
+        self.rejected[r as usize]
+    }
+}

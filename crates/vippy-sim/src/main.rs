@@ -1,0 +1,96 @@
+//! `vippy-sim`: the soak command. Runs many seeds and prints seeds per
+//! second and the distribution of convergence times.
+//!
+//! ```text
+//! vippy-sim [--seeds N] [--first SEED]      # default 100000 seeds from 0
+//! vippy-sim --seed SEED                     # one seed with its full trace
+//! ```
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let Some(seed) = value("--seed") {
+        return match vippy_sim::run(seed, true) {
+            Ok(outcome) => {
+                println!("seed {seed}: ok {outcome:?}");
+                ExitCode::SUCCESS
+            }
+            Err(failure) => {
+                println!("{failure}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let count = value("--seeds").unwrap_or(100_000);
+    let first = value("--first").unwrap_or(0);
+    let started = Instant::now();
+    let mut crash = Vec::new();
+    let mut heal = Vec::new();
+    let mut failures = 0u64;
+    for seed in first..first + count {
+        match vippy_sim::run(seed, false) {
+            Ok(o) => {
+                crash.extend(o.crash_convergence);
+                heal.extend(o.heal_convergence);
+            }
+            Err(failure) => {
+                failures += 1;
+                eprintln!("{failure}");
+                if failures >= 5 {
+                    break;
+                }
+            }
+        }
+        if (seed - first + 1) % 10_000 == 0 {
+            eprintln!(
+                "{} seeds, {:.1}s",
+                seed - first + 1,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{count} seeds in {:.1}s: {:.0} seeds/s, {failures} failed",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "convergence after a crash (protocol time): {}",
+        distribution(&mut crash)
+    );
+    println!(
+        "convergence after faults stop (protocol time): {}",
+        distribution(&mut heal)
+    );
+    if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn distribution(samples: &mut [Duration]) -> String {
+    if samples.is_empty() {
+        return "no samples".into();
+    }
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize].as_secs_f64();
+    format!(
+        "n={} min {:.3}s p50 {:.3}s p90 {:.3}s p99 {:.3}s max {:.3}s",
+        samples.len(),
+        at(0.0),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    )
+}

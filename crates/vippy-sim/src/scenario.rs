@@ -1,0 +1,558 @@
+//! One seeded run: a random cluster goes through boot, quiet, crash,
+//! restart, chaos, heal and reload, and the invariants of issue 3 are
+//! checked after each phase (and, where the network is clean, at every step).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use vippy_core::config::{Config, load};
+use vippy_core::node::LocalEvent;
+
+use crate::rng::Rng;
+use crate::world::{Faults, World};
+
+/// The shape of one run, drawn from the seed.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub nodes: usize,
+    pub groups: usize,
+    pub preferred: Vec<Option<usize>>,
+    pub interval: Duration,
+    pub stale: Duration,
+    pub mature: Duration,
+    pub majority: bool,
+}
+
+impl Shape {
+    pub fn draw(rng: &mut Rng) -> Shape {
+        let nodes = if rng.chance(0.1) {
+            16
+        } else {
+            rng.range(2, 9) as usize
+        };
+        let groups = rng.range(1, 25) as usize;
+        let preferred = (0..groups)
+            .map(|_| rng.chance(0.2).then(|| rng.index(nodes)))
+            .collect();
+        let interval = Duration::from_millis([200, 500, 1000][rng.index(3)]);
+        let stale = interval * rng.range(3, 6) as u32;
+        let mature = [Duration::ZERO, interval * 2, Duration::from_secs(3)][rng.index(3)];
+        Shape {
+            nodes,
+            groups,
+            preferred,
+            interval,
+            stale,
+            mature,
+            majority: rng.chance(0.15),
+        }
+    }
+
+    pub fn node_name(i: usize) -> String {
+        format!("n{}", i + 1)
+    }
+
+    fn vip(g: usize) -> String {
+        format!("203.0.113.{}/24", 1 + g % 250)
+    }
+
+    /// The config text every node loads, at `version` with `extra` added groups.
+    pub fn config_text(&self, version: u64, extra: usize) -> String {
+        let mut vips = String::new();
+        for g in 0..self.groups + extra {
+            if g > 0 {
+                vips.push(',');
+            }
+            match self.preferred.get(g).copied().flatten() {
+                Some(p) => {
+                    let _ = write!(
+                        vips,
+                        "['{}', {{ ip: '{}' }}]",
+                        Shape::node_name(p),
+                        Shape::vip(g)
+                    );
+                }
+                None => {
+                    let _ = write!(vips, "[{{ ip: '{}' }}]", Shape::vip(g));
+                }
+            }
+        }
+        let nodes: Vec<String> = (0..self.nodes)
+            .map(|i| format!("'{}'", Shape::node_name(i)))
+            .collect();
+        format!(
+            "{{ chat: '239.1.1.1:5007', secret: 'ignored', version: {version}, vips: [{vips}], nodes: [{}],
+               interval: {}, stale: {}, mature: {}, quorum: {} }}",
+            nodes.join(","),
+            self.interval.as_secs_f64(),
+            self.stale.as_secs_f64(),
+            self.mature.as_secs_f64(),
+            if self.majority { "'majority'" } else { "'off'" }
+        )
+    }
+
+    pub fn config(&self, version: u64, extra: usize) -> Arc<Config> {
+        Arc::new(
+            load(&self.config_text(version, extra), "<sim>")
+                .expect("the simulator writes valid configs"),
+        )
+    }
+}
+
+/// Why a run failed, with enough to replay it.
+#[derive(Debug)]
+pub struct Failure {
+    pub seed: u64,
+    pub phase: &'static str,
+    pub message: String,
+    pub trace: Vec<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "seed {} failed in phase '{}': {}",
+            self.seed, self.phase, self.message
+        )?;
+        writeln!(
+            f,
+            "replay it with: VIPPY_SIM_SEED={} cargo test -p vippy-sim --release -- --nocapture replay",
+            self.seed
+        )?;
+        writeln!(f, "last events:")?;
+        for line in &self.trace {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a successful run measured.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// From a crash to every group held once again.
+    pub crash_convergence: Option<Duration>,
+    /// From the end of chaos to convergence.
+    pub heal_convergence: Option<Duration>,
+    pub nodes: usize,
+    pub groups: usize,
+}
+
+struct Run {
+    seed: u64,
+    shape: Shape,
+    world: World,
+    version: u64,
+    extra: usize,
+    phase: &'static str,
+}
+
+pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
+    let mut rng = Rng::new(seed);
+    let shape = Shape::draw(&mut rng);
+    let configs = (0..shape.nodes).map(|_| shape.config(1, 0)).collect();
+    let mut world = World::new(seed, configs, Duration::from_micros(rng.range(100, 3000)));
+    world.trace_all = trace_all;
+    let mut run = Run {
+        seed,
+        world,
+        version: 1,
+        extra: 0,
+        phase: "boot",
+        shape,
+    };
+    run.world.watched = run.group_ips();
+    let shape = run.shape.clone();
+    run.world.log(format!("shape: {shape:?}"));
+    let mut outcome = Outcome {
+        nodes: shape.nodes,
+        groups: shape.groups,
+        ..Outcome::default()
+    };
+
+    // Boot: staggered starts on a clean network.
+    run.world.strict_single_holder = true;
+    let mut starts: Vec<(Duration, usize)> = (0..shape.nodes)
+        .map(|i| {
+            (
+                Duration::from_micros(
+                    run.world
+                        .rng
+                        .range(0, shape.interval.as_micros() as u64 * 2),
+                ),
+                i,
+            )
+        })
+        .collect();
+    starts.sort();
+    for (at, i) in starts {
+        let t = run.world.base + at;
+        run.world.run_until(t);
+        run.world.start(i);
+    }
+    run.settle_and_check(shape.mature + shape.stale + shape.interval * 4)?;
+
+    // Quiet: nothing moves.
+    run.phase = "quiet";
+    run.quiet(shape.interval * 10)?;
+
+    // Crash one node: only its groups move.
+    if shape.nodes >= 2 {
+        run.phase = "crash";
+        let victim = run.world.rng.index(shape.nodes);
+        let before = run.holders();
+        run.world.crash(victim);
+        let t0 = run.world.now;
+        outcome.crash_convergence = run
+            .converge_within(shape.stale + shape.interval * 3)?
+            .map(|t| t - t0);
+        let after = run.holders();
+        for (g, (b, a)) in before.iter().zip(&after).enumerate() {
+            if *b != Some(victim) && b.is_some() && b != a && run.quorum_ok() {
+                return Err(run.fail(format!(
+                    "collateral move: group {g} moved from {:?} to {:?} when {} crashed",
+                    b.map(Shape::node_name),
+                    a.map(Shape::node_name),
+                    Shape::node_name(victim)
+                )));
+            }
+        }
+
+        // Restart it: only groups moving to it move.
+        run.phase = "restart";
+        let before = run.holders();
+        run.world.start(victim);
+        run.settle_and_check(shape.mature + shape.stale + shape.interval * 4)?;
+        let after = run.holders();
+        for (g, (b, a)) in before.iter().zip(&after).enumerate() {
+            if b.is_some() && b != a && *a != Some(victim) && run.quorum_ok() {
+                return Err(run.fail(format!(
+                    "collateral move on join: group {g} moved from {:?} to {:?}",
+                    b.map(Shape::node_name),
+                    a.map(Shape::node_name)
+                )));
+            }
+        }
+    }
+
+    // Chaos: every kind of fault, at random.
+    run.phase = "chaos";
+    run.world.strict_single_holder = false;
+    let steps = run.world.rng.range(10, 40);
+    let mut restarted_or_bumped = false;
+    for _ in 0..steps {
+        restarted_or_bumped |= run.chaos_step();
+        let t = run.world.now + shape.interval;
+        run.world.run_until(t);
+    }
+
+    // Heal: faults stop; within stale + 2×interval (plus maturity where a
+    // node restarted or a config changed) every group has one holder.
+    run.phase = "heal";
+    run.heal();
+    let t0 = run.world.now;
+    let allowance = shape.stale
+        + shape.interval * 2
+        + shape.interval * 2
+        + if restarted_or_bumped {
+            shape.mature + shape.interval * 2
+        } else {
+            Duration::ZERO
+        };
+    outcome.heal_convergence = run.converge_within(allowance)?.map(|t| t - t0);
+    run.check_versions()?;
+
+    // Quiet again, then a reload that changes no vips or nodes.
+    run.phase = "quiet after heal";
+    run.world.strict_single_holder = true;
+    run.quiet(shape.interval * 10)?;
+    run.phase = "no-op reload";
+    if let Some(i) = (0..shape.nodes).find(|&i| run.world.alive(i)) {
+        let live = run.world.nodes[i]
+            .node
+            .as_ref()
+            .map(|n| n.cluster().version)
+            .unwrap_or(1);
+        let mut config = (*run.shape.config(live, live as usize - 1)).clone();
+        config.interval = shape.interval; // timers edited, cluster the same
+        config.mature = shape.mature + Duration::from_millis(1);
+        run.world.reload(i, Arc::new(config));
+        run.quiet(shape.interval * 5)?;
+    }
+    if let Some(v) = run.world.violation.take() {
+        return Err(run.fail(v));
+    }
+    Ok(outcome)
+}
+
+impl Run {
+    fn fail(&mut self, message: String) -> Failure {
+        Failure {
+            seed: self.seed,
+            phase: self.phase,
+            message,
+            trace: self.world.trace.iter().cloned().collect(),
+        }
+    }
+
+    /// The groups of the highest config version a live node runs (each
+    /// bump adds one group, so version v has v - 1 extra groups).
+    fn group_ips(&self) -> Vec<IpNet> {
+        let live = (0..self.shape.nodes)
+            .filter_map(|i| {
+                self.world.nodes[i]
+                    .node
+                    .as_ref()
+                    .map(|n| n.cluster().version)
+            })
+            .max()
+            .unwrap_or(self.version);
+        let c = self.shape.config(live, live as usize - 1);
+        c.cluster.groups.iter().map(|g| g.ips[0]).collect()
+    }
+
+    /// The single holder of each group, `None` if none (or several).
+    fn holders(&self) -> Vec<Option<usize>> {
+        self.group_ips()
+            .iter()
+            .map(|ip| {
+                let h = self.world.holders_of(ip);
+                (h.len() == 1).then(|| h[0])
+            })
+            .collect()
+    }
+
+    /// Nodes that should hold groups: alive, not paused, not drained, checks passing.
+    fn expected_eligible(&self) -> Vec<usize> {
+        (0..self.shape.nodes)
+            .filter(|&i| {
+                let n = &self.world.nodes[i];
+                n.node.is_some() && !n.paused && !n.drained && !n.failing_check
+            })
+            .collect()
+    }
+
+    fn quorum_ok(&self) -> bool {
+        let alive = (0..self.shape.nodes)
+            .filter(|&i| self.world.alive(i))
+            .count();
+        !self.shape.majority || alive > self.shape.nodes / 2
+    }
+
+    /// Whether every group is held exactly once by an eligible node (or by
+    /// none, when none is eligible or quorum is lost).
+    fn converged(&self) -> Result<(), String> {
+        let eligible = self.expected_eligible();
+        let expect_none = eligible.is_empty() || !self.quorum_ok();
+        for (g, ip) in self.group_ips().iter().enumerate() {
+            let h = self.world.holders_of(ip);
+            if expect_none {
+                if !h.is_empty() {
+                    return Err(format!(
+                        "group {g} ({ip}) held by {h:?} though no node should hold anything"
+                    ));
+                }
+            } else if h.len() != 1 || !eligible.contains(&h[0]) {
+                let names: Vec<String> = h.iter().map(|&i| Shape::node_name(i)).collect();
+                return Err(format!(
+                    "group {g} ({ip}) held by [{}], expected exactly one eligible holder",
+                    names.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until converged or `limit` passes; returns when it converged.
+    fn converge_within(&mut self, limit: Duration) -> Result<Option<std::time::Instant>, Failure> {
+        let deadline = self.world.now + limit;
+        let tick = self.shape.interval / 10;
+        loop {
+            if self.converged().is_ok() {
+                let at = self.world.now;
+                // Must stay converged through the rest of the allowance.
+                self.world.run_until(deadline);
+                if let Some(v) = self.world.violation.take() {
+                    return Err(self.fail(v));
+                }
+                return match self.converged() {
+                    Ok(()) => Ok(Some(at)),
+                    Err(e) => Err(self.fail(format!("converged, then diverged: {e}"))),
+                };
+            }
+            if self.world.now >= deadline {
+                let e = self.converged().unwrap_err();
+                return Err(self.fail(format!("not converged within {limit:?}: {e}")));
+            }
+            let t = (self.world.now + tick).min(deadline);
+            self.world.run_until(t);
+            if let Some(v) = self.world.violation.take() {
+                return Err(self.fail(v));
+            }
+        }
+    }
+
+    fn settle_and_check(&mut self, limit: Duration) -> Result<(), Failure> {
+        self.converge_within(limit).map(|_| ())
+    }
+
+    /// Nothing may change hands without a fault.
+    fn quiet(&mut self, span: Duration) -> Result<(), Failure> {
+        let before = self.holders();
+        let end = self.world.now + span;
+        let tick = self.shape.interval / 2;
+        while self.world.now < end {
+            let t = (self.world.now + tick).min(end);
+            self.world.run_until(t);
+            if let Some(v) = self.world.violation.take() {
+                return Err(self.fail(v));
+            }
+            let now = self.holders();
+            if now != before {
+                let g = now
+                    .iter()
+                    .zip(&before)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                return Err(self.fail(format!(
+                    "group {g} changed holder from {:?} to {:?} without any fault",
+                    before[g].map(Shape::node_name),
+                    now[g].map(Shape::node_name)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// One random fault or repair; true if it restarted a node or changed the config.
+    fn chaos_step(&mut self) -> bool {
+        let n = self.shape.nodes;
+        let rng = &mut self.world.rng;
+        let pick = rng.index(n);
+        match rng.range(0, 12) {
+            0 => {
+                self.world.faults.loss = [0.0, 0.05, 0.2, 0.4][rng.index(4)];
+                false
+            }
+            1 => {
+                self.world.faults.duplicate = [0.0, 0.05, 0.2][rng.index(3)];
+                false
+            }
+            2 => {
+                self.world.faults.jitter = self.shape.interval * rng.range(0, 3) as u32 / 2;
+                false
+            }
+            3 => {
+                // Partition: a random side cannot talk to the rest.
+                let side: Vec<usize> = (0..n).filter(|_| rng.chance(0.5)).collect();
+                self.world.faults.blocked.clear();
+                for &a in &side {
+                    for b in (0..n).filter(|b| !side.contains(b)) {
+                        self.world.faults.blocked.insert((a, b));
+                        self.world.faults.blocked.insert((b, a));
+                    }
+                }
+                self.world.log(format!("partition {side:?} from the rest"));
+                false
+            }
+            4 => {
+                self.world.faults.blocked.clear();
+                self.world.log("partition healed".into());
+                false
+            }
+            5 => {
+                if self.world.nodes[pick].paused {
+                    self.world.resume(pick);
+                } else {
+                    self.world.pause(pick);
+                }
+                false
+            }
+            6 => {
+                if self.world.alive(pick) {
+                    self.world.crash(pick);
+                    false
+                } else {
+                    self.world.start(pick);
+                    true
+                }
+            }
+            7 => {
+                let ok = self.world.nodes[pick].failing_check;
+                self.world.nodes[pick].failing_check = !ok;
+                self.world.local(
+                    pick,
+                    LocalEvent::Health {
+                        check: "web".into(),
+                        ok,
+                    },
+                );
+                false
+            }
+            8 => {
+                let drained = !self.world.nodes[pick].drained;
+                self.world.nodes[pick].drained = drained;
+                self.world.local(
+                    pick,
+                    LocalEvent::Admin {
+                        active: !drained,
+                        reason: Some("sim".into()),
+                    },
+                );
+                false
+            }
+            9 if self.world.alive(pick) && self.extra < 4 => {
+                // Config bump on one node: version + 1 with one more group.
+                self.version += 1;
+                self.extra += 1;
+                let config = self.shape.config(self.version, self.extra);
+                self.world.reload(pick, config);
+                self.world.watched = self
+                    .shape
+                    .config(self.version, self.extra)
+                    .cluster
+                    .groups
+                    .iter()
+                    .map(|g| g.ips[0])
+                    .collect();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Faults stop: the network is clean, paused nodes resume, checks and
+    /// drains are left as they are (they are states, not faults).
+    fn heal(&mut self) {
+        self.world.faults = Faults::default();
+        self.world.log("HEAL: faults stop".into());
+        for i in 0..self.shape.nodes {
+            self.world.resume(i);
+        }
+    }
+
+    /// Every live node runs the highest version any live node has (a
+    /// version known only to a crashed node is gone with it).
+    fn check_versions(&mut self) -> Result<(), Failure> {
+        let versions: Vec<(usize, u64)> = (0..self.shape.nodes)
+            .filter_map(|i| {
+                self.world.nodes[i]
+                    .node
+                    .as_ref()
+                    .map(|n| (i, n.cluster().version))
+            })
+            .collect();
+        let highest = versions.iter().map(|(_, v)| *v).max().unwrap_or(0);
+        if let Some((i, v)) = versions.iter().find(|(_, v)| *v != highest) {
+            let (i, v) = (*i, *v);
+            return Err(self.fail(format!(
+                "{} runs config version {v}, the cluster's highest is {highest}",
+                Shape::node_name(i)
+            )));
+        }
+        Ok(())
+    }
+}

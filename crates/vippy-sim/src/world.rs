@@ -1,0 +1,444 @@
+//! The simulated world: nodes, a network with faults, a fake clock that
+//! jumps straight to the next deadline, and what each node has plumbed.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use vippy_core::config::Config;
+use vippy_core::node::{Action, Destination, Event, LocalEvent, Node, SecretBytes};
+
+use crate::rng::Rng;
+
+pub const SECRET: &str = "simulated-secret";
+
+/// Link faults, applied per datagram and per direction.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub loss: f64,
+    pub duplicate: f64,
+    /// Extra random delay up to this much, which reorders datagrams.
+    pub jitter: Duration,
+    /// Directed pairs (from, to) whose datagrams are dropped.
+    pub blocked: BTreeSet<(usize, usize)>,
+}
+
+impl Faults {
+    pub fn any(&self) -> bool {
+        self.loss > 0.0
+            || self.duplicate > 0.0
+            || !self.jitter.is_zero()
+            || !self.blocked.is_empty()
+    }
+}
+
+pub struct SimNode {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub node: Option<Node>,
+    pub paused: bool,
+    queued: Vec<(SocketAddr, Vec<u8>)>,
+    /// What the node's data plane has on its interface now.
+    pub plumbed: BTreeSet<IpNet>,
+    pub config: Arc<Config>,
+    restarts: u64,
+    pub drained: bool,
+    pub failing_check: bool,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Delivery {
+    at: Instant,
+    order: u64,
+    to: usize,
+    from: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+pub struct World {
+    pub base: Instant,
+    pub now: Instant,
+    pub rng: Rng,
+    pub nodes: Vec<SimNode>,
+    pub faults: Faults,
+    /// Base one-way delay.
+    pub delay: Duration,
+    in_flight: BinaryHeap<Reverse<Delivery>>,
+    order: u64,
+    /// Recent happenings, printed when an invariant fails.
+    pub trace: VecDeque<String>,
+    pub trace_all: bool,
+    /// When set, more than one holder of a group at any instant is a failure.
+    pub strict_single_holder: bool,
+    pub violation: Option<String>,
+    /// Groups (by first address) for the single-holder check.
+    pub watched: Vec<IpNet>,
+}
+
+const TRACE_KEEP: usize = 400;
+
+impl World {
+    pub fn new(seed: u64, configs: Vec<Arc<Config>>, delay: Duration) -> World {
+        // Any fixed origin works: the core only compares instants.
+        let base = Instant::now();
+        let nodes = configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| SimNode {
+                name: config.cluster.nodes[i].clone(),
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i as u8)), 5007),
+                node: None,
+                paused: false,
+                queued: Vec::new(),
+                plumbed: BTreeSet::new(),
+                config,
+                restarts: 0,
+                drained: false,
+                failing_check: false,
+            })
+            .collect();
+        World {
+            base,
+            now: base,
+            rng: Rng::new(seed),
+            nodes,
+            faults: Faults::default(),
+            delay,
+            in_flight: BinaryHeap::new(),
+            order: 0,
+            trace: VecDeque::new(),
+            trace_all: false,
+            strict_single_holder: false,
+            violation: None,
+            watched: Vec::new(),
+        }
+    }
+
+    pub fn elapsed(&self) -> f64 {
+        (self.now - self.base).as_secs_f64()
+    }
+
+    pub fn log(&mut self, line: String) {
+        let line = format!("[{:9.3}s] {line}", self.elapsed());
+        if self.trace_all {
+            println!("{line}");
+        }
+        self.trace.push_back(line);
+        if self.trace.len() > TRACE_KEEP {
+            self.trace.pop_front();
+        }
+    }
+
+    /// Starts (or restarts, with a newer incarnation) node `i`.
+    pub fn start(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        n.restarts += 1;
+        // Grows across restarts, as wall-clock nanoseconds do for the daemon.
+        let incarnation = 1_000_000 * n.restarts + i as u64;
+        n.plumbed.clear(); // the daemon removes leftovers at start
+        n.paused = false;
+        n.queued.clear();
+        n.drained = false;
+        n.failing_check = false;
+        let node = Node::new(
+            n.config.clone(),
+            &n.name.clone(),
+            SECRET.as_bytes(),
+            incarnation,
+            self.now,
+        );
+        self.nodes[i].node = Some(node);
+        let name = self.nodes[i].name.clone();
+        self.log(format!("{name}: started (incarnation {incarnation})"));
+        self.drain(i);
+    }
+
+    /// SIGKILL: the machine is gone, and its addresses with it.
+    pub fn crash(&mut self, i: usize) {
+        self.nodes[i].node = None;
+        self.nodes[i].plumbed.clear();
+        self.nodes[i].paused = false;
+        self.nodes[i].queued.clear();
+        let name = self.nodes[i].name.clone();
+        self.log(format!("{name}: CRASHED"));
+    }
+
+    pub fn pause(&mut self, i: usize) {
+        if self.nodes[i].node.is_some() {
+            self.nodes[i].paused = true;
+            let name = self.nodes[i].name.clone();
+            self.log(format!("{name}: paused"));
+        }
+    }
+
+    pub fn resume(&mut self, i: usize) {
+        if !self.nodes[i].paused {
+            return;
+        }
+        self.nodes[i].paused = false;
+        let name = self.nodes[i].name.clone();
+        self.log(format!(
+            "{name}: resumed with {} queued datagrams",
+            self.nodes[i].queued.len()
+        ));
+        let queued = std::mem::take(&mut self.nodes[i].queued);
+        let now = self.now;
+        for (from, bytes) in queued {
+            if let Some(node) = self.nodes[i].node.as_mut() {
+                node.handle_datagram(now, from, &bytes);
+            }
+            self.drain(i);
+        }
+        if let Some(node) = self.nodes[i].node.as_mut() {
+            node.handle_timeout(now);
+        }
+        self.drain(i);
+    }
+
+    pub fn local(&mut self, i: usize, event: LocalEvent) {
+        let now = self.now;
+        let name = self.nodes[i].name.clone();
+        self.log(format!("{name}: local {}", describe_local(&event)));
+        if let Some(node) = self.nodes[i].node.as_mut() {
+            node.handle_local(now, event);
+        }
+        self.drain(i);
+    }
+
+    pub fn reload(&mut self, i: usize, config: Arc<Config>) {
+        self.nodes[i].config = config.clone();
+        let secret = SecretBytes(SECRET.as_bytes().to_vec());
+        self.local(i, LocalEvent::Reload { config, secret });
+    }
+
+    pub fn alive(&self, i: usize) -> bool {
+        self.nodes[i].node.is_some()
+    }
+
+    /// Runs until `until`, jumping from deadline to deadline.
+    pub fn run_until(&mut self, until: Instant) {
+        let mut spins = 0u32;
+        loop {
+            let next_delivery = self.in_flight.peek().map(|Reverse(d)| d.at);
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter(|n| !n.paused)
+                .filter_map(|n| n.node.as_ref().and_then(|node| node.poll_timeout()))
+                .min();
+            let next = match (next_delivery, next_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let Some(next) = next.filter(|t| *t <= until) else {
+                self.now = self.now.max(until);
+                return;
+            };
+            if next <= self.now {
+                spins += 1;
+                if spins > 100_000 {
+                    let stuck: Vec<String> = self
+                        .nodes
+                        .iter()
+                        .filter(|n| !n.paused)
+                        .filter_map(|n| {
+                            n.node
+                                .as_ref()
+                                .and_then(|node| node.poll_timeout())
+                                .filter(|t| *t <= self.now)
+                                .map(|_| n.name.clone())
+                        })
+                        .collect();
+                    self.violation = Some(format!(
+                        "a timer does not advance (poll_timeout stays in the past on {stuck:?})"
+                    ));
+                    return;
+                }
+            } else {
+                spins = 0;
+                self.now = next;
+            }
+            self.step();
+            if self.violation.is_some() {
+                return;
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        while let Some(Reverse(d)) = self.in_flight.peek() {
+            if d.at > now {
+                break;
+            }
+            let Reverse(d) = self.in_flight.pop().expect("peeked");
+            let target = &mut self.nodes[d.to];
+            if target.node.is_none() {
+                continue;
+            }
+            if target.paused {
+                target.queued.push((d.from, d.bytes));
+                continue;
+            }
+            if let Some(node) = target.node.as_mut() {
+                node.handle_datagram(now, d.from, &d.bytes);
+            }
+            self.drain(d.to);
+        }
+        for i in 0..self.nodes.len() {
+            let due = !self.nodes[i].paused
+                && self.nodes[i]
+                    .node
+                    .as_ref()
+                    .and_then(|n| n.poll_timeout())
+                    .is_some_and(|t| t <= now);
+            if due {
+                if let Some(node) = self.nodes[i].node.as_mut() {
+                    node.handle_timeout(now);
+                }
+                self.drain(i);
+            }
+        }
+    }
+
+    /// Drains node `i`'s outputs into the network, its data plane and the trace.
+    fn drain(&mut self, i: usize) {
+        loop {
+            let Some(node) = self.nodes[i].node.as_mut() else {
+                return;
+            };
+            if let Some(t) = node.poll_transmit() {
+                self.transmit(i, t.destination, t.bytes);
+                continue;
+            }
+            if let Some(action) = node.poll_action() {
+                self.apply(i, action);
+                continue;
+            }
+            if let Some(event) = node.poll_event() {
+                if !matches!(event, Event::Rejected { .. }) || self.trace_all {
+                    let name = self.nodes[i].name.clone();
+                    self.log(format!("{name}: {}", describe_event(&event)));
+                }
+                continue;
+            }
+            break;
+        }
+        self.check_single_holder();
+    }
+
+    fn transmit(&mut self, from: usize, destination: Destination, bytes: Vec<u8>) {
+        let targets: Vec<usize> = match destination {
+            Destination::Cluster => (0..self.nodes.len()).filter(|&j| j != from).collect(),
+            Destination::Peer(addr) => self
+                .nodes
+                .iter()
+                .position(|n| n.addr == addr)
+                .into_iter()
+                .collect(),
+        };
+        for to in targets {
+            if self.faults.blocked.contains(&(from, to)) || self.rng.chance(self.faults.loss) {
+                continue;
+            }
+            let copies = if self.rng.chance(self.faults.duplicate) {
+                2
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                let jitter = if self.faults.jitter.is_zero() {
+                    Duration::ZERO
+                } else {
+                    Duration::from_micros(self.rng.range(0, self.faults.jitter.as_micros() as u64))
+                };
+                self.order += 1;
+                self.in_flight.push(Reverse(Delivery {
+                    at: self.now + self.delay + jitter,
+                    order: self.order,
+                    to,
+                    from: self.nodes[from].addr,
+                    bytes: bytes.clone(),
+                }));
+            }
+        }
+    }
+
+    fn apply(&mut self, i: usize, action: Action) {
+        let plumbed = &mut self.nodes[i].plumbed;
+        match action {
+            Action::Plumb { ips, .. } => plumbed.extend(ips),
+            Action::Unplumb { ips, .. } => {
+                for ip in ips {
+                    plumbed.remove(&ip);
+                }
+            }
+            Action::Announce { .. } => {}
+        }
+    }
+
+    /// Live nodes (paused ones included: their addresses are still up) that
+    /// have `ip` plumbed.
+    pub fn holders_of(&self, ip: &IpNet) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i].node.is_some()
+                    && self.nodes[i].plumbed.iter().any(|p| p.addr() == ip.addr())
+            })
+            .collect()
+    }
+
+    fn check_single_holder(&mut self) {
+        if !self.strict_single_holder || self.violation.is_some() {
+            return;
+        }
+        for ip in self.watched.clone() {
+            let holders = self.holders_of(&ip);
+            if holders.len() > 1 {
+                let names: Vec<&str> = holders
+                    .iter()
+                    .map(|&h| self.nodes[h].name.as_str())
+                    .collect();
+                self.violation = Some(format!(
+                    "{ip} held by {} nodes at once: {}",
+                    holders.len(),
+                    names.join(", ")
+                ));
+                return;
+            }
+        }
+    }
+}
+
+fn describe_local(event: &LocalEvent) -> String {
+    match event {
+        LocalEvent::Health { check, ok } => {
+            format!("check {check} {}", if *ok { "passes" } else { "FAILS" })
+        }
+        LocalEvent::Admin { active, .. } => {
+            if *active {
+                "undrain".into()
+            } else {
+                "drain".into()
+            }
+        }
+        LocalEvent::Reload { config, .. } => format!("reload (version {})", config.cluster.version),
+        LocalEvent::Shutdown => "shutdown".into(),
+        LocalEvent::Neighbours(n) => format!("{} neighbours", n.len()),
+    }
+}
+
+pub fn describe_event(event: &Event) -> String {
+    match event {
+        Event::Acquired {
+            group, ips, cause, ..
+        } => format!("ACQUIRED group {group} ({}) cause: {cause}", ips[0]),
+        Event::Released { group, ips, cause } => {
+            format!("RELEASED group {group:?} ({}) cause: {cause}", ips[0])
+        }
+        other => format!("{other:?}"),
+    }
+}
