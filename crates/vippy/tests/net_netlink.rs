@@ -232,5 +232,4 @@ async fn neighbours_hold_only_resolved_unicast_entries() {
             .unwrap(),
         Some(client.mac)
     );
-    let _ = inside(node, || ());
 }

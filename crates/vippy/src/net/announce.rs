@@ -208,7 +208,7 @@ fn link_address(ifindex: u32, protocol: u16, dst: Mac) -> SockAddr {
     // enough for it; only plain integer fields are written). `SockAddr::new`
     // needs storage initialised up to `len`, a valid address of its family:
     // `len` is exactly `size_of::<sockaddr_ll>()` and `sll_family` is set.
-    let address = unsafe {
+    unsafe {
         let ll: &mut libc::sockaddr_ll = storage.view_as();
         ll.sll_family = libc::AF_PACKET as u16;
         ll.sll_protocol = protocol.to_be();
@@ -219,8 +219,7 @@ fn link_address(ifindex: u32, protocol: u16, dst: Mac) -> SockAddr {
             storage,
             std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
         )
-    };
-    address
+    }
 }
 
 #[cfg(test)]

@@ -68,19 +68,14 @@ impl Chat {
                 vec![(link.index, link.name.clone())]
             }
         };
-        if let Some(group) = config.group_v4 {
-            if !group.is_multicast() {
-                return Err(NetError::Invalid(format!(
-                    "chat group {group} is not multicast"
-                )));
-            }
-        }
-        if let Some(group) = config.group_v6 {
-            if !group.is_multicast() {
-                return Err(NetError::Invalid(format!(
-                    "chat group {group} is not multicast"
-                )));
-            }
+        let groups = [
+            config.group_v4.map(IpAddr::V4),
+            config.group_v6.map(IpAddr::V6),
+        ];
+        if let Some(group) = groups.into_iter().flatten().find(|g| !g.is_multicast()) {
+            return Err(NetError::Invalid(format!(
+                "chat group {group} is not multicast"
+            )));
         }
         let port = config.port;
 
