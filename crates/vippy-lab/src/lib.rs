@@ -1,1 +1,33 @@
-//! The network-namespace lab. Being written; see issue 4.
+//! The network-namespace lab: a switch namespace with a bridge, node, client
+//! and attacker namespaces on it, processes inside them, faults, and a sweep
+//! of what earlier runs left. Everything that sends packets in vippy's tests
+//! runs here, never in the host's own namespace (DESIGN §7). See docs/LAB.md.
+//!
+//! # Layout
+//! - `lab.rs`: [`LabSpec`], [`Lab`] (build, drop, spawn, exec), [`LabHost`]
+//! - `netns.rs`: named namespaces and [`in_netns`]
+//! - `process.rs`: [`LabProcess`], signals and orderly stop
+//! - `fault.rs`: link down, isolation, partitions, multicast drop, loss
+//! - `probe.rs`: addresses, neighbours and ping as `ip`/`ping` see them
+//! - `sweep.rs`: removing leftovers of dead runs
+//! - `command.rs`: running `ip` and `nft` with useful errors
+
+mod command;
+mod fault;
+mod lab;
+mod netns;
+mod probe;
+mod process;
+mod sweep;
+
+pub use fault::NFT_TABLE;
+pub use lab::{BRIDGE, HOST_IFNAME, Lab, LabHost, LabSpec, MAX_NODES, format_mac, parse_mac};
+pub use netns::{NETNS_DIR, in_netns, netns_exists, netns_list, netns_path};
+pub use probe::{parse_addresses, parse_neighbour};
+pub use process::{LabProcess, Signal};
+pub use sweep::{DEFAULT_FAMILY, Swept, owner_pid, sweep};
+
+/// Whether this process runs as root (the lab needs it).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}

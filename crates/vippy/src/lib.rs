@@ -3,5 +3,7 @@
 //!
 //! # Layout
 //! - [`check_config`]: `vippyd --check-config`, and reading config files.
+//! - [`net`]: rtnetlink addresses and neighbours, ARP/NA announcements, chat sockets.
 
 pub mod check_config;
+pub mod net;

@@ -1,0 +1,298 @@
+//! The sockets nodes chat over (DESIGN §3): UDP on one port, multicast to an
+//! administratively scoped group (IPv4 and/or IPv6) on every multicast-capable
+//! interface or on one named interface, and unicast to configured peers.
+//! Multicast leaves with TTL/hop limit 1 and is not looped back, so a node
+//! never hears itself.
+
+use std::io::{self, IoSlice};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, sendmsg};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+use super::{Link, NetError};
+
+/// Where the chat's multicast goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ChatInterfaces {
+    /// Every interface that is up, multicast-capable and not loopback.
+    #[default]
+    All,
+    /// One interface, by name.
+    Named(String),
+}
+
+/// The chat's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatConfig {
+    pub port: u16,
+    /// IPv4 multicast group (239.0.0.0/8), if IPv4 multicast is used.
+    pub group_v4: Option<Ipv4Addr>,
+    /// IPv6 multicast group (e.g. ff15::1:1), if IPv6 multicast is used.
+    pub group_v6: Option<Ipv6Addr>,
+    pub interfaces: ChatInterfaces,
+    /// Unicast peers, for networks without multicast.
+    pub peers: Vec<SocketAddr>,
+}
+
+/// The bound chat sockets: one IPv4 and one IPv6 (IPv6-only) socket, both on
+/// the chat port, each present when its family is used (a group or a peer of
+/// that family; IPv4 always, for peers that appear later).
+#[derive(Debug)]
+pub struct Chat {
+    config: ChatConfig,
+    v4: UdpSocket,
+    v6: Option<UdpSocket>,
+    /// Interfaces multicast goes out of and is joined on.
+    interfaces: Vec<(u32, String)>,
+}
+
+impl Chat {
+    /// Binds the chat port and joins the groups on the chosen interfaces
+    /// (from `links`, e.g. [`super::Netlink::links`]). Call inside a tokio
+    /// runtime; the sockets belong to the calling thread's namespace.
+    pub fn bind(config: ChatConfig, links: &[Link]) -> Result<Chat, NetError> {
+        let interfaces: Vec<(u32, String)> = match &config.interfaces {
+            ChatInterfaces::All => links
+                .iter()
+                .filter(|l| l.up && l.multicast && !l.loopback)
+                .map(|l| (l.index, l.name.clone()))
+                .collect(),
+            ChatInterfaces::Named(name) => {
+                let link = links.iter().find(|l| &l.name == name).ok_or_else(|| {
+                    NetError::Invalid(format!("chat interface {name} does not exist"))
+                })?;
+                vec![(link.index, link.name.clone())]
+            }
+        };
+        let groups = [
+            config.group_v4.map(IpAddr::V4),
+            config.group_v6.map(IpAddr::V6),
+        ];
+        if let Some(group) = groups.into_iter().flatten().find(|g| !g.is_multicast()) {
+            return Err(NetError::Invalid(format!(
+                "chat group {group} is not multicast"
+            )));
+        }
+        let port = config.port;
+
+        let v4 = socket(Domain::IPV4, port)?;
+        let what = |w: &str| format!("chat IPv4 socket: {w}");
+        v4.set_multicast_loop_v4(false)
+            .map_err(NetError::io(what("loop off")))?;
+        v4.set_multicast_ttl_v4(1)
+            .map_err(NetError::io(what("TTL 1")))?;
+        // Only the groups joined here, not every group any socket joined.
+        v4.set_multicast_all_v4(false)
+            .map_err(NetError::io(what("multicast_all off")))?;
+        if let Some(group) = config.group_v4 {
+            for (index, name) in &interfaces {
+                v4.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(*index))
+                    .map_err(NetError::io(what(&format!("joining {group} on {name}"))))?;
+            }
+        }
+
+        let wants_v6 = config.group_v6.is_some() || config.peers.iter().any(SocketAddr::is_ipv6);
+        let v6 = if wants_v6 {
+            let v6 = socket(Domain::IPV6, port)?;
+            let what = |w: &str| format!("chat IPv6 socket: {w}");
+            v6.set_multicast_loop_v6(false)
+                .map_err(NetError::io(what("loop off")))?;
+            v6.set_multicast_hops_v6(1)
+                .map_err(NetError::io(what("hops 1")))?;
+            v6.set_multicast_all_v6(false)
+                .map_err(NetError::io(what("multicast_all off")))?;
+            if let Some(group) = config.group_v6 {
+                for (index, name) in &interfaces {
+                    v6.join_multicast_v6(&group, *index)
+                        .map_err(NetError::io(what(&format!("joining {group} on {name}"))))?;
+                }
+            }
+            Some(v6)
+        } else {
+            None
+        };
+
+        let tokio_socket = |s: Socket| {
+            UdpSocket::from_std(s.into())
+                .map_err(NetError::io("registering a chat socket with tokio"))
+        };
+        Ok(Chat {
+            v4: tokio_socket(v4)?,
+            v6: v6.map(tokio_socket).transpose()?,
+            config,
+            interfaces,
+        })
+    }
+
+    /// The interfaces multicast is joined on and sent out of.
+    pub fn interfaces(&self) -> &[(u32, String)] {
+        &self.interfaces
+    }
+
+    pub fn config(&self) -> &ChatConfig {
+        &self.config
+    }
+
+    /// Multicasts `bytes` to each configured group, once per interface.
+    /// Returns how many datagrams went out.
+    pub async fn multicast(&self, bytes: &[u8]) -> Result<usize, NetError> {
+        let mut sent = 0;
+        for (index, name) in &self.interfaces {
+            if let Some(group) = self.config.group_v4 {
+                send_v4_via(
+                    &self.v4,
+                    bytes,
+                    SocketAddrV4::new(group, self.config.port),
+                    *index,
+                )
+                .await
+                .map_err(NetError::io(format!("multicasting to {group} via {name}")))?;
+                sent += 1;
+            }
+            if let (Some(group), Some(v6)) = (self.config.group_v6, &self.v6) {
+                send_v6_via(
+                    v6,
+                    bytes,
+                    SocketAddrV6::new(group, self.config.port, 0, 0),
+                    *index,
+                )
+                .await
+                .map_err(NetError::io(format!("multicasting to {group} via {name}")))?;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends `bytes` to one peer.
+    pub async fn send_to(&self, bytes: &[u8], peer: SocketAddr) -> Result<(), NetError> {
+        let socket = match peer.ip() {
+            IpAddr::V4(_) => &self.v4,
+            IpAddr::V6(_) => self.v6.as_ref().ok_or_else(|| {
+                NetError::Invalid(format!("peer {peer}: chat has no IPv6 socket"))
+            })?,
+        };
+        socket
+            .send_to(bytes, peer)
+            .await
+            .map_err(NetError::io(format!("sending to {peer}")))?;
+        Ok(())
+    }
+
+    /// Sends `bytes` to every configured peer; a peer that cannot be reached
+    /// now does not stop the others. Returns how many were sent and the
+    /// failures.
+    pub async fn send_to_peers(&self, bytes: &[u8]) -> (usize, Vec<NetError>) {
+        let mut sent = 0;
+        let mut failed = Vec::new();
+        for peer in &self.config.peers {
+            match self.send_to(bytes, *peer).await {
+                Ok(()) => sent += 1,
+                Err(e) => failed.push(e),
+            }
+        }
+        (sent, failed)
+    }
+
+    /// Receives one datagram from either socket: its length and sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr), NetError> {
+        let Some(v6) = &self.v6 else {
+            return self
+                .v4
+                .recv_from(buf)
+                .await
+                .map_err(NetError::io("receiving chat"));
+        };
+        loop {
+            let ready = tokio::select! {
+                r = self.v4.readable() => r.map(|_| &self.v4),
+                r = v6.readable() => r.map(|_| v6),
+            };
+            let socket = ready.map_err(NetError::io("waiting for chat"))?;
+            match socket.try_recv_from(buf) {
+                Ok(got) => return Ok(got),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(NetError::io("receiving chat")(e)),
+            }
+        }
+    }
+}
+
+fn socket(domain: Domain, port: u16) -> Result<Socket, NetError> {
+    let family = if domain == Domain::IPV4 {
+        "IPv4"
+    } else {
+        "IPv6"
+    };
+    let what = format!("chat {family} socket on port {port}");
+    let socket =
+        Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(NetError::io(&what))?;
+    let any: SocketAddr = if domain == Domain::IPV4 {
+        (Ipv4Addr::UNSPECIFIED, port).into()
+    } else {
+        socket.set_only_v6(true).map_err(NetError::io(&what))?;
+        (Ipv6Addr::UNSPECIFIED, port).into()
+    };
+    socket.set_nonblocking(true).map_err(NetError::io(&what))?;
+    socket.bind(&any.into()).map_err(NetError::io(&what))?;
+    Ok(socket)
+}
+
+/// Sends out of interface `index` whatever the socket's default, by an
+/// `IP_PKTINFO` control message: one socket serves every interface, and
+/// concurrent sends cannot race on a socket option.
+async fn send_v4_via(
+    socket: &UdpSocket,
+    bytes: &[u8],
+    to: SocketAddrV4,
+    index: u32,
+) -> io::Result<usize> {
+    let info = libc::in_pktinfo {
+        ipi_ifindex: index as i32,
+        ipi_spec_dst: libc::in_addr { s_addr: 0 },
+        ipi_addr: libc::in_addr { s_addr: 0 },
+    };
+    let to = SockaddrIn::from(to);
+    socket
+        .async_io(Interest::WRITABLE, || {
+            sendmsg(
+                socket.as_raw_fd(),
+                &[IoSlice::new(bytes)],
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&to),
+            )
+            .map_err(io::Error::from)
+        })
+        .await
+}
+
+/// The IPv6 twin of [`send_v4_via`], with `IPV6_PKTINFO`.
+async fn send_v6_via(
+    socket: &UdpSocket,
+    bytes: &[u8],
+    to: SocketAddrV6,
+    index: u32,
+) -> io::Result<usize> {
+    let info = libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr { s6_addr: [0; 16] },
+        ipi6_ifindex: index,
+    };
+    let to = SockaddrIn6::from(to);
+    socket
+        .async_io(Interest::WRITABLE, || {
+            sendmsg(
+                socket.as_raw_fd(),
+                &[IoSlice::new(bytes)],
+                &[ControlMessage::Ipv6PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&to),
+            )
+            .map_err(io::Error::from)
+        })
+        .await
+}

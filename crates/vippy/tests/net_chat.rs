@@ -1,0 +1,251 @@
+//! `vippy::net::Chat` in the lab: multicast reaches the other nodes and not
+//! the sender, on every interface or a named one; unicast peers work where
+//! multicast is dropped.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use common::{eventually, inside, netlink, root};
+use vippy::net::{Chat, ChatConfig, ChatInterfaces, NetError};
+use vippy_lab::{Lab, LabHost, LabSpec};
+
+const PORT: u16 = 7600;
+const GROUP_V4: Ipv4Addr = Ipv4Addr::new(239, 1, 2, 3);
+const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 1, 1);
+
+fn config(interfaces: ChatInterfaces, peers: Vec<SocketAddr>) -> ChatConfig {
+    ChatConfig {
+        port: PORT,
+        group_v4: Some(GROUP_V4),
+        group_v6: Some(GROUP_V6),
+        interfaces,
+        peers,
+    }
+}
+
+async fn chat(host: &LabHost, config: ChatConfig) -> Result<Chat, NetError> {
+    let links = netlink(host).links().await.unwrap();
+    inside(host, move || Chat::bind(config, &links))
+}
+
+/// Every datagram that arrives within `wait`: (payload, sender IP).
+async fn drain(chat: &Chat, wait: Duration) -> Vec<(Vec<u8>, IpAddr)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1500];
+    while let Ok(Ok((n, from))) = tokio::time::timeout(wait, chat.recv_from(&mut buf)).await {
+        got.push((buf[..n].to_vec(), from.ip()));
+    }
+    got
+}
+
+fn sources(got: &[(Vec<u8>, IpAddr)], payload: &[u8]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = got
+        .iter()
+        .filter(|(p, _)| p == payload)
+        .map(|(_, ip)| *ip)
+        .collect();
+    ips.sort();
+    ips
+}
+
+#[tokio::test]
+async fn multicast_reaches_the_other_nodes_but_not_the_sender() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        nodes: 3,
+        client: false,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let [n1, n2, n3] = lab.nodes() else { panic!() };
+    let c1 = chat(n1, config(ChatInterfaces::All, vec![])).await.unwrap();
+    let c2 = chat(n2, config(ChatInterfaces::All, vec![])).await.unwrap();
+    let c3 = chat(n3, config(ChatInterfaces::Named("eth0".into()), vec![]))
+        .await
+        .unwrap();
+    assert_eq!(
+        c1.interfaces()
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>(),
+        ["eth0"]
+    );
+
+    assert_eq!(
+        c1.multicast(b"hello from node1").await.unwrap(),
+        2,
+        "IPv4 and IPv6 on eth0"
+    );
+    let expected = vec![IpAddr::V4(n1.ipv4), IpAddr::V6(n1.ipv6.unwrap())];
+    let wait = Duration::from_millis(300);
+    let (got2, got3, got1) = tokio::join!(drain(&c2, wait), drain(&c3, wait), drain(&c1, wait));
+    assert_eq!(sources(&got2, b"hello from node1"), expected);
+    assert_eq!(sources(&got3, b"hello from node1"), expected);
+    assert!(got1.is_empty(), "node1 heard itself: {got1:?}");
+
+    // Replies flow back the same way.
+    c3.multicast(b"node3 here").await.unwrap();
+    let got1 = drain(&c1, wait).await;
+    assert_eq!(
+        sources(&got1, b"node3 here"),
+        vec![IpAddr::V4(n3.ipv4), IpAddr::V6(n3.ipv6.unwrap())]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_interface_or_group_is_refused() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        nodes: 1,
+        client: false,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let node = &lab.nodes()[0];
+    let err = chat(node, config(ChatInterfaces::Named("eth9".into()), vec![]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("eth9"), "{err}");
+    let mut bad = config(ChatInterfaces::All, vec![]);
+    bad.group_v4 = Some(Ipv4Addr::new(198, 51, 100, 1));
+    assert!(chat(node, bad).await.is_err());
+    // The port is free again after a failed bind.
+    chat(node, config(ChatInterfaces::All, vec![]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unicast_peers_work_where_multicast_is_dropped() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        nodes: 3,
+        client: false,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let nodes = lab.nodes();
+    for node in nodes {
+        lab.drop_multicast(node).unwrap();
+    }
+    let peers_of = |me: &LabHost| -> Vec<SocketAddr> {
+        nodes
+            .iter()
+            .filter(|n| n.name != me.name)
+            .flat_map(|n| {
+                [
+                    SocketAddr::new(IpAddr::V4(n.ipv4), PORT),
+                    SocketAddr::new(IpAddr::V6(n.ipv6.unwrap()), PORT),
+                ]
+            })
+            .collect()
+    };
+    let mut chats = Vec::new();
+    for node in nodes {
+        chats.push(
+            chat(node, config(ChatInterfaces::All, peers_of(node)))
+                .await
+                .unwrap(),
+        );
+    }
+    let wait = Duration::from_millis(300);
+
+    // Multicast is cut…
+    chats[0].multicast(b"lost").await.unwrap();
+    assert!(drain(&chats[1], wait).await.is_empty());
+
+    // …unicast to the peers is not.
+    let (sent, failed) = chats[0].send_to_peers(b"hello peers").await;
+    assert_eq!((sent, failed.len()), (4, 0));
+    let n1 = &nodes[0];
+    let expected = vec![IpAddr::V4(n1.ipv4), IpAddr::V6(n1.ipv6.unwrap())];
+    let (got2, got3) = tokio::join!(drain(&chats[1], wait), drain(&chats[2], wait));
+    assert_eq!(sources(&got2, b"hello peers"), expected);
+    assert_eq!(sources(&got3, b"hello peers"), expected);
+
+    // One peer by hand.
+    chats[2]
+        .send_to(b"just you", SocketAddr::new(IpAddr::V4(n1.ipv4), PORT))
+        .await
+        .unwrap();
+    assert_eq!(
+        sources(&drain(&chats[0], wait).await, b"just you"),
+        vec![IpAddr::V4(nodes[2].ipv4)]
+    );
+}
+
+#[tokio::test]
+async fn all_sends_once_out_of_each_interface() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        nodes: 2,
+        client: true,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let [n1, n2] = lab.nodes() else { panic!() };
+    let client = lab.client().unwrap();
+    // A second link, straight from node1 to the client, beside the bridge.
+    lab.exec_ok(
+        n1,
+        &[
+            "ip",
+            "link",
+            "add",
+            "m0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "m1",
+            "netns",
+            &client.netns,
+        ],
+    )
+    .unwrap();
+    lab.exec_ok(n1, &["ip", "link", "set", "m0", "up"]).unwrap();
+    lab.exec_ok(client, &["ip", "link", "set", "m1", "up"])
+        .unwrap();
+    // IPv6 works on a new link once it has its link-local address.
+    for (host, dev) in [(n1, "m0"), (client, "m1")] {
+        let ready = eventually(Duration::from_secs(3), || async {
+            let out = lab
+                .exec_ok(host, &["ip", "-6", "addr", "show", "dev", dev])
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("fe80")
+        })
+        .await;
+        assert!(ready, "{dev} has no IPv6 link-local address");
+    }
+
+    let c1 = chat(n1, config(ChatInterfaces::All, vec![])).await.unwrap();
+    let c2 = chat(n2, config(ChatInterfaces::All, vec![])).await.unwrap();
+    let cc = chat(client, config(ChatInterfaces::All, vec![]))
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = c1.interfaces().iter().map(|(_, n)| n.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["eth0", "m0"]);
+
+    assert_eq!(
+        c1.multicast(b"twice").await.unwrap(),
+        4,
+        "two groups on two interfaces"
+    );
+    let wait = Duration::from_millis(300);
+    let (got2, gotc) = tokio::join!(drain(&c2, wait), drain(&cc, wait));
+    // node2 is only on the bridge: one copy per group.
+    assert_eq!(got2.len(), 2, "{got2:?}");
+    // The client is on both links: a copy per group from each.
+    assert_eq!(gotc.len(), 4, "{gotc:?}");
+}
