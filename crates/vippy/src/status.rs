@@ -211,12 +211,18 @@ impl Event {
     }
 }
 
-/// Seconds since the Unix epoch, as events carry them.
+/// Seconds since the Unix epoch, as events carry them, to the microsecond:
+/// short enough that the JSON text reads back as the same `f64`.
 pub fn unix_now() -> f64 {
-    SystemTime::now()
+    let micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    micros_to_secs(micros)
+}
+
+fn micros_to_secs(micros: u128) -> f64 {
+    micros as f64 / 1e6
 }
 
 #[cfg(test)]
@@ -238,6 +244,16 @@ mod tests {
             r#"{"time":1.5,"kind":"network.up","node":"node1","group":2,"ips":["10.8.3.195/24"],"interface":"eth0"}"#
         );
         assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), event);
+    }
+
+    #[test]
+    fn event_time_reads_back_exactly() {
+        for k in 0..100_000u128 {
+            let mut event = Event::new(EventKind::State, "n");
+            event.time = micros_to_secs(1_795_798_563_000_000 + k * 7_919);
+            let line = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<Event>(&line).unwrap().time, event.time);
+        }
     }
 
     #[test]
