@@ -252,7 +252,10 @@ mod tests {
             let mut event = Event::new(EventKind::State, "n");
             event.time = micros_to_secs(1_795_798_563_000_000 + k * 7_919);
             let line = serde_json::to_string(&event).unwrap();
-            assert_eq!(serde_json::from_str::<Event>(&line).unwrap().time, event.time);
+            assert_eq!(
+                serde_json::from_str::<Event>(&line).unwrap().time,
+                event.time
+            );
         }
     }
 

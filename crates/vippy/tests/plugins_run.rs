@@ -112,3 +112,77 @@ async fn a_plugin_that_ignores_sigterm_is_killed() {
     let pid = read(&pid);
     assert!(gone_or_zombie(&pid), "the plugin was killed");
 }
+
+/// examples/plugins/vippy-maintenance.sh, run as vippyd would run it,
+/// against a real API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_plugin_follows_events_and_drains() {
+    use api_support::Harness;
+    use vippy::api::AdminKind;
+    use vippy::status::{Event, EventKind};
+
+    let mut h = Harness::start().await;
+    let flag = h.dir.join("maintenance");
+    let log = h.dir.join("events.log");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/plugins/vippy-maintenance.sh"
+    );
+    let cancel = CancellationToken::new();
+    let plugins = Plugins::spawn(
+        vec![Command::Argv(vec![
+            example.into(),
+            flag.to_str().unwrap().into(),
+            log.to_str().unwrap().into(),
+        ])],
+        h.socket.clone(),
+        "node1".into(),
+        cancel.clone(),
+    );
+    h.wait_for_subscribers(1).await;
+    h.events
+        .send(
+            Event::new(EventKind::NetworkUp, "node1")
+                .group(2)
+                .ips(["203.0.113.149/24", "198.51.100.196/24"])
+                .interface("eth0"),
+        )
+        .unwrap();
+    h.events
+        .send(Event::new(EventKind::IntentUp, "node1").group(3))
+        .unwrap();
+    eventually(20, "the plugin to log the event", || !read(&log).is_empty()).await;
+    let logged = read(&log);
+    assert!(
+        logged.ends_with(" node1 network.up group 2: 203.0.113.149/24 198.51.100.196/24\n"),
+        "{logged}"
+    );
+
+    std::fs::write(&flag, "disk \"swap\"\n").unwrap();
+    eventually(20, "a drain", || !h.admin_requests().is_empty()).await;
+    std::fs::remove_file(&flag).unwrap();
+    eventually(20, "an undrain", || h.admin_requests().len() == 2).await;
+    assert_eq!(
+        h.admin_requests(),
+        vec![
+            AdminKind::SetActive {
+                active: false,
+                reason: Some("disk swap".into())
+            },
+            AdminKind::SetActive {
+                active: true,
+                reason: None
+            },
+        ]
+    );
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(20), plugins.stopped())
+        .await
+        .expect("the plugin stops");
+    assert_eq!(
+        read(&log).lines().count(),
+        1,
+        "intent events are not logged"
+    );
+    h.stop().await;
+}
