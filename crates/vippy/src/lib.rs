@@ -4,6 +4,20 @@
 //! # Layout
 //! - [`check_config`]: `vippyd --check-config`, and reading config files.
 //! - [`net`]: rtnetlink addresses and neighbours, ARP/NA announcements, chat sockets.
+//! - [`status`]: what the API shows: the status snapshot and events.
+//! - [`metrics`]: counters and gauges, Prometheus text format.
+//! - [`api`]: the management API server on the unix socket.
+//! - [`client`]: `vippyctl`'s client for that API, and its rendering.
+//! - [`checks`], [`hooks`], [`plugins`]: external programs: health checks,
+//!   event hooks, supervised plugins (run through `process`).
 
+pub mod api;
 pub mod check_config;
+pub mod checks;
+pub mod client;
+pub mod hooks;
+pub mod metrics;
 pub mod net;
+pub mod plugins;
+mod process;
+pub mod status;

@@ -1,0 +1,112 @@
+//! The management API: HTTP/1.1 + JSON over the unix socket (DESIGN §6),
+//! so `curl --unix-socket /var/run/vippy.socket http://localhost/status`
+//! works. Endpoints are described in docs/API.md.
+//!
+//! Handlers never reach into the runtime's loop: they read the latest
+//! [`Status`] from a `watch` channel, metrics from atomics, subscribe to the
+//! event `broadcast`, and send admin requests over an `mpsc` whose answer
+//! comes back on a oneshot. A slow or stuck client can therefore never hold
+//! the runtime up.
+//!
+//! Access: the socket is created with the configured mode (0600 unless
+//! configured), and every connection's peer credentials are checked: only
+//! root and the daemon's own uid are served; anyone else gets 403.
+
+mod routes;
+mod socket;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use socket::ApiSocket;
+
+use crate::metrics::Metrics;
+use crate::status::{Event, Status};
+
+/// What the API shares with the runtime.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The runtime publishes a fresh snapshot on every change.
+    pub status: watch::Receiver<Status>,
+    pub metrics: Arc<Metrics>,
+    /// Admin requests for the runtime, each with a oneshot for its answer.
+    pub admin: mpsc::Sender<AdminRequest>,
+    /// Events for `GET /events`. Each client subscribes; a client that
+    /// falls behind loses the oldest events (told with a `lagged` line),
+    /// and the runtime's `send` never waits.
+    pub events: broadcast::Sender<Event>,
+}
+
+impl ApiState {
+    pub fn new(
+        status: watch::Receiver<Status>,
+        metrics: Arc<Metrics>,
+        admin: mpsc::Sender<AdminRequest>,
+        events: broadcast::Sender<Event>,
+    ) -> ApiState {
+        ApiState {
+            status,
+            metrics,
+            admin,
+            events,
+        }
+    }
+}
+
+/// An operator's request, for the runtime to carry out.
+#[derive(Debug)]
+pub struct AdminRequest {
+    pub kind: AdminKind,
+    /// `Ok(message)` is shown to the operator (e.g. "inactive
+    /// (administrative: kernel upgrade)"); `Err(message)` is an HTTP 409
+    /// with that message (e.g. the new config's errors on reload).
+    pub reply: oneshot::Sender<Result<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminKind {
+    /// `POST /active`: the administrative flag, `vippyctl drain`/`undrain`.
+    /// Inactive shows as reason `administrative`, with `reason` as
+    /// `Status::admin_reason`.
+    SetActive {
+        active: bool,
+        reason: Option<String>,
+    },
+    /// `POST /reload`: reread the config file, like SIGHUP.
+    Reload,
+}
+
+/// Why the API could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("another vippyd is listening on {}", path.display())]
+    AlreadyListening { path: std::path::PathBuf },
+    #[error("{} exists and is {kind}, not a socket; refusing to replace it", path.display())]
+    NotASocket {
+        path: std::path::PathBuf,
+        kind: &'static str,
+    },
+    #[error("{context} {}: {source}", path.display())]
+    Io {
+        context: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Binds the socket at `path` with `mode` and serves until `shutdown`
+/// completes; then the socket file is removed. See [`ApiSocket`] to bind
+/// first (and report errors at start) and serve later.
+pub async fn serve(
+    path: impl AsRef<Path>,
+    mode: u32,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ApiError> {
+    let socket = ApiSocket::bind(path.as_ref(), mode)?;
+    socket.serve(state, shutdown).await;
+    Ok(())
+}

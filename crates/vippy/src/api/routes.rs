@@ -1,0 +1,234 @@
+//! The endpoints (docs/API.md). Every error is JSON: `{"error": "..."}`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::{AdminKind, AdminRequest, ApiState};
+use crate::status::Event;
+
+/// How long an admin request may wait for the runtime.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request bodies are tiny; anything larger is a mistake.
+const BODY_LIMIT: usize = 64 * 1024;
+const ENDPOINTS: &str = "GET /status, GET /metrics, GET /events, POST /active, POST /reload";
+
+#[derive(Clone)]
+struct Shared {
+    api: ApiState,
+    /// Ends event streams at shutdown.
+    stop: CancellationToken,
+}
+
+pub(super) fn router(api: ApiState, stop: CancellationToken) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/events", get(events))
+        .route("/active", post(active))
+        .route("/reload", post(reload))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Shared { api, stop })
+}
+
+/// What a connection from a uid other than root or ours gets.
+pub(super) fn refused(uid: &str, own_uid: u32) -> Router {
+    let message = if own_uid == 0 {
+        format!("permission denied: uid {uid} may not use the management API (root only)")
+    } else {
+        format!(
+            "permission denied: uid {uid} may not use the management API (root and uid {own_uid} only)"
+        )
+    };
+    Router::new().fallback(move || async move { error(StatusCode::FORBIDDEN, message) })
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+fn error(code: StatusCode, message: impl AsRef<str>) -> Response {
+    let body = serde_json::to_vec(&ErrorBody {
+        error: message.as_ref(),
+    })
+    .unwrap_or_default();
+    json_response(code, body)
+}
+
+fn json_response(code: StatusCode, mut body: Vec<u8>) -> Response {
+    // A trailing newline keeps `curl` output tidy in a terminal.
+    body.push(b'\n');
+    (
+        code,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn status(State(s): State<Shared>) -> Response {
+    // Clone under the watch's read lock, serialise after releasing it, so
+    // the runtime's next publish never waits on a client.
+    let snapshot = s.api.status.borrow().clone();
+    match serde_json::to_vec(&snapshot) {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("status: {e}")),
+    }
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        s.api.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn events(State(s): State<Shared>) -> Response {
+    let rx = s.api.events.subscribe();
+    let state = (rx, s.stop.clone(), s.api.status.clone());
+    let lines = futures::stream::unfold(state, |(mut rx, stop, status)| async move {
+        let event = tokio::select! {
+            _ = stop.cancelled() => return None,
+            received = rx.recv() => match received {
+                Ok(event) => event,
+                Err(RecvError::Lagged(missed)) => {
+                    let node = status.borrow().node.clone();
+                    Event::lagged(node, missed)
+                }
+                Err(RecvError::Closed) => return None,
+            },
+        };
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, Infallible>(Bytes::from(line)), (rx, stop, status)))
+    });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ndjson"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(lines),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActiveBody {
+    active: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Done<'a> {
+    ok: bool,
+    message: &'a str,
+}
+
+async fn active(State(s): State<Shared>, request: Request) -> Response {
+    let body = match axum::body::to_bytes(request.into_body(), BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {BODY_LIMIT} bytes or unreadable"),
+            );
+        }
+    };
+    let parsed: ActiveBody = match serde_json::from_slice(&body) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "bad JSON body: {e}; expected {{\"active\": true|false, \"reason\": \"text\"}}"
+                ),
+            );
+        }
+    };
+    let reason = parsed.reason.filter(|r| !r.trim().is_empty());
+    admin(
+        &s,
+        AdminKind::SetActive {
+            active: parsed.active,
+            reason,
+        },
+    )
+    .await
+}
+
+async fn reload(State(s): State<Shared>) -> Response {
+    admin(&s, AdminKind::Reload).await
+}
+
+async fn admin(s: &Shared, kind: AdminKind) -> Response {
+    let (reply, answer) = oneshot::channel();
+    let request = AdminRequest { kind, reply };
+    let outcome = tokio::time::timeout(ADMIN_TIMEOUT, async {
+        s.api.admin.send(request).await.ok()?;
+        answer.await.ok()
+    })
+    .await;
+    match outcome {
+        Ok(Some(Ok(message))) => {
+            let body = serde_json::to_vec(&Done {
+                ok: true,
+                message: &message,
+            })
+            .unwrap_or_default();
+            json_response(StatusCode::OK, body)
+        }
+        Ok(Some(Err(message))) => error(StatusCode::CONFLICT, message),
+        Ok(None) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "vippyd is shutting down; request not carried out",
+        ),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("vippyd did not answer within {}s", ADMIN_TIMEOUT.as_secs()),
+        ),
+    }
+}
+
+async fn not_found(request: Request) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {}; try {ENDPOINTS}",
+            request.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, request: Request) -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}; endpoints are {ENDPOINTS}",
+            request.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,199 @@
+//! Health checks: commands run every `interval`, killed at `timeout`,
+//! debounced with `rise`/`fall` (DESIGN §6). A failing check makes the node
+//! inactive with reason `check:NAME`; that decision is the runtime's, this
+//! module only reports state changes.
+//!
+//! # States
+//! A check starts **unknown** and reports nothing until it has a definite
+//! state: `rise` consecutive passes make it passing, `fall` consecutive
+//! failures make it failing, whichever comes first. After that it reports
+//! only changes: from passing, `fall` consecutive failures; from failing,
+//! `rise` consecutive passes. The first run starts at once, so with
+//! `rise = 1` a good check reports within one run. The runtime should count
+//! a check that has not reported yet as failing, so a node never takes
+//! addresses before its service is known to be good.
+//!
+//! A run passes when the command exits 0 within `timeout`. A run that times
+//! out is killed with its whole process group and counts as a failure. The
+//! command is executed directly, with no shell, unless the config says
+//! `Command::Shell`.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use vippy_core::config::Check;
+
+use crate::process::{self, Finished};
+
+/// Bytes of a check's output kept for [`CheckResult::detail`].
+const OUTPUT_LIMIT: usize = 512;
+
+/// A check changed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub name: String,
+    /// Passing (`true`) or failing.
+    pub ok: bool,
+    /// What the deciding run did: `exit status 1: <output>`,
+    /// `timed out after 2s`, `could not start: …`.
+    pub detail: String,
+}
+
+/// The running checks. Dropping this does not stop them; cancel the token.
+#[derive(Debug)]
+pub struct HealthChecks {
+    tasks: JoinSet<()>,
+}
+
+impl HealthChecks {
+    /// Starts one task per check. Results go to `tx`; a check stops when
+    /// `cancel` fires (killing a run in progress) or `tx` is closed.
+    pub fn spawn(
+        checks: Vec<Check>,
+        tx: mpsc::Sender<CheckResult>,
+        cancel: CancellationToken,
+    ) -> HealthChecks {
+        let mut tasks = JoinSet::new();
+        for check in checks {
+            tasks.spawn(run_check(check, tx.clone(), cancel.clone()));
+        }
+        HealthChecks { tasks }
+    }
+
+    /// Waits until every check task has ended (after `cancel`).
+    pub async fn stopped(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Debounce state of one check.
+#[derive(Debug, Default)]
+struct Debounce {
+    state: Option<bool>,
+    passes: u32,
+    failures: u32,
+}
+
+impl Debounce {
+    /// Records one run; returns `(old, new)` when the state changed.
+    fn record(&mut self, ok: bool, rise: u32, fall: u32) -> Option<(Option<bool>, bool)> {
+        if ok {
+            self.passes = self.passes.saturating_add(1);
+            self.failures = 0;
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            self.passes = 0;
+        }
+        let next = match self.state {
+            Some(true) | None if self.failures >= fall.max(1) => false,
+            Some(false) | None if self.passes >= rise.max(1) => true,
+            _ => return None,
+        };
+        if self.state == Some(next) {
+            return None;
+        }
+        let old = self.state.replace(next);
+        Some((old, next))
+    }
+}
+
+async fn run_check(check: Check, tx: mpsc::Sender<CheckResult>, cancel: CancellationToken) {
+    let argv = check.command.argv();
+    let mut ticker = tokio::time::interval(check.interval.max(Duration::from_millis(10)));
+    // A run that overruns the interval delays the next one rather than
+    // starting a burst to catch up.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut debounce = Debounce::default();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tx.closed() => return,
+            _ = ticker.tick() => {}
+        }
+        let (ok, detail) = match process::command(&argv) {
+            None => (false, "empty command".to_string()),
+            Some(cmd) => match process::run(cmd, check.timeout, OUTPUT_LIMIT, &cancel).await {
+                Finished::Cancelled => return,
+                Finished::Exited { status, output } => {
+                    let mut detail = process::describe(status);
+                    if !output.is_empty() {
+                        detail.push_str(": ");
+                        detail.push_str(&output);
+                    }
+                    (status.success(), detail)
+                }
+                Finished::TimedOut { output } => {
+                    let mut detail = format!("timed out after {}s", check.timeout.as_secs_f64());
+                    if !output.is_empty() {
+                        detail.push_str(": ");
+                        detail.push_str(&output);
+                    }
+                    (false, detail)
+                }
+                Finished::SpawnFailed(e) => (false, format!("could not start {}: {e}", argv[0])),
+            },
+        };
+        tracing::debug!(check = %check.name, ok, %detail, "check ran");
+        if let Some((old, now_ok)) = debounce.record(ok, check.rise, check.fall) {
+            tracing::info!(
+                check = %check.name,
+                old = state_name(old),
+                new = state_name(Some(now_ok)),
+                %detail,
+                "health check changed state"
+            );
+            let result = CheckResult {
+                name: check.name.clone(),
+                ok: now_ok,
+                detail,
+            };
+            if tx.send(result).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn state_name(state: Option<bool>) -> &'static str {
+    match state {
+        None => "unknown",
+        Some(true) => "passing",
+        Some(false) => "failing",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Debounce;
+
+    #[test]
+    fn starts_unknown_and_reports_first_definite_state() {
+        let mut d = Debounce::default();
+        assert_eq!(d.record(true, 2, 3), None);
+        assert_eq!(d.record(true, 2, 3), Some((None, true)));
+        assert_eq!(d.record(true, 2, 3), None);
+
+        let mut d = Debounce::default();
+        assert_eq!(d.record(false, 2, 3), None);
+        assert_eq!(d.record(false, 2, 3), None);
+        assert_eq!(d.record(false, 2, 3), Some((None, false)));
+    }
+
+    #[test]
+    fn flaps_shorter_than_rise_or_fall_are_ignored() {
+        let mut d = Debounce::default();
+        assert_eq!(d.record(true, 2, 2), None);
+        assert_eq!(d.record(true, 2, 2), Some((None, true)));
+        assert_eq!(d.record(false, 2, 2), None);
+        assert_eq!(d.record(true, 2, 2), None);
+        assert_eq!(d.record(false, 2, 2), None);
+        assert_eq!(d.record(false, 2, 2), Some((Some(true), false)));
+        assert_eq!(d.record(true, 2, 2), None);
+        assert_eq!(d.record(false, 2, 2), None);
+        assert_eq!(d.record(true, 2, 2), None);
+        assert_eq!(d.record(true, 2, 2), Some((Some(false), true)));
+    }
+}

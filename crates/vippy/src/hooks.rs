@@ -1,0 +1,212 @@
+//! Event hooks: commands run when this node takes a group (`up`), gives one
+//! up (`down`), or changes state (`change`) (DESIGN §6).
+//!
+//! [`Hooks::run`] only queues: failover never waits for a hook. Hooks of one
+//! group run one at a time in the order they were queued (so a `down` hook
+//! cannot overtake the `up` hook before it), hooks of different groups run
+//! side by side, and `change` hooks have a queue of their own. Each command
+//! is killed with its process group at `hooks.timeout`.
+//!
+//! Environment: `VIPPY_EVENT`, `VIPPY_NODE`, `VIPPY_GROUP` (index, empty for
+//! `change`), `VIPPY_IPS` (space separated, with prefix length),
+//! `VIPPY_INTERFACE` (empty when unknown).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use vippy_core::config::{self, Command};
+
+use crate::metrics::Metrics;
+use crate::process::{self, Finished};
+
+/// Bytes of a hook's output kept for the log.
+const OUTPUT_LIMIT: usize = 1024;
+
+/// Which hook list to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HookKind {
+    Up,
+    Down,
+    Change,
+}
+
+impl HookKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            HookKind::Up => "up",
+            HookKind::Down => "down",
+            HookKind::Change => "change",
+        }
+    }
+}
+
+/// What the hook is told, through its environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HookEnv {
+    /// `VIPPY_EVENT`; empty means the kind's name (`up`, `down`, `change`).
+    /// For `change` the runtime may say more, e.g. `active` or `inactive`.
+    pub event: String,
+    /// `VIPPY_NODE`: this node.
+    pub node: String,
+    /// `VIPPY_GROUP`: the group index.
+    pub group: Option<usize>,
+    /// `VIPPY_IPS`: addresses with prefix length, e.g. `10.8.3.195/24`.
+    pub ips: Vec<String>,
+    /// `VIPPY_INTERFACE`.
+    pub interface: Option<String>,
+}
+
+/// One queued run: the commands of one hook list and their environment.
+struct Job {
+    kind: HookKind,
+    commands: Arc<[Command]>,
+    env: HookEnv,
+}
+
+/// Queues are keyed by group; `change` hooks use `None`.
+type Lane = Option<usize>;
+
+/// The configured hooks. Build a new one on reload; queued hooks of the old
+/// one still run.
+pub struct Hooks {
+    up: Arc<[Command]>,
+    down: Arc<[Command]>,
+    change: Arc<[Command]>,
+    timeout: Duration,
+    metrics: Arc<Metrics>,
+    lanes: Mutex<HashMap<Lane, mpsc::UnboundedSender<Job>>>,
+    /// Never cancelled: hooks run to completion or timeout. Kept so the
+    /// process helper has one to watch.
+    never: CancellationToken,
+}
+
+impl Hooks {
+    pub fn new(config: config::Hooks, metrics: Arc<Metrics>) -> Hooks {
+        Hooks {
+            up: config.up.into(),
+            down: config.down.into(),
+            change: config.change.into(),
+            timeout: config.timeout,
+            metrics,
+            lanes: Mutex::new(HashMap::new()),
+            never: CancellationToken::new(),
+        }
+    }
+
+    /// Queues the `kind` hooks with `env` and returns at once. Must be called
+    /// inside a tokio runtime.
+    pub fn run(&self, kind: HookKind, env: HookEnv) {
+        let commands = match kind {
+            HookKind::Up => &self.up,
+            HookKind::Down => &self.down,
+            HookKind::Change => &self.change,
+        };
+        if commands.is_empty() {
+            return;
+        }
+        let lane = if kind == HookKind::Change {
+            None
+        } else {
+            env.group
+        };
+        let job = Job {
+            kind,
+            commands: commands.clone(),
+            env,
+        };
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = lanes.entry(lane).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(run_lane(
+                rx,
+                self.timeout,
+                self.metrics.clone(),
+                self.never.clone(),
+            ));
+            tx
+        });
+        // The lane task only ends when its sender is dropped, so this send
+        // cannot fail while we hold the sender.
+        let _ = tx.send(job);
+    }
+}
+
+async fn run_lane(
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    timeout: Duration,
+    metrics: Arc<Metrics>,
+    never: CancellationToken,
+) {
+    while let Some(job) = rx.recv().await {
+        for command in job.commands.iter() {
+            run_one(&job, command, timeout, &metrics, &never).await;
+        }
+    }
+}
+
+async fn run_one(
+    job: &Job,
+    command: &Command,
+    timeout: Duration,
+    metrics: &Metrics,
+    never: &CancellationToken,
+) {
+    let env = &job.env;
+    let event = if env.event.is_empty() {
+        job.kind.name()
+    } else {
+        env.event.as_str()
+    };
+    let Some(mut cmd) = process::command(&command.argv()) else {
+        metrics.hook_failure();
+        tracing::warn!(hook = job.kind.name(), "empty hook command");
+        return;
+    };
+    cmd.env("VIPPY_EVENT", event)
+        .env("VIPPY_NODE", &env.node)
+        .env(
+            "VIPPY_GROUP",
+            env.group.map(|g| g.to_string()).unwrap_or_default(),
+        )
+        .env("VIPPY_IPS", env.ips.join(" "))
+        .env("VIPPY_INTERFACE", env.interface.as_deref().unwrap_or(""));
+    let started = Instant::now();
+    let finished = process::run(cmd, timeout, OUTPUT_LIMIT, never).await;
+    let took = started.elapsed().as_secs_f64();
+    let group = env.group.map(|g| g as i64).unwrap_or(-1);
+    match finished {
+        Finished::Exited { status, output } if status.success() => {
+            if took > timeout.as_secs_f64() / 2.0 {
+                tracing::warn!(
+                    hook = job.kind.name(), %command, event, group, took,
+                    timeout = timeout.as_secs_f64(),
+                    "slow hook: took more than half its timeout"
+                );
+            } else {
+                tracing::debug!(hook = job.kind.name(), %command, event, group, took, %output, "hook ran");
+            }
+        }
+        Finished::Exited { status, output } => {
+            metrics.hook_failure();
+            tracing::warn!(
+                hook = job.kind.name(), %command, event, group, took, %output,
+                "hook failed: {}", process::describe(status)
+            );
+        }
+        Finished::TimedOut { output } => {
+            metrics.hook_failure();
+            tracing::warn!(
+                hook = job.kind.name(), %command, event, group, %output,
+                "hook killed after its timeout of {}s", timeout.as_secs_f64()
+            );
+        }
+        Finished::SpawnFailed(e) => {
+            metrics.hook_failure();
+            tracing::warn!(hook = job.kind.name(), %command, event, group, "hook could not start: {e}");
+        }
+        Finished::Cancelled => {}
+    }
+}

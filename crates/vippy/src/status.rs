@@ -1,0 +1,275 @@
+//! What the management API shows: a snapshot of this node's view
+//! ([`Status`]) and the event stream ([`Event`]) (DESIGN §6).
+//!
+//! The runtime builds these; the API serves them as JSON and `vippyctl`
+//! reads them back, so every type is both `Serialize` and `Deserialize`, and
+//! every field has a default so an older `vippyctl` can read a newer daemon.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// This node's view of the cluster, published by the runtime on every change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Status {
+    pub node: String,
+    /// Config version in force (the cluster's, which may be adopted).
+    pub version: u64,
+    /// Cluster config digest, lowercase hex.
+    pub digest: String,
+    /// `"file"`, or `"adopted from NODE"` when a peer's newer config is in
+    /// force (DESIGN §3).
+    pub config_origin: String,
+    pub mature: bool,
+    pub active: bool,
+    /// Why this node is not active, in a stable order: `"booting"`,
+    /// `"administrative"`, `"check:NAME"`, `"shutdown"`, `"config-conflict"`,
+    /// `"not-in-config"`, `"no-quorum"`. Empty when active.
+    pub reasons: Vec<String>,
+    /// The operator's text given with the last `POST /active`.
+    pub admin_reason: Option<String>,
+    pub groups: Vec<GroupStatus>,
+    pub peers: Vec<PeerStatus>,
+    /// Counter snapshot (see [`crate::metrics::Metrics::counters`]).
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// One group of VIPs, in config order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupStatus {
+    pub index: usize,
+    /// Addresses with prefix length, e.g. `"10.8.3.195/24"`.
+    pub ips: Vec<String>,
+    /// Local interface of each address, `None` where it is detected.
+    pub interfaces: Vec<Option<String>>,
+    pub preferred: Option<String>,
+    /// The node placement assigns this group to (intent).
+    pub owner: Option<String>,
+    /// The nodes that announce holding it (observed, this node included).
+    pub holders: Vec<String>,
+    /// Whether the addresses are plumbed here.
+    pub held_here: bool,
+    /// Seconds since the group last changed hands as seen from here.
+    pub since_seconds: Option<f64>,
+}
+
+/// One other node of the cluster, as this node sees it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PeerStatus {
+    pub name: String,
+    /// Where its last authenticated datagram came from.
+    pub address: Option<String>,
+    pub last_heard_seconds: Option<f64>,
+    pub incarnation: Option<u64>,
+    pub config_version: Option<u64>,
+    /// Eligible for placement (DESIGN §4).
+    pub eligible: bool,
+    /// Why not eligible: e.g. `"stale"`, `"immature"`, `"inactive: check:http"`,
+    /// `"config-conflict"`.
+    pub why_not: Option<String>,
+}
+
+/// What an [`Event`] reports. Serialised as the dotted names below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// Placement assigned a group to this node (the original manager's `up`).
+    #[serde(rename = "intent.up")]
+    IntentUp,
+    /// Placement took a group away from this node (the original manager's `down`).
+    #[serde(rename = "intent.down")]
+    IntentDown,
+    /// Addresses were plumbed here (the original network's `up`).
+    #[serde(rename = "network.up")]
+    NetworkUp,
+    /// Addresses were removed here (the original network's `down`).
+    #[serde(rename = "network.down")]
+    NetworkDown,
+    /// This node's active/inactive state changed.
+    #[serde(rename = "state")]
+    State,
+    /// A peer appeared, went stale or changed eligibility.
+    #[serde(rename = "peer")]
+    Peer,
+    /// The config changed: reloaded, adopted, or in conflict.
+    #[serde(rename = "config")]
+    Config,
+    /// A health check changed state.
+    #[serde(rename = "check")]
+    Check,
+    /// Sent by the API, not the runtime: this client fell behind and
+    /// `missed` events were dropped for it.
+    #[serde(rename = "lagged")]
+    Lagged,
+    /// A kind this build does not know (a newer daemon).
+    #[serde(other, rename = "other")]
+    Other,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::IntentUp => "intent.up",
+            EventKind::IntentDown => "intent.down",
+            EventKind::NetworkUp => "network.up",
+            EventKind::NetworkDown => "network.down",
+            EventKind::State => "state",
+            EventKind::Peer => "peer",
+            EventKind::Config => "config",
+            EventKind::Check => "check",
+            EventKind::Lagged => "lagged",
+            EventKind::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of `GET /events`: a JSON object with `time` (unix seconds) and
+/// `kind`; the other fields are present when they apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub time: f64,
+    pub kind: EventKind,
+    /// The node the event is about (this node, or the peer for `peer`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ips: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Why it happened, e.g. `"peer node2 stale"`, `"check:http"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Anything else worth showing: the new state, an error text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// For `lagged`: how many events this client missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
+}
+
+impl Event {
+    /// An event of `kind` about `node`, stamped now.
+    pub fn new(kind: EventKind, node: impl Into<String>) -> Event {
+        Event {
+            time: unix_now(),
+            kind,
+            node: node.into(),
+            group: None,
+            ips: None,
+            interface: None,
+            reason: None,
+            detail: None,
+            missed: None,
+        }
+    }
+
+    pub fn group(mut self, index: usize) -> Event {
+        self.group = Some(index);
+        self
+    }
+
+    pub fn ips<I, S>(mut self, ips: I) -> Event
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.ips = Some(ips.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn interface(mut self, interface: impl Into<String>) -> Event {
+        self.interface = Some(interface.into());
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> Event {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Event {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The line the API sends to a client that fell behind.
+    pub fn lagged(node: impl Into<String>, missed: u64) -> Event {
+        let mut event = Event::new(EventKind::Lagged, node);
+        event.missed = Some(missed);
+        event
+    }
+}
+
+/// Seconds since the Unix epoch, as events carry them, to the microsecond:
+/// short enough that the JSON text reads back as the same `f64`.
+pub fn unix_now() -> f64 {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    micros_to_secs(micros)
+}
+
+fn micros_to_secs(micros: u128) -> f64 {
+    micros as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_skips_absent_fields_and_reads_back() {
+        let event = Event {
+            time: 1.5,
+            ..Event::new(EventKind::NetworkUp, "node1")
+        }
+        .group(2)
+        .ips(["10.8.3.195/24"])
+        .interface("eth0");
+        let line = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            line,
+            r#"{"time":1.5,"kind":"network.up","node":"node1","group":2,"ips":["10.8.3.195/24"],"interface":"eth0"}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), event);
+    }
+
+    #[test]
+    fn event_time_reads_back_exactly() {
+        for k in 0..100_000u128 {
+            let mut event = Event::new(EventKind::State, "n");
+            event.time = micros_to_secs(1_795_798_563_000_000 + k * 7_919);
+            let line = serde_json::to_string(&event).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Event>(&line).unwrap().time,
+                event.time
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_event_kind_reads_as_other() {
+        let event: Event = serde_json::from_str(r#"{"time":1,"kind":"future.thing"}"#).unwrap();
+        assert_eq!(event.kind, EventKind::Other);
+    }
+
+    #[test]
+    fn status_reads_with_missing_fields() {
+        let status: Status = serde_json::from_str(r#"{"node":"n1","active":true}"#).unwrap();
+        assert_eq!(status.node, "n1");
+        assert!(status.active);
+        assert!(status.groups.is_empty());
+    }
+}

@@ -1,0 +1,413 @@
+//! The management API on a real unix socket, spoken to with real `curl
+//! --unix-socket` and with vippy's own client.
+
+mod api_support;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::Duration;
+
+use api_support::{Harness, TempDir, curl, curl_as, sample_status};
+use vippy::api::{AdminKind, ApiError, ApiSocket};
+use vippy::client::{Client, ClientError};
+use vippy::metrics::RejectReason;
+use vippy::status::{Event, EventKind, Status};
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_metrics_over_curl() {
+    let mut h = Harness::start().await;
+    let (code, body) = curl(&h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 200);
+    let status: Status = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, sample_status());
+
+    // A new snapshot is what the next request sees.
+    h.status.send_modify(|s| s.active = true);
+    let (_, body) = curl(&h.socket, &["http://localhost/status"]).await;
+    assert_eq!(json(&body)["active"], true);
+
+    h.metrics.heartbeat_sent();
+    h.metrics.datagram_rejected(RejectReason::Replay);
+    let (code, body) = curl(&h.socket, &["-D", "-", "http://localhost/metrics"]).await;
+    assert_eq!(code, 200);
+    assert!(
+        body.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{body}"
+    );
+    assert!(body.contains("# TYPE vippy_heartbeats_sent_total counter"));
+    assert!(body.contains("vippy_heartbeats_sent_total 1\n"));
+    assert!(body.contains("vippy_datagrams_rejected_total{reason=\"replay\"} 1\n"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_reach_the_runtime() {
+    let mut h = Harness::start().await;
+    let (code, body) = curl(
+        &h.socket,
+        &[
+            "-X",
+            "POST",
+            "-d",
+            r#"{"active": false, "reason": "kernel upgrade"}"#,
+            "http://localhost/active",
+        ],
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let answer = json(&body);
+    assert_eq!(answer["ok"], true);
+    assert_eq!(
+        answer["message"],
+        "inactive (administrative: kernel upgrade)"
+    );
+
+    let (code, _) = curl(
+        &h.socket,
+        &["-d", r#"{"active": true}"#, "http://localhost/active"],
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (code, body) = curl(&h.socket, &["-X", "POST", "http://localhost/reload"]).await;
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["message"], "reloaded: version 6");
+
+    // The runtime refusing is a 409 with its message.
+    h.reload_fails
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (code, body) = curl(&h.socket, &["-X", "POST", "http://localhost/reload"]).await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        json(&body)["error"],
+        "/etc/vippy.conf:3:5: vips[0]: not an address"
+    );
+
+    assert_eq!(
+        h.admin_requests(),
+        vec![
+            AdminKind::SetActive {
+                active: false,
+                reason: Some("kernel upgrade".into())
+            },
+            AdminKind::SetActive {
+                active: true,
+                reason: None
+            },
+            AdminKind::Reload,
+            AdminKind::Reload,
+        ]
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json() {
+    let mut h = Harness::start().await;
+    let cases: &[(&[&str], u16, &str)] = &[
+        (&["http://localhost/nope"], 404, "no such endpoint: /nope"),
+        (&["http://localhost/"], 404, "no such endpoint: /"),
+        (
+            &["-X", "POST", "http://localhost/status"],
+            405,
+            "POST is not allowed on /status",
+        ),
+        (
+            &["-X", "DELETE", "http://localhost/metrics"],
+            405,
+            "DELETE is not allowed",
+        ),
+        (
+            &["http://localhost/active"],
+            405,
+            "GET is not allowed on /active",
+        ),
+        (
+            &["-d", "{not json", "http://localhost/active"],
+            400,
+            "bad JSON body",
+        ),
+        (
+            &["-X", "POST", "http://localhost/active"],
+            400,
+            "bad JSON body",
+        ),
+        (
+            &["-d", r#"{"activ": false}"#, "http://localhost/active"],
+            400,
+            "unknown field `activ`",
+        ),
+        (
+            &["-d", r#"{"active": "no"}"#, "http://localhost/active"],
+            400,
+            "bad JSON body",
+        ),
+    ];
+    for (args, want_code, want_text) in cases {
+        let (code, body) = curl(&h.socket, args).await;
+        assert_eq!(code, *want_code, "{args:?}: {body}");
+        let error = json(&body)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            error.contains(want_text),
+            "{args:?}: {error:?} lacks {want_text:?}"
+        );
+    }
+    assert!(
+        h.admin_requests().is_empty(),
+        "a bad request reached the runtime"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_over_curl() {
+    let mut h = Harness::start().await;
+    let mut child = tokio::process::Command::new("curl")
+        .args(["-sN", "--unix-socket"])
+        .arg(&h.socket)
+        .arg("http://localhost/events")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    h.wait_for_subscribers(1).await;
+    let sent = vec![
+        Event::new(EventKind::IntentUp, "node1")
+            .group(0)
+            .ips(["198.51.100.195/24"])
+            .reason("peer node2 stale"),
+        Event::new(EventKind::NetworkUp, "node1")
+            .group(0)
+            .ips(["198.51.100.195/24"])
+            .interface("eth0"),
+        Event::new(EventKind::State, "node1").detail("active"),
+    ];
+    for event in &sent {
+        h.events.send(event.clone()).unwrap();
+    }
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    for want in &sent {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("event line in time")
+            .unwrap()
+            .expect("stream open");
+        assert_eq!(&serde_json::from_str::<Event>(&line).unwrap(), want);
+        assert!(!line.contains("null"), "absent fields are skipped: {line}");
+    }
+    // Shutdown ends the stream, so curl exits by itself.
+    h.stop().await;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("curl ends when the server stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_never_holds_up_events() {
+    // A small buffer so the stuck client falls behind quickly.
+    let mut h = Harness::start_with(0o600, 16).await;
+    let mut stuck = UnixStream::connect(&h.socket).unwrap();
+    stuck
+        .write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    h.wait_for_subscribers(1).await;
+    let client = Client::new(&h.socket);
+    let mut live = client.events().await.unwrap();
+    h.wait_for_subscribers(2).await;
+
+    // Far more than the socket buffers hold: the stuck client's writer
+    // blocks, the publisher never does, and a live client keeps up (it
+    // reads each batch, smaller than the buffer, before the next is sent).
+    let big = "x".repeat(1000);
+    for round in 0..1250u64 {
+        for i in 0..8u64 {
+            let n = round * 8 + i;
+            h.events
+                .send(Event::new(EventKind::Peer, "node2").detail(format!("{n} {big}")))
+                .unwrap();
+        }
+        for i in 0..8u64 {
+            let n = round * 8 + i;
+            let event = tokio::time::timeout(Duration::from_secs(10), live.next_event())
+                .await
+                .expect("live client keeps receiving")
+                .unwrap()
+                .unwrap();
+            assert_eq!(event.detail.unwrap(), format!("{n} {big}"));
+        }
+    }
+    let (code, _) = curl(&h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 200);
+
+    // The stuck client, once it reads, is told what it missed.
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 65536];
+        while !String::from_utf8_lossy(&seen).contains("\"kind\":\"lagged\"") {
+            let n = stuck.read(&mut buf).expect("stuck client reads");
+            assert!(n > 0, "stream ended before a lagged line");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    })
+    .await
+    .unwrap();
+    let lagged = found
+        .lines()
+        .find(|l| l.contains("\"kind\":\"lagged\""))
+        .unwrap();
+    let event: Event = serde_json::from_str(lagged).unwrap();
+    assert_eq!(event.kind, EventKind::Lagged);
+    assert!(event.missed.unwrap() > 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_client_speaks_every_endpoint() {
+    let mut h = Harness::start().await;
+    let client = Client::new(&h.socket);
+    assert_eq!(client.status().await.unwrap(), sample_status());
+    assert!(client.metrics().await.unwrap().contains("vippy_active 0"));
+    assert_eq!(
+        client.set_active(false, Some("maintenance")).await.unwrap(),
+        "inactive (administrative: maintenance)"
+    );
+    assert_eq!(client.reload().await.unwrap(), "reloaded: version 6");
+    let mut events = client.events().await.unwrap();
+    h.wait_for_subscribers(1).await;
+    let event = Event::new(EventKind::Check, "node1")
+        .reason("check:http")
+        .detail("failing");
+    h.events.send(event.clone()).unwrap();
+    assert_eq!(events.next_event().await.unwrap().unwrap(), event);
+    h.stop().await;
+    assert!(
+        events.next_event().await.unwrap().is_none(),
+        "stream ends at shutdown"
+    );
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_is_0600_by_default_and_configurable() {
+    let mut h = Harness::start().await;
+    assert_eq!(mode_of(&h.socket), 0o600);
+    h.stop().await;
+    assert!(!h.socket.exists(), "socket removed on shutdown");
+
+    let mut h = Harness::start_with(0o660, 16).await;
+    assert_eq!(mode_of(&h.socket), 0o660);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_socket_is_replaced() {
+    let dir = TempDir::new("stale");
+    let path = dir.join("vippy.socket");
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(path.exists(), "a dead daemon's socket stays behind");
+    let socket = ApiSocket::bind(&path, 0o600).unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+    drop(socket);
+    assert!(!path.exists(), "dropping the socket removes the file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_a_socket_is_left_alone() {
+    let dir = TempDir::new("notsock");
+    let path = dir.join("vippy.socket");
+    std::fs::write(&path, "precious\n").unwrap();
+    let err = ApiSocket::bind(&path, 0o600).unwrap_err();
+    assert!(matches!(err, ApiError::NotASocket { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("a regular file, not a socket"), "{text}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+
+    let sub = dir.join("a-dir");
+    std::fs::create_dir(&sub).unwrap();
+    let err = ApiSocket::bind(&sub, 0o600).unwrap_err();
+    assert!(
+        err.to_string().contains("a directory, not a socket"),
+        "{err}"
+    );
+    assert!(sub.is_dir());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_socket_is_not_stolen() {
+    let h = Harness::start().await;
+    let inode = std::fs::symlink_metadata(&h.socket).unwrap().ino();
+    let err = ApiSocket::bind(&h.socket, 0o600).unwrap_err();
+    assert!(matches!(err, ApiError::AlreadyListening { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("another vippyd is listening on "),
+        "{err}"
+    );
+    assert_eq!(std::fs::symlink_metadata(&h.socket).unwrap().ino(), inode);
+    let (code, _) = curl(&h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 200, "the first server still answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_is_refused_even_on_a_world_writable_socket() {
+    let mut h = Harness::start().await;
+    std::fs::set_permissions(&h.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let nobody = Some(65534);
+    let (code, body) = curl_as(
+        nobody,
+        &h.socket,
+        &["-d", r#"{"active": false}"#, "http://localhost/active"],
+    )
+    .await;
+    assert_eq!(code, 403, "{body}");
+    let error = json(&body)["error"].as_str().unwrap().to_string();
+    assert!(error.starts_with("permission denied: uid 65534"), "{error}");
+    let (code, body) = curl_as(nobody, &h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 403);
+    assert!(!body.contains("node1"), "nothing leaks: {body}");
+    assert!(
+        h.admin_requests().is_empty(),
+        "the refused request reached the runtime"
+    );
+
+    // Root still gets in.
+    let (code, _) = curl(&h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 200);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_says_so_to_clients() {
+    let mut h = Harness::start().await;
+    h.stop().await;
+    let err = Client::new(&h.socket).status().await.unwrap_err();
+    assert!(matches!(err, ClientError::Unreachable { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .ends_with("no such file (is vippyd running?)"),
+        "{err}"
+    );
+}

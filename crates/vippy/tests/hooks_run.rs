@@ -1,0 +1,225 @@
+//! Event hooks running real scripts.
+
+mod api_support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_support::{TempDir, eventually};
+use vippy::hooks::{HookEnv, HookKind, Hooks};
+use vippy::metrics::Metrics;
+use vippy_core::config::{self, Command};
+
+fn hooks(
+    up: Vec<Command>,
+    down: Vec<Command>,
+    change: Vec<Command>,
+    timeout: Duration,
+) -> (Hooks, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    let hooks = Hooks::new(
+        config::Hooks {
+            up,
+            down,
+            change,
+            timeout,
+        },
+        metrics.clone(),
+    );
+    (hooks, metrics)
+}
+
+fn run(path: &Path) -> Command {
+    Command::Argv(vec![path.to_str().unwrap().to_string()])
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn env(group: Option<usize>) -> HookEnv {
+    HookEnv {
+        event: String::new(),
+        node: "node1".into(),
+        group,
+        ips: vec!["198.51.100.195/24".into(), "2001:db8::5/64".into()],
+        interface: Some("eth0".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_get_the_event_in_their_environment() {
+    let dir = TempDir::new("hooks");
+    let out = dir.join("env");
+    let script = dir.script(
+        "record",
+        &format!(
+            "#!/bin/sh\nenv | grep ^VIPPY_ | sort > {out}.tmp && mv {out}.tmp {out}\n",
+            out = out.display()
+        ),
+    );
+    let (hooks, metrics) = hooks(
+        vec![run(&script)],
+        vec![],
+        vec![run(&script)],
+        Duration::from_secs(10),
+    );
+    hooks.run(HookKind::Up, env(Some(2)));
+    eventually(20, "the up hook", || out.exists()).await;
+    assert_eq!(
+        read(&out),
+        "VIPPY_EVENT=up\n\
+         VIPPY_GROUP=2\n\
+         VIPPY_INTERFACE=eth0\n\
+         VIPPY_IPS=198.51.100.195/24 2001:db8::5/64\n\
+         VIPPY_NODE=node1\n"
+    );
+    std::fs::remove_file(&out).unwrap();
+
+    hooks.run(
+        HookKind::Change,
+        HookEnv {
+            event: "inactive".into(),
+            node: "node1".into(),
+            ..HookEnv::default()
+        },
+    );
+    eventually(20, "the change hook", || out.exists()).await;
+    assert_eq!(
+        read(&out),
+        "VIPPY_EVENT=inactive\n\
+         VIPPY_GROUP=\n\
+         VIPPY_INTERFACE=\n\
+         VIPPY_IPS=\n\
+         VIPPY_NODE=node1\n"
+    );
+    // No down hooks configured: nothing runs, nothing fails.
+    hooks.run(HookKind::Down, env(Some(2)));
+    assert_eq!(metrics.counters()["hook_failures"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_returns_before_the_hook_finishes() {
+    let dir = TempDir::new("hooks");
+    let go = dir.join("go");
+    let done = dir.join("done");
+    let script = dir.script(
+        "waits",
+        &format!(
+            "#!/bin/sh\nwhile [ ! -e {go} ]; do sleep 0.02; done\necho ok > {done}\n",
+            go = go.display(),
+            done = done.display()
+        ),
+    );
+    let (hooks, metrics) = hooks(vec![run(&script)], vec![], vec![], Duration::from_secs(60));
+    let hooks = Arc::new(hooks);
+
+    // If run() waited for the hook, it would wait for `go`, which is only
+    // created once run() has returned: the thread would never report back.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let runtime = tokio::runtime::Handle::current();
+    let caller = hooks.clone();
+    std::thread::spawn(move || {
+        let _entered = runtime.enter();
+        caller.run(HookKind::Up, env(Some(0)));
+        let _ = tx.send(());
+    });
+    tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("run() returned while the hook is still waiting");
+    assert!(!done.exists());
+    std::fs::write(&go, "").unwrap();
+    eventually(20, "the hook to finish", || done.exists()).await;
+    assert_eq!(metrics.counters()["hook_failures"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_hook_is_killed_at_its_timeout_and_counted() {
+    let dir = TempDir::new("hooks");
+    let pid = dir.join("pid");
+    let never = dir.join("never");
+    let script = dir.script(
+        "stuck",
+        &format!(
+            "#!/bin/sh\necho $$ > {pid}.tmp && mv {pid}.tmp {pid}\nwhile [ ! -e {never} ]; do sleep 0.02; done\n",
+            pid = pid.display(),
+            never = never.display()
+        ),
+    );
+    let (hooks, metrics) = hooks(
+        vec![],
+        vec![run(&script)],
+        vec![],
+        Duration::from_millis(300),
+    );
+    hooks.run(HookKind::Down, env(Some(1)));
+    eventually(20, "the hook to start", || pid.exists()).await;
+    eventually(20, "the timeout to count as a failure", || {
+        metrics.counters()["hook_failures"] == 1
+    })
+    .await;
+    let pid = read(&pid);
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists()
+            || read(Path::new(&format!("/proc/{}/stat", pid.trim()))).contains(") Z"),
+        "the hook was killed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_hooks_are_counted() {
+    let (hooks, metrics) = hooks(
+        vec![
+            Command::Shell("echo oops >&2; exit 2".into()),
+            Command::Argv(vec!["/nonexistent/hook".into()]),
+            Command::Argv(vec!["true".into()]),
+        ],
+        vec![],
+        vec![],
+        Duration::from_secs(10),
+    );
+    hooks.run(HookKind::Up, env(Some(0)));
+    eventually(20, "two failures", || {
+        metrics.counters()["hook_failures"] == 2
+    })
+    .await;
+    assert!(metrics.render().contains("vippy_hook_failures_total 2\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_groups_hooks_run_in_order_and_other_groups_do_not_wait() {
+    let dir = TempDir::new("hooks");
+    let log = dir.join("log");
+    let go = dir.join("go");
+    // The up hook of group 0 blocks until `go`; everything appends to `log`.
+    let up = dir.script(
+        "up",
+        &format!(
+            "#!/bin/sh\n[ \"$VIPPY_GROUP\" = 0 ] && while [ ! -e {go} ]; do sleep 0.02; done\n\
+             echo up $VIPPY_GROUP >> {log}\n",
+            go = go.display(),
+            log = log.display()
+        ),
+    );
+    let down = dir.script(
+        "down",
+        &format!("#!/bin/sh\necho down $VIPPY_GROUP >> {}\n", log.display()),
+    );
+    let (hooks, _) = hooks(
+        vec![run(&up)],
+        vec![run(&down)],
+        vec![],
+        Duration::from_secs(60),
+    );
+    hooks.run(HookKind::Up, env(Some(0)));
+    hooks.run(HookKind::Down, env(Some(0)));
+    hooks.run(HookKind::Up, env(Some(1)));
+    // Group 1 is not held up by group 0's stuck hook.
+    eventually(20, "group 1's hook", || read(&log) == "up 1\n").await;
+    std::fs::write(&go, "").unwrap();
+    // Group 0's down hook ran after its up hook, not beside it.
+    eventually(20, "group 0's hooks", || read(&log).lines().count() == 3).await;
+    assert_eq!(read(&log), "up 1\nup 0\ndown 0\n");
+}

@@ -1,0 +1,188 @@
+//! Supervised plugins running real scripts.
+
+mod api_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use api_support::{TempDir, eventually};
+use tokio_util::sync::CancellationToken;
+use vippy::plugins::Plugins;
+use vippy_core::config::Command;
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn gone_or_zombie(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+fn spawn(dir: &TempDir, script: &Path, cancel: &CancellationToken) -> (Plugins, PathBuf) {
+    let socket = dir.join("vippy.socket");
+    let plugins = Plugins::spawn(
+        vec![Command::Argv(vec![script.to_str().unwrap().to_string()])],
+        socket.clone(),
+        "node1".into(),
+        cancel.clone(),
+    );
+    (plugins, socket)
+}
+
+#[tokio::test]
+async fn a_plugin_that_exits_is_restarted_with_its_environment() {
+    let dir = TempDir::new("plugins");
+    let starts = dir.join("starts");
+    let script = dir.script(
+        "quitter",
+        &format!(
+            "#!/bin/sh\necho \"$VIPPY_SOCKET $VIPPY_NODE\" >> {}\nexit 3\n",
+            starts.display()
+        ),
+    );
+    let cancel = CancellationToken::new();
+    let (plugins, socket) = spawn(&dir, &script, &cancel);
+    // Back-off 1 s then 2 s: the third start comes about 3 s in.
+    eventually(30, "three starts", || read(&starts).lines().count() >= 3).await;
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(10), plugins.stopped())
+        .await
+        .expect("supervisor stops");
+    let want = format!("{} node1", socket.display());
+    for line in read(&starts).lines() {
+        assert_eq!(line, want);
+    }
+}
+
+#[tokio::test]
+async fn cancel_stops_a_plugin_and_its_children() {
+    let dir = TempDir::new("plugins");
+    let pids = dir.join("pids");
+    let log = dir.join("log");
+    let script = dir.script(
+        "daemon",
+        &format!(
+            "#!/bin/sh\n\
+             trap 'echo term >> {log}; exit 0' TERM\n\
+             sleep 300 &\n\
+             echo \"$$ $!\" > {pids}.tmp && mv {pids}.tmp {pids}\n\
+             while :; do sleep 0.05; done\n",
+            log = log.display(),
+            pids = pids.display()
+        ),
+    );
+    let cancel = CancellationToken::new();
+    let (plugins, _) = spawn(&dir, &script, &cancel);
+    eventually(20, "the plugin to start", || pids.exists()).await;
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(20), plugins.stopped())
+        .await
+        .expect("plugins stop");
+    assert_eq!(read(&log), "term\n", "it got SIGTERM and exited by itself");
+    let pids = read(&pids);
+    for pid in pids.split_whitespace() {
+        eventually(10, "plugin processes to end", || gone_or_zombie(pid)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_that_ignores_sigterm_is_killed() {
+    let dir = TempDir::new("plugins");
+    let pid = dir.join("pid");
+    let script = dir.script(
+        "stubborn",
+        &format!(
+            "#!/bin/sh\ntrap '' TERM\necho $$ > {pid}.tmp && mv {pid}.tmp {pid}\nwhile :; do sleep 0.05; done\n",
+            pid = pid.display()
+        ),
+    );
+    let cancel = CancellationToken::new();
+    let (plugins, _) = spawn(&dir, &script, &cancel);
+    eventually(20, "the plugin to start", || pid.exists()).await;
+    cancel.cancel();
+    // SIGKILL follows 5 s after SIGTERM.
+    tokio::time::timeout(Duration::from_secs(30), plugins.stopped())
+        .await
+        .expect("plugins stop");
+    let pid = read(&pid);
+    assert!(gone_or_zombie(&pid), "the plugin was killed");
+}
+
+/// examples/plugins/vippy-maintenance.sh, run as vippyd would run it,
+/// against a real API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_plugin_follows_events_and_drains() {
+    use api_support::Harness;
+    use vippy::api::AdminKind;
+    use vippy::status::{Event, EventKind};
+
+    let mut h = Harness::start().await;
+    let flag = h.dir.join("maintenance");
+    let log = h.dir.join("events.log");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/plugins/vippy-maintenance.sh"
+    );
+    let cancel = CancellationToken::new();
+    let plugins = Plugins::spawn(
+        vec![Command::Argv(vec![
+            example.into(),
+            flag.to_str().unwrap().into(),
+            log.to_str().unwrap().into(),
+        ])],
+        h.socket.clone(),
+        "node1".into(),
+        cancel.clone(),
+    );
+    h.wait_for_subscribers(1).await;
+    h.events
+        .send(
+            Event::new(EventKind::NetworkUp, "node1")
+                .group(2)
+                .ips(["203.0.113.149/24", "198.51.100.196/24"])
+                .interface("eth0"),
+        )
+        .unwrap();
+    h.events
+        .send(Event::new(EventKind::IntentUp, "node1").group(3))
+        .unwrap();
+    eventually(20, "the plugin to log the event", || !read(&log).is_empty()).await;
+    let logged = read(&log);
+    assert!(
+        logged.ends_with(" node1 network.up group 2: 203.0.113.149/24 198.51.100.196/24\n"),
+        "{logged}"
+    );
+
+    std::fs::write(&flag, "disk \"swap\"\n").unwrap();
+    eventually(20, "a drain", || !h.admin_requests().is_empty()).await;
+    std::fs::remove_file(&flag).unwrap();
+    eventually(20, "an undrain", || h.admin_requests().len() == 2).await;
+    assert_eq!(
+        h.admin_requests(),
+        vec![
+            AdminKind::SetActive {
+                active: false,
+                reason: Some("disk swap".into())
+            },
+            AdminKind::SetActive {
+                active: true,
+                reason: None
+            },
+        ]
+    );
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(20), plugins.stopped())
+        .await
+        .expect("the plugin stops");
+    assert_eq!(
+        read(&log).lines().count(),
+        1,
+        "intent events are not logged"
+    );
+    h.stop().await;
+}
