@@ -17,11 +17,19 @@
 //! out is killed with its whole process group and counts as a failure. The
 //! command is executed directly, with no shell, unless the config says
 //! `Command::Shell`.
+//!
+//! # Reload
+//! [`HealthChecks::reconfigure`] applies a new list without making the node
+//! flap: a reload must not move addresses because checks restarted from
+//! unknown.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use vippy_core::config::Check;
@@ -45,27 +53,112 @@ pub struct CheckResult {
 /// The running checks. Dropping this does not stop them; cancel the token.
 #[derive(Debug)]
 pub struct HealthChecks {
-    tasks: JoinSet<()>,
+    tx: mpsc::Sender<CheckResult>,
+    cancel: CancellationToken,
+    running: BTreeMap<String, Running>,
+}
+
+#[derive(Debug)]
+struct Running {
+    check: Check,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+    /// The state last handed to the runtime: 0 none, 1 passing, 2 failing.
+    reported: Arc<AtomicU8>,
 }
 
 impl HealthChecks {
     /// Starts one task per check. Results go to `tx`; a check stops when
-    /// `cancel` fires (killing a run in progress) or `tx` is closed.
+    /// `cancel` fires (killing a run in progress) or `tx` is closed. Must
+    /// be called inside a tokio runtime.
     pub fn spawn(
         checks: Vec<Check>,
         tx: mpsc::Sender<CheckResult>,
         cancel: CancellationToken,
     ) -> HealthChecks {
-        let mut tasks = JoinSet::new();
+        let mut this = HealthChecks {
+            tx,
+            cancel,
+            running: BTreeMap::new(),
+        };
         for check in checks {
-            tasks.spawn(run_check(check, tx.clone(), cancel.clone()));
+            let running = this.start(check.clone(), None);
+            this.running.insert(check.name, running);
         }
-        HealthChecks { tasks }
+        this
+    }
+
+    /// Applies a reloaded check list without a flap: an unchanged check
+    /// keeps running untouched; a changed one (same name) restarts from the
+    /// state it last reported, so it reports again only on a real change;
+    /// new ones start unknown; removed ones stop (the runtime drops their
+    /// `check:NAME` reason itself).
+    pub async fn reconfigure(&mut self, checks: Vec<Check>) {
+        let mut old = std::mem::take(&mut self.running);
+        for check in checks {
+            let running = match old.remove(&check.name) {
+                Some(running) if running.check == check => running,
+                Some(running) => {
+                    let last = running.halt().await;
+                    self.start(check.clone(), last)
+                }
+                None => self.start(check.clone(), None),
+            };
+            self.running.insert(check.name, running);
+        }
+        for (_, running) in old {
+            running.halt().await;
+        }
     }
 
     /// Waits until every check task has ended (after `cancel`).
-    pub async fn stopped(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+    pub async fn stopped(self) {
+        for (_, running) in self.running {
+            let _ = running.task.await;
+        }
+    }
+
+    fn start(&self, check: Check, initial: Option<bool>) -> Running {
+        let stop = self.cancel.child_token();
+        let reported = Arc::new(AtomicU8::new(encode(initial)));
+        let task = tokio::spawn(run_check(
+            check.clone(),
+            initial,
+            self.tx.clone(),
+            stop.clone(),
+            reported.clone(),
+        ));
+        Running {
+            check,
+            stop,
+            task,
+            reported,
+        }
+    }
+}
+
+impl Running {
+    /// Stops the check and returns the state it last reported.
+    async fn halt(self) -> Option<bool> {
+        self.stop.cancel();
+        let _ = self.task.await;
+        decode(self.reported.load(Ordering::SeqCst))
+    }
+}
+
+fn encode(state: Option<bool>) -> u8 {
+    match state {
+        None => 0,
+        Some(true) => 1,
+        Some(false) => 2,
+    }
+}
+
+fn decode(code: u8) -> Option<bool> {
+    match code {
+        1 => Some(true),
+        2 => Some(false),
+        _ => None,
     }
 }
 
@@ -100,13 +193,22 @@ impl Debounce {
     }
 }
 
-async fn run_check(check: Check, tx: mpsc::Sender<CheckResult>, cancel: CancellationToken) {
+async fn run_check(
+    check: Check,
+    initial: Option<bool>,
+    tx: mpsc::Sender<CheckResult>,
+    cancel: CancellationToken,
+    reported: Arc<AtomicU8>,
+) {
     let argv = check.command.argv();
     let mut ticker = tokio::time::interval(check.interval.max(Duration::from_millis(10)));
     // A run that overruns the interval delays the next one rather than
     // starting a burst to catch up.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut debounce = Debounce::default();
+    let mut debounce = Debounce {
+        state: initial,
+        ..Debounce::default()
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -150,8 +252,14 @@ async fn run_check(check: Check, tx: mpsc::Sender<CheckResult>, cancel: Cancella
                 ok: now_ok,
                 detail,
             };
-            if tx.send(result).await.is_err() {
-                return;
+            // Cancellable, so a reconfigure never waits on a full channel;
+            // `reported` moves only once the runtime has the result.
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                sent = tx.send(result) => match sent {
+                    Ok(()) => reported.store(encode(Some(now_ok)), Ordering::SeqCst),
+                    Err(_) => return,
+                },
             }
         }
     }

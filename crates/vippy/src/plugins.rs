@@ -28,6 +28,11 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The supervised plugins.
 #[derive(Debug)]
 pub struct Plugins {
+    socket_path: PathBuf,
+    node: String,
+    cancel: CancellationToken,
+    /// Each running plugin's command and its own stop token.
+    running: Vec<(Command, CancellationToken)>,
     tasks: JoinSet<()>,
 }
 
@@ -40,21 +45,59 @@ impl Plugins {
         node: String,
         cancel: CancellationToken,
     ) -> Plugins {
-        let mut tasks = JoinSet::new();
+        let mut this = Plugins {
+            socket_path,
+            node,
+            cancel,
+            running: Vec::new(),
+            tasks: JoinSet::new(),
+        };
         for command in commands {
-            tasks.spawn(supervise(
-                command,
-                socket_path.clone(),
-                node.clone(),
-                cancel.clone(),
-            ));
+            this.start(command);
         }
-        Plugins { tasks }
+        this
+    }
+
+    /// Applies a reloaded plugin list: plugins whose command is unchanged
+    /// keep running; others are stopped (in the background, SIGTERM then
+    /// SIGKILL) and new ones started. A changed socket path or node name
+    /// restarts all of them, since their environment changed.
+    pub fn reconfigure(&mut self, commands: Vec<Command>, socket_path: PathBuf, node: String) {
+        while self.tasks.try_join_next().is_some() {}
+        let mut old = std::mem::take(&mut self.running);
+        if socket_path != self.socket_path || node != self.node {
+            self.socket_path = socket_path;
+            self.node = node;
+            for (_, stop) in old.drain(..) {
+                stop.cancel();
+            }
+        }
+        for command in commands {
+            match old.iter().position(|(c, _)| *c == command) {
+                Some(i) => self.running.push(old.swap_remove(i)),
+                None => self.start(command),
+            }
+        }
+        for (command, stop) in old {
+            tracing::info!(plugin = %command, "plugin removed from the config; stopping it");
+            stop.cancel();
+        }
     }
 
     /// Waits until every plugin has been stopped (after `cancel`).
     pub async fn stopped(mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+
+    fn start(&mut self, command: Command) {
+        let stop = self.cancel.child_token();
+        self.tasks.spawn(supervise(
+            command.clone(),
+            self.socket_path.clone(),
+            self.node.clone(),
+            stop.clone(),
+        ));
+        self.running.push((command, stop));
     }
 }
 

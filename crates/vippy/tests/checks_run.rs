@@ -207,3 +207,68 @@ async fn argv_commands_get_no_shell() {
     cancel.cancel();
     checks.stopped().await;
 }
+
+#[tokio::test]
+async fn reconfigure_keeps_state_across_a_reload() {
+    let dir = TempDir::new("checks");
+    let pid = dir.join("pid");
+    let (tx, mut rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let long = {
+        let mut c = check(
+            "long",
+            Command::Shell(format!("echo $$ > {}; exec sleep 300", pid.display())),
+            1,
+            1,
+        );
+        c.timeout = Duration::from_secs(3600);
+        c
+    };
+    let mut checks = HealthChecks::spawn(
+        vec![
+            check("same", argv(&["true"]), 1, 1),
+            check("changed", argv(&["true"]), 1, 1),
+            long,
+        ],
+        tx,
+        cancel.clone(),
+    );
+    let mut first = [next(&mut rx).await, next(&mut rx).await];
+    first.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!((first[0].name.as_str(), first[0].ok), ("changed", true));
+    assert_eq!((first[1].name.as_str(), first[1].ok), ("same", true));
+    eventually(10, "the long check to start", || {
+        std::fs::read_to_string(&pid).is_ok_and(|s| s.ends_with('\n'))
+    })
+    .await;
+
+    // "changed" gets new settings but still passes; "long" goes; "new" comes.
+    let mut changed = check("changed", argv(&["true", "again"]), 2, 2);
+    changed.interval = Duration::from_millis(30);
+    checks
+        .reconfigure(vec![
+            check("same", argv(&["true"]), 1, 1),
+            changed,
+            check("new", argv(&["false"]), 1, 1),
+        ])
+        .await;
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    assert!(
+        gone_or_zombie(pid.trim()),
+        "a removed check's run is killed"
+    );
+    // Only the new check reports: the others kept their state.
+    let result = next(&mut rx).await;
+    assert_eq!((result.name.as_str(), result.ok), ("new", false));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err(), "no flap from the reload");
+
+    // A real change after a reload is still reported.
+    checks
+        .reconfigure(vec![check("changed", argv(&["false"]), 1, 1)])
+        .await;
+    let result = next(&mut rx).await;
+    assert_eq!((result.name.as_str(), result.ok), ("changed", false));
+    cancel.cancel();
+    checks.stopped().await;
+}

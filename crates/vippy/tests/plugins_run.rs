@@ -186,3 +186,51 @@ async fn the_example_plugin_follows_events_and_drains() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn reconfigure_keeps_unchanged_plugins_running() {
+    let dir = TempDir::new("plugins");
+    let script = |name: &str| {
+        dir.script(
+            name,
+            &format!(
+                "#!/bin/sh\necho $$ >> {}\nwhile :; do sleep 0.05; done\n",
+                dir.join(&format!("{name}.pids")).display()
+            ),
+        )
+    };
+    let (keep, drop, add) = (script("keep"), script("drop"), script("add"));
+    let command = |p: &Path| Command::Argv(vec![p.to_str().unwrap().to_string()]);
+    let pids = |name: &str| read(&dir.join(&format!("{name}.pids")));
+    let cancel = CancellationToken::new();
+    let socket = dir.join("vippy.socket");
+    let mut plugins = Plugins::spawn(
+        vec![command(&keep), command(&drop)],
+        socket.clone(),
+        "node1".into(),
+        cancel.clone(),
+    );
+    eventually(20, "both plugins to start", || {
+        !pids("keep").is_empty() && !pids("drop").is_empty()
+    })
+    .await;
+    plugins.reconfigure(vec![command(&keep), command(&add)], socket, "node1".into());
+    eventually(20, "the added plugin to start", || !pids("add").is_empty()).await;
+    let dropped = pids("drop");
+    eventually(20, "the removed plugin to stop", || {
+        gone_or_zombie(dropped.trim())
+    })
+    .await;
+    assert_eq!(
+        pids("keep").lines().count(),
+        1,
+        "the unchanged plugin was not restarted"
+    );
+    assert!(!gone_or_zombie(pids("keep").trim()));
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(20), plugins.stopped())
+        .await
+        .expect("plugins stop");
+    assert!(gone_or_zombie(pids("keep").trim()));
+    assert!(gone_or_zombie(pids("add").trim()));
+}
