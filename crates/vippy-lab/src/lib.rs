@@ -10,9 +10,12 @@
 //! - `fault.rs`: link down, isolation, partitions, multicast drop, loss
 //! - `probe.rs`: addresses, neighbours and ping as `ip`/`ping` see them
 //! - `sweep.rs`: removing leftovers of dead runs
+//! - `cluster.rs`: [`Cluster`]: real vippyd daemons in the lab, and what they hold
 //! - `command.rs`: running `ip` and `nft` with useful errors
 
+mod cluster;
 mod command;
+pub mod demo;
 mod fault;
 mod lab;
 mod netns;
@@ -20,6 +23,7 @@ mod probe;
 mod process;
 mod sweep;
 
+pub use cluster::{Binaries, Cluster, ClusterSpec};
 pub use fault::NFT_TABLE;
 pub use lab::{BRIDGE, HOST_IFNAME, Lab, LabHost, LabSpec, MAX_NODES, format_mac, parse_mac};
 pub use netns::{NETNS_DIR, in_netns, netns_exists, netns_list, netns_path};

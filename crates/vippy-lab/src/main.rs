@@ -19,10 +19,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     match (command, &args[1..]) {
-        (Some("demo"), []) => {
-            eprintln!("the demo needs vippyd, not built yet");
-            ExitCode::FAILURE
-        }
+        (Some("demo"), []) => match vippy_lab::demo::demo() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("demo failed: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         (Some("sweep"), rest) if rest.len() <= 1 => {
             let family = rest.first().map(String::as_str).unwrap_or(DEFAULT_FAMILY);
             let swept = sweep(family);

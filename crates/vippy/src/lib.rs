@@ -8,6 +8,8 @@
 //! - [`metrics`]: counters and gauges, Prometheus text format.
 //! - [`api`]: the management API server on the unix socket.
 //! - [`client`]: `vippyctl`'s client for that API, and its rendering.
+//! - [`runtime`]: the loop that drives the core, and the data plane task.
+//! - [`systemd`]: readiness notification.
 //! - [`checks`], [`hooks`], [`plugins`]: external programs: health checks,
 //!   event hooks, supervised plugins (run through `process`).
 
@@ -16,8 +18,11 @@ pub mod check_config;
 pub mod checks;
 pub mod client;
 pub mod hooks;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod plugins;
 mod process;
+pub mod runtime;
 pub mod status;
+pub mod systemd;

@@ -1,0 +1,547 @@
+//! The data plane task (DESIGN §5): applies the core's desired state to the
+//! kernel over rtnetlink, announces acquired VIPs, and reconciles — so a
+//! failed call is retried, a VIP removed by hand comes back, and a VIP this
+//! node does not hold (left by a crash or kill -9) goes away. It runs apart
+//! from the core loop, so a slow netlink call never delays a heartbeat.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use vippy_core::config::{Cluster, Config, NotifyTarget};
+use vippy_core::wire;
+
+use crate::net::{
+    Address, Announcer, GarpForm, Link, NetError, Netlink, Pacer, connected_interface,
+    promote_secondaries,
+};
+
+/// What the core loop asks of the data plane.
+#[derive(Debug)]
+pub enum Command {
+    Plumb {
+        group: usize,
+        ips: Vec<IpNet>,
+    },
+    Unplumb {
+        group: Option<usize>,
+        ips: Vec<IpNet>,
+    },
+    /// Announce the group; `cluster_neighbours` serves the `"arp-cache"` notify token.
+    Announce {
+        group: usize,
+        ips: Vec<IpNet>,
+        cluster_neighbours: Vec<wire::Neighbour>,
+    },
+    /// The configuration or the cluster config in force changed.
+    Configure {
+        config: Arc<Config>,
+        cluster: Arc<Cluster>,
+    },
+    /// Answer once every earlier command is applied (used at shutdown).
+    Flush(oneshot::Sender<()>),
+}
+
+/// What the data plane tells the core loop.
+#[derive(Debug)]
+pub enum Report {
+    /// Addresses are now on this host (the original's network `up`).
+    Plumbed {
+        group: Option<usize>,
+        ips: Vec<IpNet>,
+        interface: String,
+        restored: bool,
+    },
+    /// Addresses are gone from this host (network `down`).
+    Unplumbed {
+        group: Option<usize>,
+        ips: Vec<IpNet>,
+        interface: String,
+        leftover: bool,
+    },
+    PlumbFailed {
+        ip: IpNet,
+        error: String,
+    },
+    UnplumbFailed {
+        ip: IpNet,
+        error: String,
+    },
+    Announced {
+        garp: u64,
+        na: u64,
+        arp_replies: u64,
+    },
+    /// This host's neighbour table, to share with the cluster.
+    Neighbours(Vec<wire::Neighbour>),
+}
+
+/// An announcement still to repeat: when, for which group, what, how many more times.
+type Repeat = (Instant, usize, Vec<IpNet>, u32);
+
+/// How often the kernel is compared with the desired state.
+const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
+pub struct DataPlane {
+    netlink: Netlink,
+    config: Arc<Config>,
+    cluster: Arc<Cluster>,
+    /// Addresses that should be here, with their group.
+    desired: BTreeMap<IpAddr, (IpNet, Option<usize>)>,
+    announcers: HashMap<u32, Announcer>,
+    promoted: BTreeSet<String>,
+    /// Repeated announcements still due, soonest first.
+    repeats: BinaryHeap<Reverse<Repeat>>,
+    reports: mpsc::Sender<Report>,
+    next_reconcile: Instant,
+    next_neighbour_scan: Instant,
+    next_refresh: Option<Instant>,
+}
+
+impl DataPlane {
+    pub fn new(
+        netlink: Netlink,
+        config: Arc<Config>,
+        cluster: Arc<Cluster>,
+        reports: mpsc::Sender<Report>,
+    ) -> DataPlane {
+        let now = Instant::now();
+        DataPlane {
+            netlink,
+            next_refresh: config.garp.refresh.map(|r| now + r),
+            config,
+            cluster,
+            desired: BTreeMap::new(),
+            announcers: HashMap::new(),
+            promoted: BTreeSet::new(),
+            repeats: BinaryHeap::new(),
+            reports,
+            next_reconcile: now,
+            next_neighbour_scan: now,
+        }
+    }
+
+    /// Removes configured VIPs this node does not hold: at start it holds
+    /// none, so anything left by a crash or kill -9 goes (DESIGN §5).
+    pub async fn remove_leftovers(&mut self) {
+        self.reconcile().await;
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            let next_repeat = self.repeats.peek().map(|Reverse((at, ..))| *at);
+            let mut wake = self.next_reconcile.min(self.next_neighbour_scan);
+            if let Some(at) = next_repeat {
+                wake = wake.min(at);
+            }
+            if let Some(at) = self.next_refresh {
+                wake = wake.min(at);
+            }
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.apply(command).await,
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => self.timers().await,
+            }
+        }
+    }
+
+    async fn timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, ..))) = self.repeats.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, group, ips, remaining))) = self.repeats.pop() else {
+                break;
+            };
+            // Only what is still held here is announced again.
+            let still: Vec<IpNet> = ips
+                .into_iter()
+                .filter(|ip| self.desired.contains_key(&ip.addr()))
+                .collect();
+            if !still.is_empty() {
+                self.announce_once(&still, &[]).await;
+                if remaining > 1 {
+                    self.repeats.push(Reverse((
+                        now + self.config.garp.interval,
+                        group,
+                        still,
+                        remaining - 1,
+                    )));
+                }
+            }
+        }
+        if let Some(at) = self.next_refresh
+            && at <= now
+        {
+            let held: Vec<IpNet> = self.desired.values().map(|(net, _)| *net).collect();
+            self.announce_once(&held, &[]).await;
+            self.next_refresh = self.config.garp.refresh.map(|r| now + r);
+        }
+        if self.next_reconcile <= now {
+            self.reconcile().await;
+            self.next_reconcile = now + RECONCILE_EVERY.min(self.config.interval * 2);
+        }
+        if self.next_neighbour_scan <= now {
+            self.next_neighbour_scan = now + self.config.arp_cache;
+            if let Ok(list) = self.netlink.neighbours().await {
+                let shared = list
+                    .into_iter()
+                    .map(|n| wire::Neighbour {
+                        ip: n.ip,
+                        mac: n.mac,
+                    })
+                    .collect();
+                let _ = self.reports.send(Report::Neighbours(shared)).await;
+            }
+        }
+    }
+
+    async fn apply(&mut self, command: Command) {
+        match command {
+            Command::Plumb { group, ips } => {
+                for ip in &ips {
+                    self.desired.insert(ip.addr(), (*ip, Some(group)));
+                }
+                self.plumb(Some(group), &ips, false).await;
+            }
+            Command::Unplumb { group, ips } => {
+                for ip in &ips {
+                    self.desired.remove(&ip.addr());
+                }
+                self.unplumb(group, &ips, false).await;
+            }
+            Command::Announce {
+                group,
+                ips,
+                cluster_neighbours,
+            } => {
+                self.announce_once(&ips, &cluster_neighbours).await;
+                let count = self.config.garp.count;
+                if count > 1 {
+                    let at = Instant::now() + self.config.garp.interval;
+                    self.repeats.push(Reverse((at, group, ips, count - 1)));
+                }
+            }
+            Command::Configure { config, cluster } => {
+                if config.garp.refresh != self.config.garp.refresh {
+                    self.next_refresh = config.garp.refresh.map(|r| Instant::now() + r);
+                }
+                self.config = config;
+                self.cluster = cluster;
+                self.announcers.clear(); // the pacer rate may have changed
+            }
+            Command::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// The interface for a VIP: the configured one, else the one whose
+    /// connected subnet contains it (DESIGN §5).
+    fn interface_for(
+        &self,
+        ip: &IpNet,
+        addresses: &[Address],
+        links: &[Link],
+    ) -> Option<(u32, String)> {
+        match self.config.interfaces.get(&ip.addr()) {
+            Some(name) => links
+                .iter()
+                .find(|l| &l.name == name)
+                .map(|l| (l.index, l.name.clone())),
+            None => connected_interface(addresses, ip.addr()).map(|a| {
+                let name = links
+                    .iter()
+                    .find(|l| l.index == a.ifindex)
+                    .map(|l| l.name.clone());
+                (a.ifindex, name.or(a.ifname.clone()).unwrap_or_default())
+            }),
+        }
+    }
+
+    async fn snapshot(&self) -> Result<(Vec<Address>, Vec<Link>), NetError> {
+        Ok((self.netlink.addresses().await?, self.netlink.links().await?))
+    }
+
+    async fn plumb(&mut self, group: Option<usize>, ips: &[IpNet], restored: bool) {
+        let (addresses, links) = match self.snapshot().await {
+            Ok(s) => s,
+            Err(e) => {
+                for ip in ips {
+                    let _ = self
+                        .reports
+                        .send(Report::PlumbFailed {
+                            ip: *ip,
+                            error: e.to_string(),
+                        })
+                        .await;
+                }
+                return;
+            }
+        };
+        let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
+        for ip in ips {
+            let Some((ifindex, name)) = self.interface_for(ip, &addresses, &links) else {
+                let error = match self.config.interfaces.get(&ip.addr()) {
+                    Some(name) => format!("interface {name} does not exist"),
+                    None => format!(
+                        "no interface has a connected subnet containing {}; set \"interface\" for it",
+                        ip.addr()
+                    ),
+                };
+                let _ = self
+                    .reports
+                    .send(Report::PlumbFailed { ip: *ip, error })
+                    .await;
+                continue;
+            };
+            // Releasing a VIP that became the subnet's primary must not take
+            // the other addresses down with it.
+            if ip.addr().is_ipv4() && self.promoted.insert(name.clone()) {
+                let _ = promote_secondaries(&name);
+            }
+            match self.netlink.add_address(ifindex, *ip).await {
+                Ok(()) => by_interface.entry(name).or_default().push(*ip),
+                Err(e) => {
+                    let _ = self
+                        .reports
+                        .send(Report::PlumbFailed {
+                            ip: *ip,
+                            error: e.to_string(),
+                        })
+                        .await;
+                }
+            }
+        }
+        for (interface, ips) in by_interface {
+            let _ = self
+                .reports
+                .send(Report::Plumbed {
+                    group,
+                    ips,
+                    interface,
+                    restored,
+                })
+                .await;
+        }
+    }
+
+    async fn unplumb(&mut self, group: Option<usize>, ips: &[IpNet], leftover: bool) {
+        let addresses = match self.netlink.addresses().await {
+            Ok(a) => a,
+            Err(e) => {
+                for ip in ips {
+                    let _ = self
+                        .reports
+                        .send(Report::UnplumbFailed {
+                            ip: *ip,
+                            error: e.to_string(),
+                        })
+                        .await;
+                }
+                return;
+            }
+        };
+        let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
+        for ip in ips {
+            for present in addresses.iter().filter(|a| a.net.addr() == ip.addr()) {
+                match self.netlink.del_address(present.ifindex, present.net).await {
+                    Ok(()) => by_interface
+                        .entry(present.ifname.clone().unwrap_or_default())
+                        .or_default()
+                        .push(present.net),
+                    Err(e) => {
+                        let _ = self
+                            .reports
+                            .send(Report::UnplumbFailed {
+                                ip: *ip,
+                                error: e.to_string(),
+                            })
+                            .await;
+                    }
+                }
+            }
+        }
+        for (interface, ips) in by_interface {
+            let _ = self
+                .reports
+                .send(Report::Unplumbed {
+                    group,
+                    ips,
+                    interface,
+                    leftover,
+                })
+                .await;
+        }
+    }
+
+    /// Puts back what should be here and removes configured VIPs that
+    /// should not; never touches an address that is not a configured VIP.
+    async fn reconcile(&mut self) {
+        let Ok(addresses) = self.netlink.addresses().await else {
+            return;
+        };
+        let configured: BTreeSet<IpAddr> = self
+            .cluster
+            .groups
+            .iter()
+            .flat_map(|g| g.addresses())
+            .collect();
+        let mut missing: BTreeMap<Option<usize>, Vec<IpNet>> = BTreeMap::new();
+        for (addr, (net, group)) in &self.desired {
+            let present = addresses
+                .iter()
+                .any(|a| a.net.addr() == *addr && a.net.prefix_len() == net.prefix_len());
+            if !present {
+                missing.entry(*group).or_default().push(*net);
+            }
+        }
+        let mut extra: Vec<IpNet> = Vec::new();
+        for a in &addresses {
+            let wanted = self.desired.get(&a.net.addr());
+            let stray = match wanted {
+                None => configured.contains(&a.net.addr()),
+                // Present with another prefix length: replaced.
+                Some((net, _)) => net.prefix_len() != a.net.prefix_len(),
+            };
+            if stray {
+                extra.push(a.net);
+            }
+        }
+        if !extra.is_empty() {
+            self.unplumb(None, &extra, true).await;
+        }
+        for (group, ips) in missing {
+            self.plumb(group, &ips, true).await;
+            // Someone removed it by hand: tell the network again.
+            self.announce_once(&ips, &[]).await;
+        }
+    }
+
+    /// One round of announcements for `ips`: gratuitous ARP in both forms
+    /// (switches differ in which they honour) or an unsolicited NA, then
+    /// targeted ARP replies to the notify list (DESIGN §5).
+    async fn announce_once(&mut self, ips: &[IpNet], cluster_neighbours: &[wire::Neighbour]) {
+        let Ok((addresses, links)) = self.snapshot().await else {
+            return;
+        };
+        let local_neighbours = if self
+            .config
+            .notify
+            .iter()
+            .any(|n| matches!(n, NotifyTarget::Network { .. }))
+        {
+            self.netlink.neighbours().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let (mut garp, mut na, mut replies) = (0u64, 0u64, 0u64);
+        for ip in ips {
+            let Some((ifindex, _)) = self.interface_for(ip, &addresses, &links) else {
+                continue;
+            };
+            let Some(announcer) = self.announcer(ifindex, &links) else {
+                continue;
+            };
+            match ip.addr() {
+                IpAddr::V4(v4) => {
+                    if announcer.gratuitous_arp(v4, GarpForm::Both).await.is_ok() {
+                        garp += 2;
+                    }
+                    let targets = notify_targets(
+                        &self.config.notify,
+                        v4,
+                        &local_neighbours,
+                        cluster_neighbours,
+                        &addresses,
+                        ifindex,
+                    );
+                    let announcer = self.announcers.get_mut(&ifindex).expect("made above");
+                    for (to_ip, to_mac) in targets {
+                        if announcer.arp_reply(v4, to_ip, to_mac).await.is_ok() {
+                            replies += 1;
+                        }
+                    }
+                }
+                IpAddr::V6(v6) => {
+                    if announcer.unsolicited_na(v6).await.is_ok() {
+                        na += 1;
+                    }
+                }
+            }
+        }
+        let _ = self
+            .reports
+            .send(Report::Announced {
+                garp,
+                na,
+                arp_replies: replies,
+            })
+            .await;
+    }
+
+    fn announcer(&mut self, ifindex: u32, links: &[Link]) -> Option<&mut Announcer> {
+        if !self.announcers.contains_key(&ifindex) {
+            let mac = links.iter().find(|l| l.index == ifindex)?.mac?;
+            let rate = self.config.garp.rate;
+            let announcer = Announcer::new(ifindex, mac)
+                .ok()?
+                .with_pacer(Pacer::new(rate, rate.clamp(1, 4096)));
+            self.announcers.insert(ifindex, announcer);
+        }
+        self.announcers.get_mut(&ifindex)
+    }
+}
+
+/// Who gets a targeted ARP reply for `vip`: neighbours inside the notify
+/// networks, and (for the `"arp-cache"` token) the cluster's shared
+/// neighbours that sit on a subnet of the VIP's interface.
+fn notify_targets(
+    notify: &[NotifyTarget],
+    vip: Ipv4Addr,
+    local: &[crate::net::Neighbour],
+    cluster: &[wire::Neighbour],
+    addresses: &[Address],
+    ifindex: u32,
+) -> Vec<(Ipv4Addr, [u8; 6])> {
+    let mut out: BTreeMap<Ipv4Addr, [u8; 6]> = BTreeMap::new();
+    let on_link = |ip: IpAddr| {
+        addresses
+            .iter()
+            .any(|a| a.ifindex == ifindex && !a.vip && a.net.contains(&ip))
+    };
+    for target in notify {
+        match target {
+            NotifyTarget::ArpCache => {
+                for n in cluster {
+                    if let IpAddr::V4(v4) = n.ip
+                        && v4 != vip
+                        && on_link(n.ip)
+                    {
+                        out.insert(v4, n.mac);
+                    }
+                }
+            }
+            NotifyTarget::Network { net, .. } => {
+                for n in local {
+                    if let IpAddr::V4(v4) = n.ip
+                        && v4 != vip
+                        && n.ifindex == ifindex
+                        && net.contains(&n.ip)
+                    {
+                        out.insert(v4, n.mac);
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}

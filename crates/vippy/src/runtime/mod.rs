@@ -1,0 +1,425 @@
+//! The runtime: one tokio loop that drives the sans-IO core (DESIGN §2).
+//! It sleeps until the core's next deadline or the next input, feeds the
+//! input in, then drains every output: datagrams to the chat sockets,
+//! desired state to the data plane task, events to logs, metrics, the API
+//! stream and hooks.
+//!
+//! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
+//! - `report.rs`: events and reports into logs, metrics, API events, hooks.
+//! - `snapshot.rs`: the core's view as the API's `Status`.
+//! - `state.rs`: an adopted cluster config kept across restarts.
+
+mod dataplane;
+mod report;
+mod snapshot;
+mod state;
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use vippy_core::config::{Config, NotifyTarget};
+use vippy_core::node::{Action, Counters, Destination, LocalEvent, Node, SecretBytes};
+
+use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState};
+use crate::check_config::{node_in_config, read_config, secret_bytes};
+use crate::checks::{CheckResult, HealthChecks};
+use crate::hooks::Hooks;
+use crate::metrics::Metrics;
+use crate::net::{Chat, ChatConfig, ChatInterfaces, Netlink};
+use crate::plugins::Plugins;
+use crate::status::{Event, Status};
+use dataplane::{Command, DataPlane, Report};
+use report::Reporter;
+
+/// What `vippyd` was started with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_path: PathBuf,
+    pub node: String,
+    /// `-p PROGRAM`, started and supervised like the config's `plugins`.
+    pub plugins: Vec<String>,
+}
+
+/// Status snapshots are published at most this often (plus on every event).
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// How long shutdown waits for the data plane to remove the VIPs.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// Runs the daemon until `shutdown` resolves or SIGTERM/SIGINT arrives.
+/// Returns once every VIP is released and the goodbye is sent.
+pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let config = Arc::new(read_config(&options.config_path).map_err(anyhow::Error::msg)?);
+    node_in_config(&config, &options.node).map_err(anyhow::Error::msg)?;
+    let secret = secret_bytes(&config).map_err(anyhow::Error::msg)?;
+
+    let netlink = Netlink::new().context("opening rtnetlink")?;
+    let links = netlink.links().await.context("listing interfaces")?;
+    let chat = Chat::bind(chat_config(&config, &options.node), &links)
+        .context("binding the chat socket")?;
+    info!(node = %options.node, "chat on {} via {:?}", config.chat, chat.interfaces().iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>());
+
+    // Grows across restarts without state on disk (DESIGN §3).
+    let incarnation = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let started = Instant::now();
+    let mut node = Node::new(config.clone(), &options.node, &secret, incarnation, started);
+    if let Some((cluster, from)) = state::load_adopted(&config) {
+        info!(node = %options.node, "resuming config version {} adopted from {from} (kept in {})", cluster.version, config.state_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+        node.resume_adopted(Arc::new(cluster), from, started);
+    }
+
+    // Data plane: remove leftovers before anything is announced.
+    let (report_tx, mut reports) = mpsc::channel::<Report>(1024);
+    let mut dataplane = DataPlane::new(netlink, config.clone(), node.cluster().clone(), report_tx);
+    dataplane.remove_leftovers().await;
+    let (dp_tx, dp_rx) = mpsc::channel::<Command>(4096);
+    let dp_task = tokio::spawn(dataplane.run(dp_rx));
+
+    // Management API, checks, plugins.
+    let metrics = Arc::new(Metrics::new());
+    let (events_tx, _) = broadcast::channel::<Event>(1024);
+    let (status_tx, status_rx) = watch::channel(Status::default());
+    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminRequest>(16);
+    let api_socket = ApiSocket::bind(&config.management, config.management_mode)
+        .with_context(|| format!("management socket {}", config.management.display()))?;
+    let stop = CancellationToken::new();
+    let api_state = ApiState::new(status_rx, metrics.clone(), admin_tx, events_tx.clone());
+    let api_stop = stop.clone();
+    let api_task =
+        tokio::spawn(api_socket.serve(api_state, async move { api_stop.cancelled().await }));
+    let (check_tx, mut check_rx) = mpsc::channel::<CheckResult>(64);
+    let mut checks = HealthChecks::spawn(config.checks.clone(), check_tx, stop.clone());
+    // A check that has not passed yet counts as failing: no VIP is taken
+    // before the service is known good.
+    for check in &config.checks {
+        node.handle_local(
+            started,
+            LocalEvent::Health {
+                check: check.name.clone(),
+                ok: false,
+            },
+        );
+    }
+    let mut plugins = Plugins::spawn(
+        plugin_commands(&config, &options),
+        config.management.clone(),
+        options.node.clone(),
+        stop.clone(),
+    );
+
+    let mut reporter = Reporter::new(
+        options.node.clone(),
+        metrics.clone(),
+        events_tx,
+        Hooks::new(config.hooks.clone(), metrics.clone()),
+    );
+    let mut sighup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    tokio::pin!(shutdown);
+
+    let mut loop_state = LoopState {
+        config,
+        secret,
+        chat,
+        dp: dp_tx,
+        last_counters: Counters::default(),
+        status_dirty: true,
+    };
+    let mut buf = vec![0u8; 65536];
+    let mut publish = tokio::time::interval(PUBLISH_EVERY);
+    info!(node = %options.node, "started: version {}, {} groups, {} nodes, incarnation {incarnation}", node.cluster().version, node.cluster().groups.len(), node.cluster().nodes.len());
+    crate::systemd::notify_ready();
+
+    loop {
+        loop_state.drain(&mut node, &mut reporter).await;
+        let deadline = node.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            _ = sigterm.recv() => { info!(node = %options.node, "SIGTERM: shutting down"); break }
+            _ = sigint.recv() => { info!(node = %options.node, "SIGINT: shutting down"); break }
+            _ = sighup.recv() => {
+                info!(node = %options.node, "SIGHUP: reloading {}", options.config_path.display());
+                if let Err(e) = loop_state.reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins).await {
+                    error!(node = %options.node, "reload failed, keeping the running configuration: {e}");
+                }
+            }
+            received = loop_state.chat.recv_from(&mut buf) => match received {
+                Ok((len, from)) => node.handle_datagram(Instant::now(), from, &buf[..len]),
+                Err(e) => warn!(node = %options.node, "chat receive: {e}"),
+            },
+            _ = sleep_until(deadline) => node.handle_timeout(Instant::now()),
+            Some(report) = reports.recv() => {
+                reporter.data_plane(&report);
+                if let Report::Neighbours(list) = report {
+                    node.handle_local(Instant::now(), LocalEvent::Neighbours(list));
+                }
+                loop_state.status_dirty = true;
+            }
+            Some(result) = check_rx.recv() => {
+                info!(node = %options.node, check = %result.name, "check {}: {} ({})", result.name, if result.ok { "passing" } else { "FAILING" }, result.detail);
+                metrics.set_check_up(&result.name, result.ok);
+                reporter.check(&result);
+                node.handle_local(Instant::now(), LocalEvent::Health { check: result.name, ok: result.ok });
+            }
+            Some(request) = admin_rx.recv() => {
+                let answer = match request.kind {
+                    AdminKind::SetActive { active, reason } => {
+                        let text = reason.clone().unwrap_or_default();
+                        info!(node = %options.node, "administrative {}{}", if active { "undrain" } else { "drain" }, if text.is_empty() { String::new() } else { format!(": {text}") });
+                        node.handle_local(Instant::now(), LocalEvent::Admin { active, reason });
+                        Ok(if active { "active".to_string() } else { format!("inactive (administrative{})", if text.is_empty() { String::new() } else { format!(": {text}") }) })
+                    }
+                    AdminKind::Reload => loop_state
+                        .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
+                        .await
+                        .map(|()| format!("reloaded {}", options.config_path.display()))
+                        .map_err(|e| e.to_string()),
+                };
+                let _ = request.reply.send(answer);
+                loop_state.status_dirty = true;
+            }
+            _ = publish.tick() => {
+                if loop_state.status_dirty {
+                    loop_state.status_dirty = false;
+                    let status = snapshot::status(&node, &loop_state.config, &metrics, Instant::now());
+                    metrics.set_groups_held(status.groups.iter().filter(|g| g.held_here).count() as u64);
+                    metrics.set_peers(status.peers.iter().filter(|p| p.eligible).count() as u64);
+                    let _ = status_tx.send(status);
+                }
+            }
+        }
+    }
+
+    // Goodbye: release everything, tell the peers, wait for the kernel.
+    crate::systemd::notify_stopping();
+    node.handle_local(Instant::now(), LocalEvent::Shutdown);
+    loop_state.drain(&mut node, &mut reporter).await;
+    let (done_tx, done_rx) = oneshot::channel();
+    let _ = loop_state.dp.send(Command::Flush(done_tx)).await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
+        warn!(node = %options.node, "the data plane did not finish removing VIPs in time");
+    }
+    while let Ok(report) = reports.try_recv() {
+        reporter.data_plane(&report);
+    }
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_millis(300), api_task).await;
+    drop(loop_state);
+    dp_task.abort();
+    tokio::spawn(async move {
+        checks.stopped().await;
+        plugins.stopped().await;
+    });
+    info!(node = %options.node, "stopped: VIPs released, goodbye sent");
+    Ok(())
+}
+
+/// The config's `plugins` and `vippyd -p PROGRAM` (as in the original).
+fn plugin_commands(config: &Config, options: &Options) -> Vec<vippy_core::config::Command> {
+    let mut commands = config.plugins.clone();
+    commands.extend(
+        options
+            .plugins
+            .iter()
+            .map(|p| vippy_core::config::Command::Argv(vec![p.clone()])),
+    );
+    commands
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The chat sockets' shape from the config: a multicast group, or unicast
+/// to every configured peer but this node.
+fn chat_config(config: &Config, me: &str) -> ChatConfig {
+    let (group_v4, group_v6) = match config.chat.ip() {
+        IpAddr::V4(v4) if v4.is_multicast() => (Some(v4), None),
+        IpAddr::V6(v6) if v6.is_multicast() => (None, Some(v6)),
+        _ => (None, None),
+    };
+    ChatConfig {
+        port: config.chat.port(),
+        group_v4,
+        group_v6,
+        interfaces: match &config.chat_interface {
+            vippy_core::config::ChatInterface::All => ChatInterfaces::All,
+            vippy_core::config::ChatInterface::Named(name) => ChatInterfaces::Named(name.clone()),
+        },
+        peers: config
+            .peers
+            .iter()
+            .filter(|(name, _)| name.as_str() != me)
+            .map(|(_, addr)| *addr)
+            .collect(),
+    }
+}
+
+struct LoopState {
+    config: Arc<Config>,
+    secret: Vec<u8>,
+    chat: Chat,
+    dp: mpsc::Sender<Command>,
+    last_counters: Counters,
+    status_dirty: bool,
+}
+
+impl LoopState {
+    /// Drains every output of the core after an input.
+    async fn drain(&mut self, node: &mut Node, reporter: &mut Reporter) {
+        let now = Instant::now();
+        while let Some(transmit) = node.poll_transmit() {
+            let result = match transmit.destination {
+                Destination::Peer(addr) => self.chat.send_to(&transmit.bytes, addr).await,
+                Destination::Cluster if self.chat.config().peers.is_empty() => {
+                    self.chat.multicast(&transmit.bytes).await.map(|_| ())
+                }
+                Destination::Cluster => {
+                    let (_, failures) = self.chat.send_to_peers(&transmit.bytes).await;
+                    failures.into_iter().next().map_or(Ok(()), Err)
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(node = %reporter.node, "chat send: {e}");
+            }
+        }
+        let mut adopted = false;
+        while let Some(action) = node.poll_action() {
+            let command = match action {
+                Action::Plumb { group, ips } => Command::Plumb { group, ips },
+                Action::Unplumb { group, ips } => Command::Unplumb { group, ips },
+                Action::Announce { group, ips } => {
+                    let wants_cache = self.config.notify.contains(&NotifyTarget::ArpCache);
+                    let cluster_neighbours = if wants_cache {
+                        node.cluster_neighbours(now)
+                    } else {
+                        Vec::new()
+                    };
+                    Command::Announce {
+                        group,
+                        ips,
+                        cluster_neighbours,
+                    }
+                }
+            };
+            if self.dp.send(command).await.is_err() {
+                error!(node = %reporter.node, "the data plane task has stopped");
+            }
+        }
+        while let Some(event) = node.poll_event() {
+            if let vippy_core::node::Event::ConfigAdopted {
+                from: Some(peer), ..
+            } = &event
+            {
+                state::save_adopted(&self.config, node.cluster(), peer);
+            }
+            adopted |= matches!(event, vippy_core::node::Event::ConfigAdopted { .. });
+            reporter.core(event, now);
+            self.status_dirty = true;
+        }
+        if adopted {
+            let _ = self
+                .dp
+                .send(Command::Configure {
+                    config: self.config.clone(),
+                    cluster: node.cluster().clone(),
+                })
+                .await;
+        }
+        self.count(node.counters().clone(), reporter);
+    }
+
+    /// Carries the core's counters into the metrics.
+    fn count(&mut self, now: Counters, reporter: &Reporter) {
+        for _ in self.last_counters.heartbeats_sent..now.heartbeats_sent {
+            reporter.metrics.heartbeat_sent();
+        }
+        for _ in self.last_counters.heartbeats_received..now.heartbeats_received {
+            reporter.metrics.heartbeat_received();
+        }
+        self.last_counters = now;
+    }
+
+    /// SIGHUP or `POST /reload`: a file that fails to read or validate is
+    /// rejected and the running configuration stays (DESIGN §1).
+    async fn reload(
+        &mut self,
+        options: &Options,
+        node: &mut Node,
+        reporter: &mut Reporter,
+        checks: &mut HealthChecks,
+        plugins: &mut Plugins,
+    ) -> anyhow::Result<()> {
+        let config = Arc::new(read_config(&options.config_path).map_err(anyhow::Error::msg)?);
+        let secret = secret_bytes(&config).map_err(anyhow::Error::msg)?;
+        if config.chat != self.config.chat
+            || config.peers != self.config.peers
+            || config.chat_interface != self.config.chat_interface
+        {
+            warn!(node = %options.node, "chat settings changed; they take effect on restart");
+        }
+        if config.management != self.config.management {
+            warn!(node = %options.node, "the management socket path changed; it takes effect on restart");
+        }
+        if config.cluster.node_index(&options.node).is_none() {
+            bail!(
+                "node \"{}\" is not in the new file's \"nodes\" ({})",
+                options.node,
+                config.cluster.nodes.join(", ")
+            );
+        }
+        if config.checks != self.config.checks {
+            // Unchanged checks keep running and keep their state.
+            checks.reconfigure(config.checks.clone()).await;
+            for check in &self.config.checks {
+                if !config.checks.iter().any(|c| c.name == check.name) {
+                    node.handle_local(
+                        Instant::now(),
+                        LocalEvent::Health {
+                            check: check.name.clone(),
+                            ok: true,
+                        },
+                    );
+                }
+            }
+            reporter
+                .metrics
+                .retain_checks(config.checks.iter().map(|c| c.name.as_str()));
+        }
+        plugins.reconfigure(
+            plugin_commands(&config, options),
+            self.config.management.clone(),
+            options.node.clone(),
+        );
+        reporter.hooks = Hooks::new(config.hooks.clone(), reporter.metrics.clone());
+        node.handle_local(
+            Instant::now(),
+            LocalEvent::Reload {
+                config: config.clone(),
+                secret: SecretBytes(secret.clone()),
+            },
+        );
+        self.secret = secret;
+        self.config = config.clone();
+        let _ = self.dp.try_send(Command::Configure {
+            config,
+            cluster: node.cluster().clone(),
+        });
+        info!(node = %options.node, "reloaded {}: version {} in force", options.config_path.display(), node.cluster().version);
+        Ok(())
+    }
+}

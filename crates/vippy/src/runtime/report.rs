@@ -1,0 +1,346 @@
+//! What happens, told once: each core event and data-plane report becomes a
+//! log line (cause, old and new state — STYLE rule 4), a metric, an API
+//! event and, where configured, a hook run.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use tracing::{debug, error, info, warn};
+use vippy_core::node::{Event as CoreEvent, Rejection};
+
+use super::dataplane::Report;
+use crate::hooks::{HookEnv, HookKind, Hooks};
+use crate::metrics::{Announcement, Direction, Metrics, RejectReason};
+use crate::status::{Event, EventKind};
+
+/// Peer-caused problems are logged at most this often per reason (STYLE rule 2).
+const REJECT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+pub struct Reporter {
+    pub node: String,
+    pub metrics: std::sync::Arc<Metrics>,
+    pub events: broadcast::Sender<Event>,
+    pub hooks: Hooks,
+    /// Rejections not yet logged, and when the last line for each went out.
+    rejected: HashMap<Rejection, (u64, Option<Instant>)>,
+}
+
+fn ips_text(ips: &[ipnet::IpNet]) -> Vec<String> {
+    ips.iter().map(|ip| ip.to_string()).collect()
+}
+
+impl Reporter {
+    pub fn new(
+        node: String,
+        metrics: std::sync::Arc<Metrics>,
+        events: broadcast::Sender<Event>,
+        hooks: Hooks,
+    ) -> Reporter {
+        Reporter {
+            node,
+            metrics,
+            events,
+            hooks,
+            rejected: HashMap::new(),
+        }
+    }
+
+    fn publish(&self, event: Event) {
+        // No subscriber is fine; a slow one loses old events, never blocks us.
+        let _ = self.events.send(event);
+    }
+
+    pub fn core(&mut self, event: CoreEvent, now: Instant) {
+        let me = self.node.clone();
+        match event {
+            CoreEvent::Intent {
+                group,
+                owner,
+                previous,
+            } => {
+                let shown = |o: &Option<String>| o.clone().unwrap_or_else(|| "nobody".into());
+                info!(node = %me, group, "group {group}: owner {} -> {}", shown(&previous), shown(&owner));
+                if owner.as_deref() == Some(me.as_str()) {
+                    self.publish(
+                        Event::new(EventKind::IntentUp, &me)
+                            .group(group)
+                            .detail(format!("from {}", shown(&previous))),
+                    );
+                } else if previous.as_deref() == Some(me.as_str()) {
+                    self.publish(
+                        Event::new(EventKind::IntentDown, &me)
+                            .group(group)
+                            .detail(format!("to {}", shown(&owner))),
+                    );
+                }
+            }
+            CoreEvent::Acquired {
+                group,
+                ips,
+                cause,
+                failover,
+            } => {
+                self.metrics.ownership_transition(Direction::Acquire);
+                if let Some(took) = failover {
+                    self.metrics.set_last_failover(took);
+                }
+                let took = failover
+                    .map(|d| format!(" after {:.3}s", d.as_secs_f64()))
+                    .unwrap_or_default();
+                info!(node = %me, group, ip = %ips_text(&ips).join(" "), cause = %cause, "acquiring group {group} ({}): released -> held, {cause}{took}", ips_text(&ips).join(", "));
+            }
+            CoreEvent::Released { group, ips, cause } => {
+                self.metrics.ownership_transition(Direction::Release);
+                let g = group
+                    .map(|g| g.to_string())
+                    .unwrap_or_else(|| "(removed)".into());
+                info!(node = %me, group = %g, ip = %ips_text(&ips).join(" "), cause = %cause, "releasing group {g} ({}): held -> released, {cause}", ips_text(&ips).join(", "));
+            }
+            CoreEvent::ActiveChanged {
+                active,
+                reasons,
+                previous,
+            } => {
+                let text = |r: &[vippy_core::node::InactiveReason]| {
+                    if r.is_empty() {
+                        "active".to_string()
+                    } else {
+                        format!(
+                            "inactive ({})",
+                            r.iter()
+                                .map(|x| x.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                };
+                let line = format!("state: {} -> {}", text(&previous), text(&reasons));
+                if active {
+                    info!(node = %me, "{line}")
+                } else {
+                    warn!(node = %me, "{line}")
+                }
+                self.metrics.set_active(active);
+                let state = if active { "active" } else { "inactive" };
+                self.publish(
+                    Event::new(EventKind::State, &me)
+                        .detail(state)
+                        .reason(text(&reasons)),
+                );
+                self.hooks.run(
+                    HookKind::Change,
+                    HookEnv {
+                        event: state.into(),
+                        node: me,
+                        ..HookEnv::default()
+                    },
+                );
+            }
+            CoreEvent::PeerUp {
+                node,
+                incarnation,
+                from,
+            } => {
+                info!(node = %me, peer = %node, "peer {node}: unknown -> heard from {from} (incarnation {incarnation})");
+                self.publish(
+                    Event::new(EventKind::Peer, node)
+                        .detail("up")
+                        .reason(format!("heard from {from}")),
+                );
+            }
+            CoreEvent::PeerRestarted { node, incarnation } => {
+                info!(node = %me, peer = %node, "peer {node}: restarted (incarnation {incarnation})");
+                self.publish(Event::new(EventKind::Peer, node).detail("restarted"));
+            }
+            CoreEvent::PeerStale { node } => {
+                warn!(node = %me, peer = %node, "peer {node}: fresh -> stale (not heard for the stale period)");
+                self.publish(Event::new(EventKind::Peer, node).detail("stale"));
+            }
+            CoreEvent::PeerLeft { node } => {
+                info!(node = %me, peer = %node, "peer {node}: fresh -> gone (said goodbye)");
+                self.publish(Event::new(EventKind::Peer, node).detail("left"));
+            }
+            CoreEvent::ConfigAdopted {
+                version,
+                previous_version,
+                from,
+            } => {
+                let source = from
+                    .clone()
+                    .map(|p| format!("adopted from {p}"))
+                    .unwrap_or_else(|| "reloaded from the file".into());
+                warn!(node = %me, "config: version {previous_version} -> {version}, {source}");
+                self.publish(
+                    Event::new(EventKind::Config, &me)
+                        .detail(format!("version {version}"))
+                        .reason(source),
+                );
+            }
+            CoreEvent::ConfigConflict {
+                peer,
+                version,
+                standing_down,
+            } => {
+                self.metrics.datagram_rejected(RejectReason::ConfigConflict);
+                let action = if standing_down {
+                    "this node stands down (config-conflict)"
+                } else {
+                    "the peer stands down"
+                };
+                error!(node = %me, peer = %peer, "CRITICAL config conflict: {peer} runs version {version} with different vips or nodes; {action}; make the files agree and bump the version");
+                self.publish(
+                    Event::new(EventKind::Config, &me)
+                        .detail("conflict")
+                        .reason(format!(
+                            "{peer} runs version {version} with different content"
+                        )),
+                );
+            }
+            CoreEvent::ConfigKept { detail } => {
+                warn!(node = %me, "config: {detail}");
+                self.publish(
+                    Event::new(EventKind::Config, &me)
+                        .detail("kept")
+                        .reason(detail),
+                );
+            }
+            CoreEvent::ConfigFetchFailed { peer, detail } => {
+                warn!(node = %me, peer = %peer, "config fetch from {peer} failed: {detail}");
+            }
+            CoreEvent::Rejected {
+                from,
+                sender,
+                reason,
+                detail,
+            } => {
+                self.metrics.datagram_rejected(metric_reason(reason));
+                let entry = self.rejected.entry(reason).or_insert((0, None));
+                entry.0 += 1;
+                let due = entry
+                    .1
+                    .is_none_or(|last| now.duration_since(last) >= REJECT_LOG_EVERY);
+                if due {
+                    let count = std::mem::take(&mut entry.0);
+                    entry.1 = Some(now);
+                    let who = sender
+                        .map(|s| format!(" (claims to be {s})"))
+                        .unwrap_or_default();
+                    debug!(node = %me, "dropped {count} datagram(s) for {}: latest from {from}{who}: {detail}", reason.as_str());
+                }
+            }
+            CoreEvent::DuplicateName { from } => {
+                error!(node = %me, "another process at {from} sends as node {me}: two nodes share a name");
+            }
+        }
+    }
+
+    pub fn check(&self, result: &crate::checks::CheckResult) {
+        let state = if result.ok { "passing" } else { "failing" };
+        self.publish(
+            Event::new(EventKind::Check, &self.node)
+                .reason(format!("check:{}", result.name))
+                .detail(format!("{state}: {}", result.detail)),
+        );
+    }
+
+    pub fn data_plane(&mut self, report: &Report) {
+        let me = self.node.clone();
+        match report {
+            Report::Plumbed {
+                group,
+                ips,
+                interface,
+                restored,
+            } => {
+                let how = if *restored {
+                    " (put back after it was removed by hand)"
+                } else {
+                    ""
+                };
+                info!(node = %me, interface = %interface, ip = %ips_text(ips).join(" "), "plumbed {} on {interface}{how}", ips_text(ips).join(", "));
+                let mut event = Event::new(EventKind::NetworkUp, &me)
+                    .ips(ips_text(ips))
+                    .interface(interface.clone());
+                if let Some(g) = group {
+                    event = event.group(*g);
+                }
+                self.publish(event);
+                if !*restored {
+                    self.hooks.run(
+                        HookKind::Up,
+                        HookEnv {
+                            event: "up".into(),
+                            node: me,
+                            group: *group,
+                            ips: ips_text(ips),
+                            interface: Some(interface.clone()),
+                        },
+                    );
+                }
+            }
+            Report::Unplumbed {
+                group,
+                ips,
+                interface,
+                leftover,
+            } => {
+                let how = if *leftover {
+                    " (not held here: left over from an earlier run or another owner)"
+                } else {
+                    ""
+                };
+                info!(node = %me, interface = %interface, ip = %ips_text(ips).join(" "), "removed {} from {interface}{how}", ips_text(ips).join(", "));
+                let mut event = Event::new(EventKind::NetworkDown, &me)
+                    .ips(ips_text(ips))
+                    .interface(interface.clone());
+                if let Some(g) = group {
+                    event = event.group(*g);
+                }
+                self.publish(event);
+                if !*leftover {
+                    self.hooks.run(
+                        HookKind::Down,
+                        HookEnv {
+                            event: "down".into(),
+                            node: me,
+                            group: *group,
+                            ips: ips_text(ips),
+                            interface: Some(interface.clone()),
+                        },
+                    );
+                }
+            }
+            Report::PlumbFailed { ip, error } => {
+                self.metrics.plumb_failure();
+                error!(node = %me, ip = %ip, "cannot plumb {ip}: {error} (retried on the next reconcile)");
+            }
+            Report::UnplumbFailed { ip, error } => {
+                self.metrics.unplumb_failure();
+                error!(node = %me, ip = %ip, "cannot remove {ip}: {error} (retried on the next reconcile)");
+            }
+            Report::Announced {
+                garp,
+                na,
+                arp_replies,
+            } => {
+                self.metrics.announcements_sent(Announcement::Garp, *garp);
+                self.metrics.announcements_sent(Announcement::Na, *na);
+                self.metrics
+                    .announcements_sent(Announcement::ArpReply, *arp_replies);
+            }
+            Report::Neighbours(_) => {}
+        }
+    }
+}
+
+fn metric_reason(r: Rejection) -> RejectReason {
+    match r {
+        Rejection::Auth => RejectReason::Auth,
+        Rejection::Replay => RejectReason::Replay,
+        Rejection::Malformed => RejectReason::Malformed,
+        Rejection::Version => RejectReason::Version,
+        Rejection::UnknownNode => RejectReason::UnknownNode,
+        Rejection::ConfigConflict => RejectReason::ConfigConflict,
+    }
+}

@@ -1,0 +1,62 @@
+//! The core's view turned into the API's [`Status`].
+
+use std::time::Instant;
+
+use vippy_core::config::{Config, hex};
+use vippy_core::node::Node;
+
+use crate::metrics::Metrics;
+use crate::status::{GroupStatus, PeerStatus, Status};
+
+pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> Status {
+    let view = node.status();
+    let groups = view
+        .groups
+        .into_iter()
+        .map(|g| GroupStatus {
+            index: g.index,
+            interfaces: g
+                .ips
+                .iter()
+                .map(|ip| config.interfaces.get(&ip.addr()).cloned())
+                .collect(),
+            ips: g.ips.iter().map(|ip| ip.to_string()).collect(),
+            preferred: g.preferred,
+            owner: g.owner,
+            holders: g.holders,
+            held_here: g.held_here,
+            since_seconds: g
+                .held_since
+                .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+        })
+        .collect();
+    let peers = view
+        .peers
+        .into_iter()
+        .map(|p| PeerStatus {
+            name: p.name,
+            address: Some(p.addr.to_string()),
+            last_heard_seconds: Some(now.saturating_duration_since(p.last_heard).as_secs_f64()),
+            incarnation: Some(p.incarnation),
+            config_version: p.config_version,
+            eligible: p.eligible,
+            why_not: p.why_not,
+        })
+        .collect();
+    Status {
+        node: view.name,
+        version: view.version,
+        digest: hex(&view.digest),
+        config_origin: match view.adopted_from {
+            Some(peer) => format!("adopted from {peer}"),
+            None => "file".to_string(),
+        },
+        mature: view.mature,
+        active: view.active,
+        reasons: view.reasons.iter().map(|r| r.to_string()).collect(),
+        admin_reason: view.admin_reason,
+        groups,
+        peers,
+        counters: metrics.counters(),
+    }
+}
