@@ -195,6 +195,16 @@ impl Node {
             }
         }
 
+        // Groups nobody holds are claimed only once the set of eligible nodes
+        // has been still for a moment: nodes that become ready one after
+        // another (a cold start, quorum regained) then agree on the owner.
+        let mut members: Vec<NodeIndex> = eligible.iter().map(|n| n.index).collect();
+        members.sort_unstable();
+        if members != self.last_eligible {
+            self.last_eligible = members;
+            self.claim_unowned_at = self.claim_unowned_at.max(now + self.config.interval / 4);
+        }
+
         let placement_groups: Vec<PlacementGroup> = groups
             .iter()
             .map(|g| PlacementGroup {

@@ -58,6 +58,8 @@ pub struct Node {
     claim_unowned_at: Instant,
     /// A group waits for `claim_unowned_at`.
     unowned_waiting: bool,
+    /// The eligible nodes at the last decision (sorted indices).
+    last_eligible: Vec<u16>,
     /// After adopting a new config: takes no new group before this.
     settle_until: Instant,
     settling: bool,
@@ -125,6 +127,7 @@ impl Node {
             matured: false,
             claim_unowned_at: now + boot_listen(&config) + config.interval / 4,
             unowned_waiting: false,
+            last_eligible: Vec::new(),
             settle_until: now,
             settling: false,
             admin: None,
