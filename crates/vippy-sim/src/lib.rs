@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - `rng.rs`: the seeded generator.
-//! - `world.rs`: nodes, network, clock, what each node has plumbed.
+//! - `world.rs`: nodes, network, clock, what each node has plumbed, and
+//!   (for the golden tests) a recording of every node's outputs.
 //! - `scenario.rs`: one seeded run through its phases, with the invariants.
 
 pub mod rng;

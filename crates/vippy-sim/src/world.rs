@@ -2,14 +2,14 @@
 //! jumps straight to the next deadline, and what each node has plumbed.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use vippy_core::config::Config;
-use vippy_core::node::{Action, Destination, Event, LocalEvent, Node, SecretBytes};
+use vippy_core::node::{Action, Destination, Event, LocalEvent, Node, SecretBytes, Transmit};
 
 use crate::rng::Rng;
 
@@ -76,6 +76,34 @@ pub struct World {
     pub violation: Option<String>,
     /// Groups (by first address) for the single-holder check.
     pub watched: Vec<IpNet>,
+    /// Every output of every node, when [`World::record`] turned it on.
+    pub recorder: Option<Recorder>,
+}
+
+/// One output of one node, as the golden tests see it.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Transmit(Transmit),
+    Action(Action),
+    Event(Event),
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Since [`World::base`].
+    pub at: Duration,
+    pub node: usize,
+    pub output: Output,
+}
+
+/// The transcript a recording world keeps (golden tests).
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// In the order the world drained them.
+    pub outputs: Vec<Recorded>,
+    /// The last datagram each node sent towards each other, by (from, to),
+    /// before any fault applied: what [`World::replay_last`] re-injects.
+    last_sent: BTreeMap<(usize, usize), Vec<u8>>,
 }
 
 const TRACE_KEEP: usize = 400;
@@ -114,7 +142,53 @@ impl World {
             strict_single_holder: false,
             violation: None,
             watched: Vec::new(),
+            recorder: None,
         }
+    }
+
+    /// From now on, keeps every transmit, action and event of every node
+    /// (see [`World::take_recorded`]) and the last datagram between each pair.
+    pub fn record(&mut self) {
+        self.recorder.get_or_insert_with(Recorder::default);
+    }
+
+    /// The outputs recorded since the last call.
+    pub fn take_recorded(&mut self) -> Vec<Recorded> {
+        self.recorder
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.outputs))
+            .unwrap_or_default()
+    }
+
+    /// Delivers again, right now, the last datagram node `from` sent towards
+    /// node `to` (an attacker's replay). False when none was recorded or
+    /// `to` is not running.
+    pub fn replay_last(&mut self, from: usize, to: usize) -> bool {
+        let Some(bytes) = self
+            .recorder
+            .as_ref()
+            .and_then(|r| r.last_sent.get(&(from, to)))
+            .cloned()
+        else {
+            return false;
+        };
+        let from_addr = self.nodes[from].addr;
+        let (from_name, to_name) = (self.nodes[from].name.clone(), self.nodes[to].name.clone());
+        let now = self.now;
+        let target = &mut self.nodes[to];
+        let Some(node) = target.node.as_mut() else {
+            return false;
+        };
+        if target.paused {
+            target.queued.push((from_addr, bytes));
+        } else {
+            node.handle_datagram(now, from_addr, &bytes);
+        }
+        self.log(format!(
+            "{to_name}: replayed {from_name}'s last datagram to it"
+        ));
+        self.drain(to);
+        true
     }
 
     pub fn elapsed(&self) -> f64 {
@@ -311,14 +385,17 @@ impl World {
                 return;
             };
             if let Some(t) = node.poll_transmit() {
+                self.keep(i, || Output::Transmit(t.clone()));
                 self.transmit(i, t.destination, t.bytes);
                 continue;
             }
             if let Some(action) = node.poll_action() {
+                self.keep(i, || Output::Action(action.clone()));
                 self.apply(i, action);
                 continue;
             }
             if let Some(event) = node.poll_event() {
+                self.keep(i, || Output::Event(event.clone()));
                 if !matches!(event, Event::Rejected { .. }) || self.trace_all {
                     let name = self.nodes[i].name.clone();
                     self.log(format!("{name}: {}", describe_event(&event)));
@@ -328,6 +405,17 @@ impl World {
             break;
         }
         self.check_single_holder();
+    }
+
+    /// Records one output of node `i` when recording is on.
+    fn keep(&mut self, i: usize, output: impl FnOnce() -> Output) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.outputs.push(Recorded {
+                at: self.now - self.base,
+                node: i,
+                output: output(),
+            });
+        }
     }
 
     fn transmit(&mut self, from: usize, destination: Destination, bytes: Vec<u8>) {
@@ -341,6 +429,9 @@ impl World {
                 .collect(),
         };
         for to in targets {
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.last_sent.insert((from, to), bytes.clone());
+            }
             if self.faults.blocked.contains(&(from, to)) || self.rng.chance(self.faults.loss) {
                 continue;
             }
