@@ -228,8 +228,15 @@ impl Node {
             }
             if let Some(name) = &held_by_peer[g] {
                 self.last_holder.insert(group.key, name.clone());
+                self.holder_restarted.remove(&group.key);
             }
         }
+
+        // While a member runs another config version (an upgrade is
+        // spreading), its holdings do not count for placement here, so
+        // planned moves would shuffle groups for nothing: hold them back
+        // until it adopts (or 2 × stale passes, for one that never does).
+        let skew = self.version_skew(now);
 
         // Release first (DESIGN §4 rule 5).
         let mine = self.index;
@@ -240,6 +247,11 @@ impl Node {
             };
             let owner = assignment.owners[g];
             if owner.is_some() && owner == mine {
+                continue;
+            }
+            let planned =
+                self.reasons.is_empty() && !owner.is_some_and(|o| holders[g].contains(&o));
+            if planned && skew {
                 continue;
             }
             // A planned move names its recipient, so that only it takes the
@@ -268,7 +280,7 @@ impl Node {
         }
 
         // Then acquire what is ours and free.
-        let may_acquire = self.reasons.is_empty() && !self.settling && !uncertain;
+        let may_acquire = self.reasons.is_empty() && !uncertain;
         if !may_acquire {
             return;
         }
@@ -285,7 +297,9 @@ impl Node {
                 continue; // handed to another node, or by us and not yet taken
             }
             let (cause, failover) = self.takeover_cause(group.key, now);
-            if cause == Cause::Unowned && now < self.claim_unowned_at {
+            // A group nobody held (a new one, a cold start) waits for the
+            // membership to settle, and for `mature` after a new config.
+            if cause == Cause::Unowned && (now < self.claim_unowned_at || self.settling) {
                 self.unowned_waiting = true;
                 continue;
             }
@@ -297,6 +311,7 @@ impl Node {
                 },
             );
             self.last_holder.insert(group.key, self.name.clone());
+            self.holder_restarted.remove(&group.key);
             self.counters.acquisitions += 1;
             self.actions.push_back(Action::Plumb {
                 group: g,
@@ -314,6 +329,23 @@ impl Node {
             });
             self.dirty = true;
         }
+    }
+
+    /// Whether a present member runs another config version, for at most
+    /// 2 × stale from when that was first seen.
+    fn version_skew(&mut self, now: Instant) -> bool {
+        let version = self.cluster.version;
+        let skewed = self.peers.iter().any(|(name, peer)| {
+            peer.present()
+                && self.cluster.node_index(name).is_some()
+                && peer.state.as_ref().is_some_and(|s| s.version != version)
+        });
+        if !skewed {
+            self.skew_since = None;
+            return false;
+        }
+        let since = *self.skew_since.get_or_insert(now);
+        now < since + self.config.stale * 2
     }
 
     /// Forgets handoffs that were taken, whose recipient is gone, or that
@@ -357,6 +389,9 @@ impl Node {
         let Some(last) = self.last_holder.get(&key).filter(|n| **n != self.name) else {
             return (Cause::Unowned, None);
         };
+        if self.holder_restarted.contains(&key) {
+            return (Cause::PeerRestarted(last.clone()), None);
+        }
         match self.peers.get(last) {
             Some(peer) if peer.departed => {
                 (Cause::PeerLeft(last.clone()), Some(now - peer.last_heard))

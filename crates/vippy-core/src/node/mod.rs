@@ -75,6 +75,12 @@ pub struct Node {
     handoffs: BTreeMap<u64, (u16, Instant)>,
     /// The last holder seen for each group (by key), to name the cause of a takeover.
     last_holder: HashMap<u64, String>,
+    /// Groups whose last holder has restarted since (and so let them go).
+    holder_restarted: BTreeSet<u64>,
+    /// Since when a member has been seen on another config version.
+    skew_since: Option<Instant>,
+    /// The goodbye is sent: nothing more is said or done.
+    said_goodbye: bool,
     /// The owner placement chose last time, by group key (for intent events).
     last_owner: HashMap<u64, Option<u16>>,
     /// Configs by digest, to serve transfers and read peers' holdings.
@@ -138,6 +144,9 @@ impl Node {
             held: BTreeMap::new(),
             handoffs: BTreeMap::new(),
             last_holder: HashMap::new(),
+            holder_restarted: BTreeSet::new(),
+            skew_since: None,
+            said_goodbye: false,
             last_owner: HashMap::new(),
             known: HashMap::from([(cluster.digest(), cluster.clone())]),
             fetch: None,
@@ -224,17 +233,23 @@ impl Node {
 
     /// An authenticated or not, well-formed or not, datagram from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: std::net::SocketAddr, bytes: &[u8]) {
+        if self.said_goodbye {
+            return;
+        }
         self.receive(now, from, bytes);
         self.flush(now);
     }
 
     /// Runs whatever timers are due; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.said_goodbye {
+            return;
+        }
         if !self.matured && now >= self.mature_at {
             self.matured = true;
             self.needs_decide = true;
         }
-        if self.unowned_waiting && now >= self.claim_unowned_at {
+        if self.unowned_waiting && now >= self.unowned_claim_time() {
             self.unowned_waiting = false;
             self.needs_decide = true;
         }
@@ -260,7 +275,7 @@ impl Node {
         if now >= self.next_heartbeat {
             self.dirty = true;
             // Pending handoffs expire with time, not with messages.
-            self.needs_decide |= !self.handoffs.is_empty();
+            self.needs_decide |= !self.handoffs.is_empty() || self.skew_since.is_some();
             // A config that failed to arrive is tried again once its backoff ends.
             if self.fetch.is_none() {
                 self.start_fetch(now);
@@ -270,6 +285,9 @@ impl Node {
     }
 
     pub fn handle_local(&mut self, now: Instant, event: LocalEvent) {
+        if self.said_goodbye {
+            return; // after goodbye, peers must not hear from us again
+        }
         match event {
             LocalEvent::Health { check, ok } => {
                 let changed = if ok {
@@ -300,6 +318,7 @@ impl Node {
                     }),
                     Destination::Cluster,
                 );
+                self.said_goodbye = true;
                 return;
             }
             LocalEvent::Neighbours(list) => {
@@ -312,7 +331,7 @@ impl Node {
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.shutting_down {
+        if self.said_goodbye {
             return None;
         }
         let mut next = self.next_heartbeat;
@@ -320,7 +339,7 @@ impl Node {
             next = next.min(self.mature_at);
         }
         if self.unowned_waiting {
-            next = next.min(self.claim_unowned_at);
+            next = next.min(self.unowned_claim_time());
         }
         let stale = self.config.stale;
         for peer in self.peers.values() {
@@ -350,6 +369,16 @@ impl Node {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// When a group nobody held may be taken: after the membership settled
+    /// and, after a new config, after `mature`.
+    fn unowned_claim_time(&self) -> Instant {
+        if self.settling {
+            self.claim_unowned_at.max(self.settle_until)
+        } else {
+            self.claim_unowned_at
+        }
     }
 
     /// After every input: decide if needed, then announce any change at once.

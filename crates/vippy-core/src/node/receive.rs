@@ -76,8 +76,17 @@ impl Node {
         peer.replay.accept(header.incarnation, header.sequence);
         if header.incarnation > peer.incarnation {
             peer.incarnation = header.incarnation;
-            // A restart: its earlier state means nothing now.
+            // A restart: its earlier state means nothing now, and what it
+            // held is gone with it.
             peer.state = None;
+            let sender = header.sender.clone();
+            let lost: Vec<u64> = self
+                .last_holder
+                .iter()
+                .filter(|(_, holder)| **holder == sender)
+                .map(|(key, _)| *key)
+                .collect();
+            self.holder_restarted.extend(lost);
             self.events.push_back(Event::PeerRestarted {
                 node: header.sender.clone(),
                 incarnation: header.incarnation,

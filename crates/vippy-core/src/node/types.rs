@@ -106,6 +106,8 @@ pub enum Cause {
     PeerStale(String),
     /// Its holder said goodbye.
     PeerLeft(String),
+    /// Its holder restarted (and so holds nothing now).
+    PeerRestarted(String),
     /// Its holder released it for a planned move.
     PeerReleased(String),
     /// Placement gave it to another node (rebalance, preferred node back, drain).
@@ -124,6 +126,7 @@ impl fmt::Display for Cause {
             Cause::Unowned => f.write_str("unowned"),
             Cause::PeerStale(n) => write!(f, "holder {n} went stale"),
             Cause::PeerLeft(n) => write!(f, "holder {n} said goodbye"),
+            Cause::PeerRestarted(n) => write!(f, "holder {n} restarted"),
             Cause::PeerReleased(n) => write!(f, "holder {n} released it"),
             Cause::Reassigned(Some(n)) => write!(f, "reassigned to {n}"),
             Cause::Reassigned(None) => f.write_str("no eligible owner"),

@@ -33,6 +33,7 @@
 //!         active: true,
 //!         reasons: vec![],
 //!         holds,
+//!         handoffs: vec![],
 //!     }),
 //! };
 //! let bytes = encode(&msg, &key)?;
