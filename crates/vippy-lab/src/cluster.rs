@@ -199,11 +199,13 @@ impl Cluster {
         let config = self.config_path(i);
         let name = format!("node{}", i + 1);
         let host = self.lab.nodes()[i].clone();
+        // VIPPY_LAB_LOG=debug shows the daemons' debug lines in the logs.
+        let level = std::env::var("VIPPY_LAB_LOG").unwrap_or_else(|_| "info".into());
         let process = self.lab.spawn(
             &host,
             &self.bins.vippyd,
             &["-c", &config.display().to_string(), "-n", &name],
-            &[("VIPPY_LOG", "info")],
+            &[("VIPPY_LOG", level.as_str())],
             &self.log_path(i),
         )?;
         self.daemons[i] = Some(process);

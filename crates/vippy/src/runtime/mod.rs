@@ -49,7 +49,7 @@ pub struct Options {
 }
 
 /// Status snapshots are published at most this often (plus on every event).
-const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
@@ -155,7 +155,10 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 }
             }
             received = loop_state.chat.recv_from(&mut buf) => match received {
-                Ok((len, from)) => node.handle_datagram(Instant::now(), from, &buf[..len]),
+                Ok((len, from)) => {
+                    tracing::trace!(node = %options.node, "datagram of {len} bytes from {from}");
+                    node.handle_datagram(Instant::now(), from, &buf[..len])
+                }
                 Err(e) => warn!(node = %options.node, "chat receive: {e}"),
             },
             _ = sleep_until(deadline) => node.handle_timeout(Instant::now()),
