@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`check_config`]: `vippyd --check-config`, and reading config files.
 //! - [`net`]: rtnetlink addresses and neighbours, ARP/NA announcements, chat sockets.
+//! - [`logging`]: log drivers (console, syslog, journald) and the severity mask.
 
 pub mod check_config;
+pub mod logging;
 pub mod net;
