@@ -5,7 +5,9 @@
 //! - [`check_config`]: `vippyd --check-config`, and reading config files.
 //! - [`net`]: rtnetlink addresses and neighbours, ARP/NA announcements, chat sockets.
 //! - [`logging`]: log drivers (console, syslog, journald) and the severity mask.
+//! - [`systemd`]: sd_notify readiness, status and watchdog.
 
 pub mod check_config;
 pub mod logging;
 pub mod net;
+pub mod systemd;
