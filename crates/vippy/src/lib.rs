@@ -4,10 +4,10 @@
 //! # Layout
 //! - [`check_config`]: `vippyd --check-config`, and reading config files.
 //! - [`net`]: rtnetlink addresses and neighbours, ARP/NA announcements, chat sockets.
-//! - [`logging`]: log drivers (console, syslog, journald) and the severity mask.
-//! - [`systemd`]: sd_notify readiness, status and watchdog.
+//! - [`logging`], [`systemd`], [`cli`]: log drivers, sd_notify, command lines.
 
 pub mod check_config;
+pub mod cli;
 pub mod logging;
 pub mod net;
 pub mod systemd;
