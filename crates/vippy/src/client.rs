@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use crate::status::{Event, EventKind, Status};
 
 /// Where vippyd listens unless told otherwise (the original's default).
-pub const DEFAULT_SOCKET: &str = "/var/run/vippy.socket";
+pub use crate::cli::DEFAULT_SOCKET;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -4,18 +4,19 @@
 //! # Layout
 //! - [`check_config`]: `vippyd --check-config`, and reading config files.
 //! - [`net`]: rtnetlink addresses and neighbours, ARP/NA announcements, chat sockets.
+//! - [`runtime`]: the loop that drives the core, and the data plane task.
 //! - [`status`]: what the API shows: the status snapshot and events.
 //! - [`metrics`]: counters and gauges, Prometheus text format.
 //! - [`api`]: the management API server on the unix socket.
 //! - [`client`]: `vippyctl`'s client for that API, and its rendering.
-//! - [`runtime`]: the loop that drives the core, and the data plane task.
-//! - [`systemd`]: readiness notification.
 //! - [`checks`], [`hooks`], [`plugins`]: external programs: health checks,
 //!   event hooks, supervised plugins (run through `process`).
+//! - [`logging`], [`systemd`], [`cli`]: log drivers, sd_notify, command lines.
 
 pub mod api;
 pub mod check_config;
 pub mod checks;
+pub mod cli;
 pub mod client;
 pub mod hooks;
 pub mod logging;

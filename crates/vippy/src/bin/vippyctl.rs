@@ -2,47 +2,11 @@
 //! success, 1 on any error.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use vippy::cli::{VippyctlArgs as Args, VippyctlCommand as Cmd};
 use vippy::client::{self, Client, ClientError};
-
-#[derive(Parser, Debug)]
-#[command(name = "vippyctl", version, about = "Controls a running vippyd")]
-struct Args {
-    /// vippyd's management socket.
-    #[arg(short = 's', long = "socket", global = true, default_value = client::DEFAULT_SOCKET)]
-    socket: PathBuf,
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Show the cluster from this node's point of view.
-    Status {
-        /// Print the daemon's JSON instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Make this node inactive: its groups move to other nodes.
-    Drain {
-        /// Why, shown in status.
-        #[arg(long)]
-        reason: Option<String>,
-    },
-    /// Make this node active again after a drain.
-    Undrain,
-    /// Reread the configuration file (like SIGHUP).
-    Reload,
-    /// Follow events: one line each, until vippyd stops.
-    Watch {
-        /// Print the raw JSON lines.
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {

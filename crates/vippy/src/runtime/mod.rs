@@ -46,6 +46,8 @@ pub struct Options {
     pub node: String,
     /// `-p PROGRAM`, started and supervised like the config's `plugins`.
     pub plugins: Vec<String>,
+    /// To apply a reloaded file's logging settings.
+    pub log: Option<crate::logging::LogHandle>,
 }
 
 /// Status snapshots are published at most this often (plus on every event).
@@ -138,7 +140,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     info!(node = %options.node, "started: version {}, {} groups, {} nodes, incarnation {incarnation}", node.cluster().version, node.cluster().groups.len(), node.cluster().nodes.len());
-    crate::systemd::notify_ready();
+    let _ = crate::systemd::notify_ready();
+    let watchdog = crate::systemd::spawn_watchdog(stop.clone());
 
     loop {
         loop_state.drain(&mut node, &mut reporter).await;
@@ -150,6 +153,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             _ = sigint.recv() => { info!(node = %options.node, "SIGINT: shutting down"); break }
             _ = sighup.recv() => {
                 info!(node = %options.node, "SIGHUP: reloading {}", options.config_path.display());
+                let _ = crate::systemd::notify_reloading();
                 if let Err(e) = loop_state.reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins).await {
                     error!(node = %options.node, "reload failed, keeping the running configuration: {e}");
                 }
@@ -205,7 +209,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     }
 
     // Goodbye: release everything, tell the peers, wait for the kernel.
-    crate::systemd::notify_stopping();
+    let _ = crate::systemd::notify_stopping();
+    drop(watchdog);
     node.handle_local(Instant::now(), LocalEvent::Shutdown);
     loop_state.drain(&mut node, &mut reporter).await;
     let (done_tx, done_rx) = oneshot::channel();
@@ -409,6 +414,12 @@ impl LoopState {
             options.node.clone(),
         );
         reporter.hooks = Hooks::new(config.hooks.clone(), reporter.metrics.clone());
+        if let Some(log) = &options.log {
+            let (_, warning) = log.reconfigure(&config.logging);
+            if let Some(warning) = warning {
+                warn!(node = %options.node, "{warning}");
+            }
+        }
         node.handle_local(
             Instant::now(),
             LocalEvent::Reload {
