@@ -318,6 +318,27 @@ impl Cluster {
         self.wait_for(timeout, |c| c.converged(eligible))
     }
 
+    /// Waits until no VIP has changed hands for `quiet` (late starters have
+    /// taken their share), at most `timeout`.
+    pub fn wait_settled(&self, quiet: Duration, timeout: Duration) -> Result<()> {
+        let vips = self.vips();
+        let mut last = self.holders(&vips)?;
+        let mut since = Instant::now();
+        let start = Instant::now();
+        while since.elapsed() < quiet {
+            if start.elapsed() > timeout {
+                bail!("VIPs still moving after {timeout:?}\n{}", self.logs_tail());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.holders(&vips)?;
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
     /// The client's neighbour entry for `ip`.
     pub fn client_sees(&self, ip: IpAddr) -> Result<Option<[u8; 6]>> {
         self.lab.neighbour(self.client(), ip)

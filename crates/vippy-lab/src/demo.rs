@@ -2,7 +2,6 @@
 //! VIPs in network namespaces, who owns what, a SIGKILL of the node holding
 //! the most, the failover as the client sees it, timed, then teardown.
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -23,9 +22,11 @@ pub fn demo() -> Result<()> {
     let all = [0, 1, 2];
     let boot = cluster.wait_converged(&all, Duration::from_secs(10))?;
     println!(
-        "cluster up: every VIP held exactly once, {:.2}s after start\n",
+        "cluster up: every VIP held exactly once, {:.2}s after start",
         boot.as_secs_f64()
     );
+    cluster.wait_settled(Duration::from_secs(1), Duration::from_secs(10))?;
+    println!("settled: no VIP has moved for a second\n");
     print_table(&cluster)?;
 
     // Kill the node that holds the most.
@@ -38,6 +39,15 @@ pub fn demo() -> Result<()> {
         .filter(|&v| holders[v].contains(&victim))
         .collect();
     let victim_mac = cluster.node(victim).mac;
+    if std::env::var_os("VIPPY_DEMO_DEBUG").is_some() && moved.len() > 2 {
+        println!(
+            "ANOMALY: node{} holds {} pid {:?}",
+            victim + 1,
+            moved.len(),
+            cluster.daemon(victim).map(|d| d.pid())
+        );
+        std::thread::sleep(Duration::from_secs(60));
+    }
     for &v in &moved {
         // The client talks to it first, so its neighbour entry points at the victim.
         cluster.lab.ping(cluster.client(), vips[v].addr())?;
@@ -137,6 +147,5 @@ fn print_table(cluster: &Cluster) -> Result<()> {
             preferred
         );
     }
-    let _: Option<IpAddr> = None;
     Ok(())
 }

@@ -415,7 +415,7 @@ impl Drop for Lab {
                 eprintln!("vippy-lab: {e:#}");
             }
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("VIPPY_LAB_KEEP").is_some() {
             eprintln!(
                 "vippy-lab: lab {} failed; its files are kept in {}",
                 self.prefix,

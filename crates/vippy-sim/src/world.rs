@@ -47,6 +47,8 @@ pub struct SimNode {
     restarts: u64,
     pub drained: bool,
     pub failing_check: bool,
+    /// The lag drawn for the node's current deadline.
+    timer_lag: Option<(Instant, Duration)>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -126,6 +128,7 @@ impl World {
                 restarts: 0,
                 drained: false,
                 failing_check: false,
+                timer_lag: None,
             })
             .collect();
         World {
@@ -297,12 +300,7 @@ impl World {
         let mut spins = 0u32;
         loop {
             let next_delivery = self.in_flight.peek().map(|Reverse(d)| d.at);
-            let next_timer = self
-                .nodes
-                .iter()
-                .filter(|n| !n.paused)
-                .filter_map(|n| n.node.as_ref().and_then(|node| node.poll_timeout()))
-                .min();
+            let next_timer = (0..self.nodes.len()).filter_map(|i| self.wake_at(i)).min();
             let next = match (next_delivery, next_timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -363,17 +361,30 @@ impl World {
             self.drain(d.to);
         }
         for i in 0..self.nodes.len() {
-            let due = !self.nodes[i].paused
-                && self.nodes[i]
-                    .node
-                    .as_ref()
-                    .and_then(|n| n.poll_timeout())
-                    .is_some_and(|t| t <= now);
+            let due = self.wake_at(i).is_some_and(|t| t <= now);
             if due {
                 if let Some(node) = self.nodes[i].node.as_mut() {
                     node.handle_timeout(now);
                 }
                 self.drain(i);
+            }
+        }
+    }
+
+    /// When node `i`'s timer really fires: its deadline plus a small lag,
+    /// as an OS timer fires late, so a datagram can arrive after a deadline
+    /// passed but before the node noticed (this found a real bug once).
+    fn wake_at(&mut self, i: usize) -> Option<Instant> {
+        if self.nodes[i].paused {
+            return None;
+        }
+        let deadline = self.nodes[i].node.as_ref()?.poll_timeout()?;
+        match self.nodes[i].timer_lag {
+            Some((d, lag)) if d == deadline => Some(deadline + lag),
+            _ => {
+                let lag = Duration::from_micros(self.rng.range(0, 1500));
+                self.nodes[i].timer_lag = Some((deadline, lag));
+                Some(deadline + lag)
             }
         }
     }

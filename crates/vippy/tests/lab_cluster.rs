@@ -31,30 +31,10 @@ fn started(spec: ClusterSpec) -> Cluster {
     cluster
         .wait_converged(&all, Duration::from_secs(10))
         .expect("cluster converges");
-    settle(&cluster);
     cluster
-}
-
-/// Waits until nothing has moved for a second: late starters have taken
-/// their share, so what a test sees next is its own doing.
-fn settle(cluster: &Cluster) {
-    let vips = cluster.vips();
-    let mut last = cluster.holders(&vips).unwrap();
-    let mut since = Instant::now();
-    let start = Instant::now();
-    while since.elapsed() < Duration::from_secs(1) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the cluster keeps moving groups\n{}",
-            cluster.logs_tail()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        let now = cluster.holders(&vips).unwrap();
-        if now != last {
-            last = now;
-            since = Instant::now();
-        }
-    }
+        .wait_settled(Duration::from_secs(1), Duration::from_secs(10))
+        .expect("cluster settles");
+    cluster
 }
 
 fn status(cluster: &Cluster, i: usize) -> serde_json::Value {
@@ -115,20 +95,23 @@ fn every_group_plumbed_once_and_balanced() {
     }
     assert_eq!(loads, [2, 2, 2], "6 groups over 3 nodes: {holders:?}");
     // Status agrees with the kernel (it is published within 50 ms).
-    let agreed = cluster
-        .wait_for(Duration::from_secs(5), |c| {
-            let s = status(c, 0);
-            let groups = s["groups"].as_array().cloned().unwrap_or_default();
-            Ok(s["active"] == true
-                && groups.len() == 6
-                && groups.iter().enumerate().all(|(v, g)| {
-                    let name = format!("node{}", holders[v][0] + 1);
-                    g["holders"]
-                        .as_array()
-                        .is_some_and(|h| h.len() == 1 && h[0] == name.as_str())
-                }))
-        })
-        .unwrap();
+    let agreed = cluster.wait_for(Duration::from_secs(5), |c| {
+        let s = status(c, 0);
+        let groups = s["groups"].as_array().cloned().unwrap_or_default();
+        Ok(s["active"] == true
+            && groups.len() == 6
+            && groups.iter().enumerate().all(|(v, g)| {
+                let name = format!("node{}", holders[v][0] + 1);
+                g["holders"]
+                    .as_array()
+                    .is_some_and(|h| h.len() == 1 && h[0] == name.as_str())
+            }))
+    });
+    assert!(
+        agreed.is_ok(),
+        "status disagrees with the kernel {holders:?}:\n{}",
+        status(&cluster, 0)
+    );
 }
 
 /// (2) SIGKILL the holder: the client's neighbour entry for the VIP moves to

@@ -10,9 +10,9 @@ use crate::placement::{self, NodeIndex, PlacementGroup, PlacementNode};
 
 impl Node {
     /// Why this node should not serve now; empty when it should.
-    pub(super) fn compute_reasons(&self, now: Instant) -> Vec<InactiveReason> {
+    pub(super) fn compute_reasons(&self) -> Vec<InactiveReason> {
         let mut reasons = Vec::new();
-        if !self.matured && now < self.mature_at {
+        if !self.matured {
             reasons.push(InactiveReason::Booting);
         }
         if self.admin.is_some() {
@@ -107,7 +107,7 @@ impl Node {
     }
 
     pub(super) fn decide(&mut self, now: Instant) {
-        let reasons = self.compute_reasons(now);
+        let reasons = self.compute_reasons();
         if reasons != self.reasons {
             self.events.push_back(Event::ActiveChanged {
                 active: reasons.is_empty(),

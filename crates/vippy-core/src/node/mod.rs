@@ -165,7 +165,7 @@ impl Node {
             cluster,
             config,
         };
-        node.reasons = node.compute_reasons(now);
+        node.reasons = node.compute_reasons();
         node.flush(now);
         node
     }
@@ -244,10 +244,6 @@ impl Node {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.said_goodbye {
             return;
-        }
-        if !self.matured && now >= self.mature_at {
-            self.matured = true;
-            self.needs_decide = true;
         }
         if self.unowned_waiting && now >= self.unowned_claim_time() {
             self.unowned_waiting = false;
@@ -383,6 +379,14 @@ impl Node {
 
     /// After every input: decide if needed, then announce any change at once.
     fn flush(&mut self, now: Instant) {
+        // Maturity is a deadline, whichever input first reaches it: a
+        // decision made past it must go out saying "mature", or peers keep
+        // this node out of placement until its next periodic heartbeat.
+        if !self.matured && now >= self.mature_at {
+            self.matured = true;
+            self.needs_decide = true;
+            self.dirty = true;
+        }
         if self.needs_decide {
             self.needs_decide = false;
             self.decide(now);

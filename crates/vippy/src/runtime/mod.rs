@@ -161,7 +161,12 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             received = loop_state.chat.recv_from(&mut buf) => match received {
                 Ok((len, from)) => {
                     tracing::trace!(node = %options.node, "datagram of {len} bytes from {from}");
-                    node.handle_datagram(Instant::now(), from, &buf[..len])
+                    node.handle_datagram(Instant::now(), from, &buf[..len]);
+                    if tracing::enabled!(tracing::Level::TRACE) {
+                        let st = node.status();
+                        let view: Vec<String> = st.peers.iter().map(|p| format!("{}:{}:{:?}", p.name, p.eligible, p.why_not)).collect();
+                        tracing::trace!(node = %options.node, "view after datagram: {view:?}");
+                    }
                 }
                 Err(e) => warn!(node = %options.node, "chat receive: {e}"),
             },
