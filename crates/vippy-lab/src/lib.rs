@@ -13,6 +13,7 @@
 //! - `cluster.rs`: [`Cluster`]: real vippyd daemons in the lab, and what they hold
 //! - `command.rs`: running `ip` and `nft` with useful errors
 
+pub mod bench;
 mod cluster;
 mod command;
 pub mod demo;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str =
+    "usage: vippy-lab demo | vippy-lab bench [ROUNDS] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +27,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        (Some("bench"), rest) if rest.len() <= 1 => {
+            let rounds = rest.first().and_then(|r| r.parse().ok()).unwrap_or(10);
+            match vippy_lab::bench::bench(rounds) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("bench failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         (Some("sweep"), rest) if rest.len() <= 1 => {
             let family = rest.first().map(String::as_str).unwrap_or(DEFAULT_FAMILY);
             let swept = sweep(family);
