@@ -29,8 +29,14 @@ pub fn bench(rounds: usize) -> Result<()> {
             ms(term[round])
         );
     }
-    println!("SIGKILL to the client's ARP entry switched: {}", summary(&mut kill));
-    println!("SIGTERM to the VIP plumbed elsewhere: {}", summary(&mut term));
+    println!(
+        "SIGKILL to the client's ARP entry switched: {}",
+        summary(&mut kill)
+    );
+    println!(
+        "SIGTERM to the VIP plumbed elsewhere: {}",
+        summary(&mut term)
+    );
     Ok(())
 }
 
@@ -60,7 +66,10 @@ fn ready(spec: ClusterSpec, bins: Binaries) -> Result<Cluster> {
 
 fn holder_of_first(cluster: &Cluster) -> Result<usize> {
     let vips = cluster.vips();
-    cluster.holders(&vips)?[0].first().copied().context("VIP 0 has no holder")
+    cluster.holders(&vips)?[0]
+        .first()
+        .copied()
+        .context("VIP 0 has no holder")
 }
 
 fn sigkill_round(spec: ClusterSpec, bins: Binaries) -> Result<Duration> {
@@ -88,6 +97,9 @@ fn sigterm_round(spec: ClusterSpec, bins: Binaries) -> Result<Duration> {
         if holders[0].iter().any(|n| *n != old) {
             return Ok(start.elapsed());
         }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(5), "no takeover after SIGTERM");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(5),
+            "no takeover after SIGTERM"
+        );
     }
 }

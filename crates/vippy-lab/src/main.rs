@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str =
-    "usage: vippy-lab demo | vippy-lab bench [ROUNDS] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -83,3 +83,14 @@ fn missing_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn daemon_refuses_a_node_not_in_the_config_and_lists_the_nodes() {
+    // Fails before touching the network, so it runs anywhere.
+    let (code, _, err) = vippyd(&["-c", ORIGINAL, "-n", "node7"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("\"node7\" is not in \"nodes\" (node1, node2)"),
+        "{err}"
+    );
+}

@@ -497,6 +497,47 @@ fn ipv6_vip_moves_and_ndp_follows() {
     );
 }
 
+/// Reconciliation: a held VIP removed by hand comes back (and is announced
+/// again); an address that is not a configured VIP is never touched.
+#[test]
+fn reconcile_restores_a_vip_and_leaves_other_addresses_alone() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(3, 3));
+    let vip = cluster.vips()[0];
+    let node = holder(&cluster, 0);
+    let host = cluster.node(node).clone();
+    let vip_text = vip.to_string();
+    cluster
+        .lab
+        .exec_ok(
+            &host,
+            &["ip", "addr", "add", "203.0.113.77/24", "dev", "eth0"],
+        )
+        .unwrap();
+    cluster
+        .lab
+        .exec_ok(&host, &["ip", "addr", "del", &vip_text, "dev", "eth0"])
+        .unwrap();
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(c.holders(&[vip])?[0] == [node])
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let addresses = cluster.lab.addresses(&host).unwrap();
+    assert!(
+        addresses.iter().any(|a| a.to_string() == "203.0.113.77/24"),
+        "a foreign address survives: {addresses:?}"
+    );
+    let log = std::fs::read_to_string(cluster.log_path(node)).unwrap();
+    assert!(
+        log.contains("put back after it was removed by hand"),
+        "{log}"
+    );
+}
+
 /// (10) Unicast peers work with multicast dropped by nftables.
 #[test]
 fn unicast_peers_without_multicast() {
