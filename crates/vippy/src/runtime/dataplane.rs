@@ -152,6 +152,11 @@ impl DataPlane {
         }
     }
 
+    /// Tells the core loop; if it has stopped, there is nobody to tell.
+    async fn report(&self, report: Report) {
+        let _ = self.reports.send(report).await;
+    }
+
     async fn timers(&mut self) {
         let now = Instant::now();
         while let Some(Reverse((at, ..))) = self.repeats.peek() {
@@ -199,7 +204,7 @@ impl DataPlane {
                         mac: n.mac,
                     })
                     .collect();
-                let _ = self.reports.send(Report::Neighbours(shared)).await;
+                self.report(Report::Neighbours(shared)).await;
             }
         }
     }
@@ -276,13 +281,11 @@ impl DataPlane {
             Ok(s) => s,
             Err(e) => {
                 for ip in ips {
-                    let _ = self
-                        .reports
-                        .send(Report::PlumbFailed {
-                            ip: *ip,
-                            error: e.to_string(),
-                        })
-                        .await;
+                    self.report(Report::PlumbFailed {
+                        ip: *ip,
+                        error: e.to_string(),
+                    })
+                    .await;
                 }
                 return;
             }
@@ -297,10 +300,7 @@ impl DataPlane {
                         ip.addr()
                     ),
                 };
-                let _ = self
-                    .reports
-                    .send(Report::PlumbFailed { ip: *ip, error })
-                    .await;
+                self.report(Report::PlumbFailed { ip: *ip, error }).await;
                 continue;
             };
             // Releasing a VIP that became the subnet's primary must not take
@@ -311,26 +311,22 @@ impl DataPlane {
             match self.netlink.add_address(ifindex, *ip).await {
                 Ok(()) => by_interface.entry(name).or_default().push(*ip),
                 Err(e) => {
-                    let _ = self
-                        .reports
-                        .send(Report::PlumbFailed {
-                            ip: *ip,
-                            error: e.to_string(),
-                        })
-                        .await;
+                    self.report(Report::PlumbFailed {
+                        ip: *ip,
+                        error: e.to_string(),
+                    })
+                    .await;
                 }
             }
         }
         for (interface, ips) in by_interface {
-            let _ = self
-                .reports
-                .send(Report::Plumbed {
-                    group,
-                    ips,
-                    interface,
-                    restored,
-                })
-                .await;
+            self.report(Report::Plumbed {
+                group,
+                ips,
+                interface,
+                restored,
+            })
+            .await;
         }
     }
 
@@ -339,13 +335,11 @@ impl DataPlane {
             Ok(a) => a,
             Err(e) => {
                 for ip in ips {
-                    let _ = self
-                        .reports
-                        .send(Report::UnplumbFailed {
-                            ip: *ip,
-                            error: e.to_string(),
-                        })
-                        .await;
+                    self.report(Report::UnplumbFailed {
+                        ip: *ip,
+                        error: e.to_string(),
+                    })
+                    .await;
                 }
                 return;
             }
@@ -359,27 +353,23 @@ impl DataPlane {
                         .or_default()
                         .push(present.net),
                     Err(e) => {
-                        let _ = self
-                            .reports
-                            .send(Report::UnplumbFailed {
-                                ip: *ip,
-                                error: e.to_string(),
-                            })
-                            .await;
+                        self.report(Report::UnplumbFailed {
+                            ip: *ip,
+                            error: e.to_string(),
+                        })
+                        .await;
                     }
                 }
             }
         }
         for (interface, ips) in by_interface {
-            let _ = self
-                .reports
-                .send(Report::Unplumbed {
-                    group,
-                    ips,
-                    interface,
-                    leftover,
-                })
-                .await;
+            self.report(Report::Unplumbed {
+                group,
+                ips,
+                interface,
+                leftover,
+            })
+            .await;
         }
     }
 
@@ -478,14 +468,12 @@ impl DataPlane {
                 }
             }
         }
-        let _ = self
-            .reports
-            .send(Report::Announced {
-                garp,
-                na,
-                arp_replies: replies,
-            })
-            .await;
+        self.report(Report::Announced {
+            garp,
+            na,
+            arp_replies: replies,
+        })
+        .await;
     }
 
     fn announcer(&mut self, ifindex: u32, links: &[Link]) -> Option<&mut Announcer> {
