@@ -115,7 +115,7 @@ fn every_group_plumbed_once_and_balanced() {
     }
     assert_eq!(loads, [2, 2, 2], "6 groups over 3 nodes: {holders:?}");
     // Status agrees with the kernel (it is published within 50 ms).
-    let agreed = cluster
+    cluster
         .wait_for(Duration::from_secs(5), |c| {
             let s = status(c, 0);
             let groups = s["groups"].as_array().cloned().unwrap_or_default();
