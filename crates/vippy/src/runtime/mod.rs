@@ -236,13 +236,15 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
 /// The config's `plugins` and `vippyd -p PROGRAM` (as in the original).
 fn plugin_commands(config: &Config, options: &Options) -> Vec<vippy_core::config::Command> {
     let mut commands = config.plugins.clone();
-    commands.extend(
-        options
-            .plugins
-            .iter()
-            .map(|p| vippy_core::config::Command::Argv(vec![p.clone()])),
-    );
+    commands.extend(options.plugins.iter().filter_map(|p| cli_plugin(p)));
     commands
+}
+
+/// `-p PROGRAM`: split at spaces into a program and its arguments, no shell
+/// (as `vippyd --help` says, and like a command string in the config).
+fn cli_plugin(program: &str) -> Option<vippy_core::config::Command> {
+    let argv: Vec<String> = program.split_whitespace().map(String::from).collect();
+    (!argv.is_empty()).then_some(vippy_core::config::Command::Argv(argv))
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -435,5 +437,26 @@ impl LoopState {
         });
         info!(node = %options.node, "reloaded {}: version {} in force", options.config_path.display(), node.cluster().version);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vippy_core::config::Command;
+
+    use super::cli_plugin;
+
+    #[test]
+    fn a_cli_plugin_is_split_at_spaces() {
+        let argv = |a: &[&str]| Some(Command::Argv(a.iter().map(|s| s.to_string()).collect()));
+        assert_eq!(
+            cli_plugin("/usr/lib/vippy/notify"),
+            argv(&["/usr/lib/vippy/notify"])
+        );
+        assert_eq!(
+            cli_plugin("/bin/sh  /etc/vippy/plugin.sh --verbose"),
+            argv(&["/bin/sh", "/etc/vippy/plugin.sh", "--verbose"])
+        );
+        assert_eq!(cli_plugin("   "), None);
     }
 }
