@@ -50,7 +50,8 @@ pub struct Options {
     pub log: Option<crate::logging::LogHandle>,
 }
 
-/// Status snapshots are published at most this often (plus on every event).
+/// Status snapshots are published at most this often, when something changed
+/// (an event, a report, a datagram, a timer).
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
@@ -161,11 +162,18 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             received = loop_state.chat.recv_from(&mut buf) => match received {
                 Ok((len, from)) => {
                     tracing::trace!(node = %options.node, "datagram of {len} bytes from {from}");
-                    node.handle_datagram(Instant::now(), from, &buf[..len])
+                    node.handle_datagram(Instant::now(), from, &buf[..len]);
+                    // A peer's heartbeat changes what status shows (holders,
+                    // last heard) without a core event.
+                    loop_state.status_dirty = true;
                 }
                 Err(e) => warn!(node = %options.node, "chat receive: {e}"),
             },
-            _ = sleep_until(deadline) => node.handle_timeout(Instant::now()),
+            _ = sleep_until(deadline) => {
+                node.handle_timeout(Instant::now());
+                // Heartbeats sent, ages: counters and peers in status move.
+                loop_state.status_dirty = true;
+            }
             Some(report) = reports.recv() => {
                 reporter.data_plane(&report);
                 if let Report::Neighbours(list) = report {
