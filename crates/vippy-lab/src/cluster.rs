@@ -30,6 +30,10 @@ pub struct ClusterSpec {
     pub attacker: bool,
     /// More top-level config, JSON5 members without braces (e.g. `quorum: 2,`).
     pub extra: String,
+    /// More top-level config for single nodes: `node_extra[i]` is added to
+    /// node `i`'s config after `extra` (e.g. a health check on one node);
+    /// nodes past the end get nothing more.
+    pub node_extra: Vec<String>,
 }
 
 impl ClusterSpec {
@@ -47,6 +51,7 @@ impl ClusterSpec {
             unicast: false,
             attacker: false,
             extra: String::new(),
+            node_extra: Vec::new(),
         }
     }
 
@@ -85,8 +90,9 @@ impl ClusterSpec {
             "239.1.1.1:5007"
         };
         let socket = lab.dir().join(format!("node{}.sock", node + 1));
+        let node_extra = self.node_extra.get(node).map_or("", String::as_str);
         format!(
-            "// written by vippy-lab for node{n}\n{{\n  chat: '{chat}',\n  secret: 'lab-secret-{prefix}',\n  version: {version},\n  vips: [\n{vips}  ],\n  nodes: [{nodes}],\n  interval: {interval},\n  stale: {stale},\n  mature: {mature},\n  management: '{socket}',\n  garp: {{ count: 2, interval: 0.5 }},\n{peers}{extra}\n}}\n",
+            "// written by vippy-lab for node{n}\n{{\n  chat: '{chat}',\n  secret: 'lab-secret-{prefix}',\n  version: {version},\n  vips: [\n{vips}  ],\n  nodes: [{nodes}],\n  interval: {interval},\n  stale: {stale},\n  mature: {mature},\n  management: '{socket}',\n  garp: {{ count: 2, interval: 0.5 }},\n{peers}{extra}{node_extra}\n}}\n",
             n = node + 1,
             prefix = lab.prefix(),
             nodes = nodes.join(", "),
@@ -196,15 +202,23 @@ impl Cluster {
 
     /// Starts (or restarts) node `i`'s daemon.
     pub fn start(&mut self, i: usize) -> Result<()> {
-        let config = self.config_path(i);
+        self.start_with(i, &[])
+    }
+
+    /// Starts (or restarts) node `i`'s daemon with more `vippyd` arguments
+    /// after `-c FILE -n NODE` (e.g. `["-p", PROGRAM]`).
+    pub fn start_with(&mut self, i: usize, args: &[&str]) -> Result<()> {
+        let config = self.config_path(i).display().to_string();
         let name = format!("node{}", i + 1);
         let host = self.lab.nodes()[i].clone();
         // VIPPY_LAB_LOG=debug shows the daemons' debug lines in the logs.
         let level = std::env::var("VIPPY_LAB_LOG").unwrap_or_else(|_| "info".into());
+        let mut argv = vec!["-c", config.as_str(), "-n", name.as_str()];
+        argv.extend_from_slice(args);
         let process = self.lab.spawn(
             &host,
             &self.bins.vippyd,
-            &["-c", &config.display().to_string(), "-n", &name],
+            &argv,
             &[("VIPPY_LOG", level.as_str())],
             &self.log_path(i),
         )?;
@@ -348,6 +362,16 @@ impl Cluster {
     pub fn vippyctl(&self, i: usize, args: &[&str]) -> Result<std::process::Output> {
         let socket = self.socket(i).display().to_string();
         let mut cmd: Vec<&str> = vec![self.bins.vippyctl.to_str().context("path")?, "-s", &socket];
+        cmd.extend_from_slice(args);
+        self.lab.exec(self.node(i), &cmd)
+    }
+
+    /// `curl -sS --unix-socket SOCK ARGS…` run in node `i`'s namespace, on
+    /// node `i`'s management socket; `args` end with the URL (the host is
+    /// ignored: `http://localhost/status`).
+    pub fn curl(&self, i: usize, args: &[&str]) -> Result<std::process::Output> {
+        let socket = self.socket(i).display().to_string();
+        let mut cmd: Vec<&str> = vec!["curl", "-sS", "--unix-socket", &socket];
         cmd.extend_from_slice(args);
         self.lab.exec(self.node(i), &cmd)
     }

@@ -50,7 +50,8 @@ pub struct Options {
     pub log: Option<crate::logging::LogHandle>,
 }
 
-/// Status snapshots are published at most this often (plus on every event).
+/// Status snapshots are published at most this often, when something changed
+/// (an event, a report, a datagram, a timer).
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
@@ -162,15 +163,17 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 Ok((len, from)) => {
                     tracing::trace!(node = %options.node, "datagram of {len} bytes from {from}");
                     node.handle_datagram(Instant::now(), from, &buf[..len]);
-                    if tracing::enabled!(tracing::Level::TRACE) {
-                        let st = node.status();
-                        let view: Vec<String> = st.peers.iter().map(|p| format!("{}:{}:{:?}", p.name, p.eligible, p.why_not)).collect();
-                        tracing::trace!(node = %options.node, "view after datagram: {view:?}");
-                    }
+                    // A peer's heartbeat changes what status shows (holders,
+                    // last heard) without a core event.
+                    loop_state.status_dirty = true;
                 }
                 Err(e) => warn!(node = %options.node, "chat receive: {e}"),
             },
-            _ = sleep_until(deadline) => node.handle_timeout(Instant::now()),
+            _ = sleep_until(deadline) => {
+                node.handle_timeout(Instant::now());
+                // Heartbeats sent, ages: counters and peers in status move.
+                loop_state.status_dirty = true;
+            }
             Some(report) = reports.recv() => {
                 reporter.data_plane(&report);
                 if let Report::Neighbours(list) = report {
@@ -241,13 +244,15 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
 /// The config's `plugins` and `vippyd -p PROGRAM` (as in the original).
 fn plugin_commands(config: &Config, options: &Options) -> Vec<vippy_core::config::Command> {
     let mut commands = config.plugins.clone();
-    commands.extend(
-        options
-            .plugins
-            .iter()
-            .map(|p| vippy_core::config::Command::Argv(vec![p.clone()])),
-    );
+    commands.extend(options.plugins.iter().filter_map(|p| cli_plugin(p)));
     commands
+}
+
+/// `-p PROGRAM`: split at spaces into a program and its arguments, no shell
+/// (as `vippyd --help` says, and like a command string in the config).
+fn cli_plugin(program: &str) -> Option<vippy_core::config::Command> {
+    let argv: Vec<String> = program.split_whitespace().map(String::from).collect();
+    (!argv.is_empty()).then_some(vippy_core::config::Command::Argv(argv))
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -440,5 +445,26 @@ impl LoopState {
         });
         info!(node = %options.node, "reloaded {}: version {} in force", options.config_path.display(), node.cluster().version);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vippy_core::config::Command;
+
+    use super::cli_plugin;
+
+    #[test]
+    fn a_cli_plugin_is_split_at_spaces() {
+        let argv = |a: &[&str]| Some(Command::Argv(a.iter().map(|s| s.to_string()).collect()));
+        assert_eq!(
+            cli_plugin("/usr/lib/vippy/notify"),
+            argv(&["/usr/lib/vippy/notify"])
+        );
+        assert_eq!(
+            cli_plugin("/bin/sh  /etc/vippy/plugin.sh --verbose"),
+            argv(&["/bin/sh", "/etc/vippy/plugin.sh", "--verbose"])
+        );
+        assert_eq!(cli_plugin("   "), None);
     }
 }
