@@ -404,6 +404,29 @@ async fn another_user_is_refused_even_on_a_world_writable_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sockets_group_gets_in_when_the_mode_allows_it() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run curl as nobody");
+        return;
+    }
+    let mut h = Harness::start().await;
+    // management_mode "0660" and the socket's group is nobody's (65534).
+    std::os::unix::fs::chown(&h.socket, None, Some(65534)).unwrap();
+    std::fs::set_permissions(&h.socket, std::fs::Permissions::from_mode(0o660)).unwrap();
+    if let Some(dir) = h.socket.parent() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (code, body) = curl_as(Some(65534), &h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 200, "{body}");
+    // Group read and write taken away: the kernel already refuses the
+    // connection (curl reports no HTTP status), and so would the daemon.
+    std::fs::set_permissions(&h.socket, std::fs::Permissions::from_mode(0o606)).unwrap();
+    let (code, _) = curl_as(Some(65534), &h.socket, &["http://localhost/status"]).await;
+    assert_ne!(code, 200);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_says_so_to_clients() {
     let mut h = Harness::start().await;
     h.stop().await;

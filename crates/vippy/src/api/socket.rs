@@ -120,6 +120,7 @@ impl ApiSocket {
             };
             let service = match stream.peer_cred() {
                 Ok(cred) if cred.uid() == 0 || cred.uid() == own_uid => app.clone(),
+                Ok(cred) if self.group_may_connect(cred.gid()) => app.clone(),
                 cred => {
                     let uid = cred
                         .map(|c| c.uid().to_string())
@@ -148,6 +149,17 @@ impl ApiSocket {
         {
             tracing::debug!("management API connections still open at shutdown; dropped");
         }
+    }
+
+    /// With a mode that gives the group read and write (`management_mode:
+    /// "0660"`), a peer whose group is the socket's group is served too.
+    /// Read at each connection, so a `chgrp` of the socket takes effect.
+    fn group_may_connect(&self, gid: u32) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok_and(|meta| {
+            (meta.dev(), meta.ino()) == self.identity
+                && meta.mode() & 0o060 == 0o060
+                && meta.gid() == gid
+        })
     }
 
     fn remove_file(&mut self) {

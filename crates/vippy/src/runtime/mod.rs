@@ -198,7 +198,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                     AdminKind::Reload => loop_state
                         .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
                         .await
-                        .map(|()| format!("reloaded {}", options.config_path.display()))
+                        .map(|()| format!("reloaded {}: version {} in force", options.config_path.display(), node.cluster().version))
                         .map_err(|e| e.to_string()),
                 };
                 let _ = request.reply.send(answer);
