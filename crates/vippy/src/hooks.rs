@@ -165,6 +165,12 @@ async fn run_one(
         tracing::warn!(hook = job.kind.name(), "empty hook command");
         return;
     };
+    // The daemon's own VIPPY_* settings (VIPPY_LOG…) are not the hook's.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("VIPPY_") {
+            cmd.env_remove(key);
+        }
+    }
     cmd.env("VIPPY_EVENT", event)
         .env("VIPPY_NODE", &env.node)
         .env(
