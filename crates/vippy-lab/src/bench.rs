@@ -40,11 +40,11 @@ pub fn bench(rounds: usize) -> Result<()> {
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn summary(samples: &mut [Duration]) -> String {
+pub(crate) fn summary(samples: &mut [Duration]) -> String {
     samples.sort();
     let at = |p: f64| ms(samples[((samples.len() - 1) as f64 * p).round() as usize]);
     format!(

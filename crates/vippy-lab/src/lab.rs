@@ -3,6 +3,7 @@
 //! Built by [`Lab::build`], torn down when the [`Lab`] drops.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -358,20 +359,51 @@ impl Lab {
         env: &[(&str, &str)],
         log: &Path,
     ) -> Result<LabProcess> {
+        self.spawn_inner(host, program, args, env, log, false)
+    }
+
+    /// Like [`Lab::spawn`], but the program leads a process group of its
+    /// own, so [`LabProcess::signal_group`] reaches it and every child it
+    /// forks (for daemons that fork workers, like keepalived).
+    pub fn spawn_group(
+        &self,
+        host: &LabHost,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Result<LabProcess> {
+        self.spawn_inner(host, program, args, env, log, true)
+    }
+
+    fn spawn_inner(
+        &self,
+        host: &LabHost,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: &Path,
+        group: bool,
+    ) -> Result<LabProcess> {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .with_context(|| format!("opening log {}", log.display()))?;
         let err = out.try_clone().context("cloning log handle")?;
-        let child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args(["netns", "exec", &host.netns])
             .arg(program)
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
+            .stderr(err);
+        if group {
+            command.process_group(0);
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("starting {} in {}", program.display(), host.netns))?;
         Ok(LabProcess::new(child, host.name.clone(), log.to_path_buf()))

@@ -10,6 +10,7 @@
 //! - `fault.rs`: link down, isolation, partitions, multicast drop, loss
 //! - `probe.rs`: addresses, neighbours and ping as `ip`/`ping` see them
 //! - `sweep.rs`: removing leftovers of dead runs
+//! - `keepalived.rs`: the same failover bench on keepalived (VRRP), for comparison
 //! - `cluster.rs`: [`Cluster`]: real vippyd daemons in the lab, and what they hold
 //! - `command.rs`: running `ip` and `nft` with useful errors
 
@@ -18,6 +19,7 @@ mod cluster;
 mod command;
 pub mod demo;
 mod fault;
+pub mod keepalived;
 mod lab;
 mod netns;
 mod probe;

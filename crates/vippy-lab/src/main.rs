@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS] | vippy-lab bench-keepalived [ROUNDS] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +32,16 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("bench failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        (Some("bench-keepalived"), rest) if rest.len() <= 1 => {
+            let rounds = rest.first().and_then(|r| r.parse().ok()).unwrap_or(10);
+            match vippy_lab::keepalived::bench(rounds) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("bench-keepalived failed: {e:#}");
                     ExitCode::FAILURE
                 }
             }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 pub use nix::sys::signal::Signal;
-use nix::sys::signal::kill;
+use nix::sys::signal::{kill, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 /// A child process started by [`crate::Lab::spawn`]. Dropping it kills it
@@ -57,6 +58,36 @@ impl LabProcess {
         anyhow::ensure!(self.status.is_none(), "{} has exited", self.describe());
         kill(Pid::from_raw(self.child.id() as i32), signal)
             .with_context(|| format!("sending {signal} to {}", self.describe()))
+    }
+
+    /// Sends a signal to its whole process group: it and every child it
+    /// forked, at once. Only for processes started by
+    /// [`crate::Lab::spawn_group`] (leaders of their own group).
+    pub fn signal_group(&self, signal: Signal) -> Result<()> {
+        anyhow::ensure!(self.status.is_none(), "{} has exited", self.describe());
+        killpg(Pid::from_raw(self.child.id() as i32), signal)
+            .with_context(|| format!("sending {signal} to the group of {}", self.describe()))
+    }
+
+    /// SIGKILLs its whole process group at once (like a crash of a daemon
+    /// and its workers) and reaps it. Orphaned group members are reaped
+    /// too when this process is a child subreaper (see
+    /// [`become_subreaper`]); otherwise they are left to init.
+    pub fn kill_group(&mut self) -> Result<()> {
+        if self.status.is_none() {
+            let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        }
+        self.kill()?;
+        let group = Pid::from_raw(-(self.child.id() as i32));
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            match waitpid(group, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(5)),
+                Ok(_) => {}
+                Err(_) => break, // ECHILD: none of the group is our child any more
+            }
+        }
+        Ok(())
     }
 
     /// Freezes it (SIGSTOP): alive but silent, like a hung node.
@@ -120,6 +151,14 @@ impl LabProcess {
     fn describe(&self) -> String {
         format!("process {} on {}", self.child.id(), self.host)
     }
+}
+
+/// Makes this process a child subreaper: children orphaned by processes it
+/// started (a daemon's workers whose parent was killed) become its children,
+/// so [`LabProcess::kill_group`] can reap them instead of leaving zombies
+/// to an init that may not reap.
+pub fn become_subreaper() -> Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")
 }
 
 impl Drop for LabProcess {
