@@ -222,9 +222,9 @@ impl Node {
             by_ip.insert(n.ip, *n);
         }
         for peer in self.peers.values() {
-            for (n, expires) in &peer.neighbours {
+            for (ip, (mac, expires)) in &peer.neighbours {
                 if *expires > now {
-                    by_ip.entry(n.ip).or_insert(*n);
+                    by_ip.entry(*ip).or_insert(Neighbour { ip: *ip, mac: *mac });
                 }
             }
         }

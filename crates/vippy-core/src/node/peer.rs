@@ -16,10 +16,13 @@ pub(crate) struct Peer {
     pub fresh: bool,
     /// Said goodbye and has not been heard since.
     pub departed: bool,
+    /// The goodbye's sequence: a heartbeat older than it (reordered on the
+    /// way) must not bring the peer back.
+    pub goodbye_sequence: Option<u64>,
     /// From its latest heartbeat (by sequence, so a reordered older one is ignored).
     pub state: Option<PeerState>,
-    /// Its shared neighbour table entries and when they expire.
-    pub neighbours: Vec<(crate::wire::Neighbour, Instant)>,
+    /// Its shared neighbour table entries (MAC, expiry), by address.
+    pub neighbours: std::collections::BTreeMap<std::net::IpAddr, ([u8; 6], Instant)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +61,9 @@ impl Peer {
             last_heard: now,
             fresh: true,
             departed: false,
+            goodbye_sequence: None,
             state: None,
-            neighbours: Vec::new(),
+            neighbours: std::collections::BTreeMap::new(),
         }
     }
 

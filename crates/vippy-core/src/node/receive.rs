@@ -13,6 +13,13 @@ use crate::wire::{self, Body, Message};
 /// a newer config that adds nodes).
 const MAX_EXTRA_PEERS: usize = 64;
 
+/// Neighbour entries kept per peer.
+const MAX_SHARED_NEIGHBOURS: usize = 8192;
+
+/// Incarnations of a name-twin reported, at most (replays of our own old
+/// datagrams must not grow memory).
+const MAX_DUPLICATE_REPORTS: usize = 16;
+
 impl Node {
     pub(super) fn receive(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         let msg = match wire::decode(bytes, &self.key) {
@@ -24,7 +31,8 @@ impl Node {
         };
         let Message { header, body } = msg;
         if header.sender == self.name {
-            if header.incarnation != self.incarnation
+            if header.incarnation > self.incarnation
+                && self.duplicate_name_reported.len() < MAX_DUPLICATE_REPORTS
                 && self.duplicate_name_reported.insert(header.incarnation)
             {
                 self.events.push_back(Event::DuplicateName { from });
@@ -104,6 +112,12 @@ impl Node {
         match body {
             Body::Heartbeat(hb) => {
                 let peer = self.peers.get_mut(&sender).expect("present");
+                if peer
+                    .goodbye_sequence
+                    .is_some_and(|goodbye| header.sequence < goodbye)
+                {
+                    return; // sent before its goodbye, arrived after it
+                }
                 if peer.departed {
                     peer.departed = false;
                     self.needs_decide = true;
@@ -149,6 +163,7 @@ impl Node {
             Body::Goodbye(_) => {
                 let peer = self.peers.get_mut(&sender).expect("present");
                 peer.departed = true;
+                peer.goodbye_sequence = Some(header.sequence);
                 peer.state = None;
                 self.events.push_back(Event::PeerLeft { node: sender });
                 self.needs_decide = true;
@@ -158,10 +173,15 @@ impl Node {
             Body::ArpShare(share) => {
                 let ttl = self.neighbour_ttl();
                 let peer = self.peers.get_mut(&sender).expect("present");
-                peer.neighbours.retain(|(_, expires)| *expires > now);
+                peer.neighbours.retain(|_, (_, expires)| *expires > now);
                 for entry in share.entries {
-                    peer.neighbours.retain(|(n, _)| n.ip != entry.ip);
-                    peer.neighbours.push((entry, now + ttl));
+                    // Bounded: a peer cannot make us keep more than this.
+                    if peer.neighbours.len() >= MAX_SHARED_NEIGHBOURS
+                        && !peer.neighbours.contains_key(&entry.ip)
+                    {
+                        break;
+                    }
+                    peer.neighbours.insert(entry.ip, (entry.mac, now + ttl));
                 }
             }
         }

@@ -84,9 +84,21 @@ impl Node {
                 }
             }
         }
-        self.last_owner
-            .retain(|key, _| self.group_index.contains_key(key));
-        // Recipients are node indices of the old config.
+        // Owners are node indices of the old config, which may list fewer
+        // nodes or in another order: carry them over by name.
+        let renumber = |old: u16| -> Option<u16> {
+            previous
+                .nodes
+                .get(usize::from(old))
+                .and_then(|name| cluster.node_index(name))
+        };
+        let group_index = &self.group_index;
+        self.last_owner = std::mem::take(&mut self.last_owner)
+            .into_iter()
+            .filter(|(key, _)| group_index.contains_key(key))
+            .map(|(key, owner)| (key, owner.and_then(renumber)))
+            .collect();
+        // Handoff recipients likewise; a handoff is short-lived, so drop them.
         self.handoffs.clear();
         // A node takes no group until `mature` after adopting a new config
         // (issue 3); it keeps the groups it holds meanwhile.

@@ -19,6 +19,8 @@ const MAX_CHUNKS: u32 = 4096;
 /// Requests without progress before giving up on a peer for a while.
 const MAX_ATTEMPTS: u32 = 8;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
+/// Conflicting (peer, digest) pairs reported, at most.
+const MAX_CONFLICT_REPORTS: usize = 256;
 
 #[derive(Debug)]
 pub(super) struct Fetch {
@@ -49,6 +51,7 @@ impl Node {
             return;
         }
         if state.version == self.cluster.version
+            && self.conflicts_reported.len() < MAX_CONFLICT_REPORTS
             && self
                 .conflicts_reported
                 .insert((peer.to_string(), state.digest))
@@ -210,7 +213,8 @@ impl Node {
         let Some(fetch) = self.fetch.as_mut() else {
             return;
         };
-        if chunk.digest != fetch.digest || chunk.version != fetch.version {
+        // Only the peer asked answers; another's chunk is not ours to mix in.
+        if sender != fetch.peer || chunk.digest != fetch.digest || chunk.version != fetch.version {
             return;
         }
         let sane = chunk.total > 0
@@ -242,7 +246,7 @@ impl Node {
             .map_err(|_| "not UTF-8".to_string())
             .and_then(|text| load_cluster(&text, &source).map_err(|e| e.to_string()));
         let cluster = match parsed {
-            Ok(c) if c.digest() == fetch.digest => Arc::new(c),
+            Ok(c) if c.digest() == fetch.digest && c.version == fetch.version => Arc::new(c),
             Ok(_) => {
                 return self.fetch_failed(
                     now,
@@ -254,6 +258,7 @@ impl Node {
             Err(e) => return self.fetch_failed(now, fetch.peer, fetch.digest, e),
         };
         self.known.insert(cluster.digest(), cluster.clone());
+        self.prune_known();
         if cluster.version > self.cluster.version {
             self.install_cluster(cluster, Some(fetch.peer), now);
         } else {
@@ -269,6 +274,7 @@ impl Node {
     }
 
     fn fetch_failed(&mut self, now: Instant, peer: String, digest: Digest, detail: String) {
+        self.fetch_backoff.retain(|_, until| *until > now);
         self.fetch_backoff.insert(digest, now + self.backoff());
         self.events
             .push_back(Event::ConfigFetchFailed { peer, detail });

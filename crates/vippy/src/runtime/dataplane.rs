@@ -97,7 +97,7 @@ pub struct DataPlane {
     promoted: BTreeSet<String>,
     /// Repeated announcements still due, soonest first.
     repeats: BinaryHeap<Reverse<Repeat>>,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::UnboundedSender<Report>,
     next_reconcile: Instant,
     next_neighbour_scan: Instant,
     next_refresh: Option<Instant>,
@@ -108,7 +108,7 @@ impl DataPlane {
         netlink: Netlink,
         config: Arc<Config>,
         cluster: Arc<Cluster>,
-        reports: mpsc::Sender<Report>,
+        reports: mpsc::UnboundedSender<Report>,
     ) -> DataPlane {
         let now = Instant::now();
         DataPlane {
@@ -132,7 +132,7 @@ impl DataPlane {
         self.reconcile().await;
     }
 
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
             let next_repeat = self.repeats.peek().map(|Reverse((at, ..))| *at);
             let mut wake = self.next_reconcile.min(self.next_neighbour_scan);
@@ -154,7 +154,7 @@ impl DataPlane {
 
     /// Tells the core loop; if it has stopped, there is nobody to tell.
     async fn report(&self, report: Report) {
-        let _ = self.reports.send(report).await;
+        let _ = self.reports.send(report);
     }
 
     async fn timers(&mut self) {

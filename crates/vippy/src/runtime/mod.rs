@@ -53,6 +53,8 @@ pub struct Options {
 /// Status snapshots are published at most this often, when something changed
 /// (an event, a report, a datagram, a timer).
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+/// How long a release waits for the kernel before it is announced.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
@@ -81,10 +83,12 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     }
 
     // Data plane: remove leftovers before anything is announced.
-    let (report_tx, mut reports) = mpsc::channel::<Report>(1024);
+    // Unbounded both ways: the loop and the data plane never wait on each
+    // other, whatever one decision plumbs (4096 groups is 8192 commands).
+    let (report_tx, mut reports) = mpsc::unbounded_channel::<Report>();
     let mut dataplane = DataPlane::new(netlink, config.clone(), node.cluster().clone(), report_tx);
     dataplane.remove_leftovers().await;
-    let (dp_tx, dp_rx) = mpsc::channel::<Command>(4096);
+    let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
     let dp_task = tokio::spawn(dataplane.run(dp_rx));
 
     // Management API, checks, plugins.
@@ -146,9 +150,14 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
 
     loop {
         loop_state.drain(&mut node, &mut reporter).await;
+        // Timers first, whatever arrives: a flood of datagrams must not
+        // stop heartbeats and stale detection.
+        if node.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+            node.handle_timeout(Instant::now());
+            continue;
+        }
         let deadline = node.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
-            biased;
             _ = &mut shutdown => break,
             _ = sigterm.recv() => { info!(node = %options.node, "SIGTERM: shutting down"); break }
             _ = sigint.recv() => { info!(node = %options.node, "SIGINT: shutting down"); break }
@@ -222,7 +231,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     node.handle_local(Instant::now(), LocalEvent::Shutdown);
     loop_state.drain(&mut node, &mut reporter).await;
     let (done_tx, done_rx) = oneshot::channel();
-    let _ = loop_state.dp.send(Command::Flush(done_tx)).await;
+    let _ = loop_state.dp.send(Command::Flush(done_tx));
     if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
         warn!(node = %options.node, "the data plane did not finish removing VIPs in time");
     }
@@ -291,15 +300,51 @@ struct LoopState {
     config: Arc<Config>,
     secret: Vec<u8>,
     chat: Chat,
-    dp: mpsc::Sender<Command>,
+    dp: mpsc::UnboundedSender<Command>,
     last_counters: Counters,
     status_dirty: bool,
 }
 
 impl LoopState {
-    /// Drains every output of the core after an input.
+    /// Drains every output of the core after an input. Actions go first, and
+    /// a release is applied before it is announced: a peer that hears it
+    /// takes the VIP at once, so it must already be gone from here.
     async fn drain(&mut self, node: &mut Node, reporter: &mut Reporter) {
         let now = Instant::now();
+        let mut adopted = false;
+        let mut releasing = false;
+        while let Some(action) = node.poll_action() {
+            let command = match action {
+                Action::Plumb { group, ips } => Command::Plumb { group, ips },
+                Action::Unplumb { group, ips } => {
+                    releasing = true;
+                    Command::Unplumb { group, ips }
+                }
+                Action::Announce { group, ips } => {
+                    let wants_cache = self.config.notify.contains(&NotifyTarget::ArpCache);
+                    let cluster_neighbours = if wants_cache {
+                        node.cluster_neighbours(now)
+                    } else {
+                        Vec::new()
+                    };
+                    Command::Announce {
+                        group,
+                        ips,
+                        cluster_neighbours,
+                    }
+                }
+            };
+            if self.dp.send(command).is_err() {
+                error!(node = %reporter.node, "the data plane task has stopped");
+            }
+        }
+        if releasing {
+            let (done, applied) = oneshot::channel();
+            let _ = self.dp.send(Command::Flush(done));
+            if tokio::time::timeout(RELEASE_WAIT, applied).await.is_err() {
+                warn!(node = %reporter.node, "removing released VIPs took over {RELEASE_WAIT:?}; announcing the release anyway");
+            }
+        }
         while let Some(transmit) = node.poll_transmit() {
             let result = match transmit.destination {
                 Destination::Peer(addr) => self.chat.send_to(&transmit.bytes, addr).await,
@@ -315,29 +360,6 @@ impl LoopState {
                 tracing::debug!(node = %reporter.node, "chat send: {e}");
             }
         }
-        let mut adopted = false;
-        while let Some(action) = node.poll_action() {
-            let command = match action {
-                Action::Plumb { group, ips } => Command::Plumb { group, ips },
-                Action::Unplumb { group, ips } => Command::Unplumb { group, ips },
-                Action::Announce { group, ips } => {
-                    let wants_cache = self.config.notify.contains(&NotifyTarget::ArpCache);
-                    let cluster_neighbours = if wants_cache {
-                        node.cluster_neighbours(now)
-                    } else {
-                        Vec::new()
-                    };
-                    Command::Announce {
-                        group,
-                        ips,
-                        cluster_neighbours,
-                    }
-                }
-            };
-            if self.dp.send(command).await.is_err() {
-                error!(node = %reporter.node, "the data plane task has stopped");
-            }
-        }
         while let Some(event) = node.poll_event() {
             if let vippy_core::node::Event::ConfigAdopted {
                 from: Some(peer), ..
@@ -350,13 +372,10 @@ impl LoopState {
             self.status_dirty = true;
         }
         if adopted {
-            let _ = self
-                .dp
-                .send(Command::Configure {
-                    config: self.config.clone(),
-                    cluster: node.cluster().clone(),
-                })
-                .await;
+            let _ = self.dp.send(Command::Configure {
+                config: self.config.clone(),
+                cluster: node.cluster().clone(),
+            });
         }
         self.count(node.counters().clone(), reporter);
     }
@@ -439,7 +458,7 @@ impl LoopState {
         );
         self.secret = secret;
         self.config = config.clone();
-        let _ = self.dp.try_send(Command::Configure {
+        let _ = self.dp.send(Command::Configure {
             config,
             cluster: node.cluster().clone(),
         });
