@@ -504,11 +504,13 @@ fn vippyctl_against_real_daemons() {
     cluster
         .wait_converged(&[1, 2], EVENTUALLY)
         .expect("the drained node's group moves");
+    // Status is republished within 50 ms; wait for this drain's snapshot.
     cluster
         .wait_for(EVENTUALLY, |c| {
-            Ok(!vippyctl_ok(c, 0, &["status"]).contains("(*) "))
+            let text = vippyctl_ok(c, 0, &["status"]);
+            Ok(!text.contains("(*) ") && text.contains("(maintenance)"))
         })
-        .expect("status shows nothing held here");
+        .expect("status shows the drain and nothing held here");
     let text = vippyctl_ok(&cluster, 0, &["status"]);
     assert!(text.starts_with("State:  inactive\n"), "{text}");
     assert!(

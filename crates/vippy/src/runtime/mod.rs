@@ -144,6 +144,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     };
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
+    let mut last_publish = Instant::now();
     info!(node = %options.node, "started: version {}, {} groups, {} nodes, incarnation {incarnation}", node.cluster().version, node.cluster().groups.len(), node.cluster().nodes.len());
     let _ = crate::systemd::notify_ready();
     let watchdog = crate::systemd::spawn_watchdog(stop.clone());
@@ -215,13 +216,13 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             }
             _ = publish.tick() => {
                 if loop_state.status_dirty {
-                    loop_state.status_dirty = false;
-                    let status = snapshot::status(&node, &loop_state.config, &metrics, Instant::now());
-                    metrics.set_groups_held(status.groups.iter().filter(|g| g.held_here).count() as u64);
-                    metrics.set_peers(status.peers.iter().filter(|p| p.eligible).count() as u64);
-                    let _ = status_tx.send(status);
+                    last_publish = publish_status(&node, &mut loop_state, &metrics, &status_tx);
                 }
             }
+        }
+        // At once when the last snapshot is old enough, else at the next tick.
+        if loop_state.status_dirty && last_publish.elapsed() >= PUBLISH_EVERY {
+            last_publish = publish_status(&node, &mut loop_state, &metrics, &status_tx);
         }
     }
 
@@ -248,6 +249,22 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     });
     info!(node = %options.node, "stopped: VIPs released, goodbye sent");
     Ok(())
+}
+
+/// Publishes a fresh status snapshot for the API; returns when.
+fn publish_status(
+    node: &Node,
+    loop_state: &mut LoopState,
+    metrics: &Metrics,
+    status_tx: &watch::Sender<Status>,
+) -> Instant {
+    loop_state.status_dirty = false;
+    let now = Instant::now();
+    let status = snapshot::status(node, &loop_state.config, metrics, now);
+    metrics.set_groups_held(status.groups.iter().filter(|g| g.held_here).count() as u64);
+    metrics.set_peers(status.peers.iter().filter(|p| p.eligible).count() as u64);
+    let _ = status_tx.send(status);
+    now
 }
 
 /// The config's `plugins` and `vippyd -p PROGRAM` (as in the original).
