@@ -71,10 +71,12 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         .context("binding the chat socket")?;
     info!(node = %options.node, "chat on {} via {:?}", config.chat, chat.interfaces().iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>());
 
-    // Grows across restarts without state on disk (DESIGN §3).
-    let incarnation = SystemTime::now()
+    // Grows across restarts without state on disk (DESIGN §3); with a
+    // state directory it also survives the clock being stepped back.
+    let clock = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
+    let incarnation = state::next_incarnation(&config, clock);
     let started = Instant::now();
     let mut node = Node::new(config.clone(), &options.node, &secret, incarnation, started);
     if let Some((cluster, from)) = state::load_adopted(&config) {
