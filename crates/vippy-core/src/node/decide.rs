@@ -379,6 +379,7 @@ impl Node {
             let gone = !recipient.is_some_and(|peer| peer.present());
             if taken || gone || now >= since + stale || !self.group_index.contains_key(&key) {
                 self.handoffs.remove(&key);
+                self.dirty = true; // peers learn at once that the group is free
             }
         }
     }
