@@ -9,8 +9,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vippy_core::wire::{
-    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Handoff, Header, Heartbeat, Key,
-    MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
+    ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, GroupSet, Handoff, Header,
+    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
 };
 
 const SECRET: &[u8] = b"golden secret";
@@ -66,6 +66,10 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                     reasons: vec!["booting".into(), "check:http".into()],
                     holds: groups(10, &[1, 3, 9]),
                     handoffs: vec![Handoff { group: 2, to: 1 }],
+                    echoes: vec![Echo {
+                        node: 1,
+                        incarnation: 9,
+                    }],
                 }),
             },
             concat!(
@@ -75,7 +79,8 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 "c8c9cacbcccdcecf010207626f6f74696e670a636865636b3a68747470000a00 ",
                 "5040 ",
                 "01 00020001 ",
-                "1365a05e45aad043ffa950d539f368f2732ed329b9084cfafe0f7a768c2cdd76 ",
+                "01 0001 0000000000000009 ",
+                "a31fa7d0f9b39f754cdf327822c65c26cf2897561721a36c03aa89e70fc9bce0 ",
             ),
         ),
         (
@@ -90,6 +95,7 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                     reasons: vec![],
                     holds: groups(100, &[5, 77]),
                     handoffs: vec![],
+                    echoes: vec![],
                 }),
             },
             concat!(
@@ -98,7 +104,8 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
                 "c8c9cacbcccdcecf030000640100020005004d ",
                 "00 ",
-                "7202fbcb1c63b9a09e85f3ce57675bbf5ab9b9b5ca076672ef0c71e89bead819 ",
+                "00 ",
+                "5b4169f64511e760c6e1ad2245e2f0e2f0da7a0ba6dfc0c750e317133fce687c ",
             ),
         ),
         (

@@ -96,6 +96,7 @@ fn body() -> impl Strategy<Value = Body> {
                     reasons,
                     holds,
                     handoffs,
+                    echoes: vec![],
                 })
             },
         );

@@ -76,6 +76,7 @@ fn heartbeat(reasons: Vec<String>, holds: GroupSet) -> Message {
         reasons,
         holds,
         handoffs: vec![],
+        echoes: vec![],
     }))
 }
 
@@ -93,8 +94,8 @@ fn the_raw_builder_matches_the_encoder() {
     let mut body = heartbeat_prefix(0x01);
     body.extend_from_slice(&[1, 7]);
     body.extend_from_slice(b"booting");
-    // group set: 3 groups, list form, none held; then no handoffs
-    body.extend_from_slice(&[0, 3, 0, 0, 0]);
+    // group set: 3 groups, list form, none held; then no handoffs, no echoes
+    body.extend_from_slice(&[0, 3, 0, 0, 0, 0]);
     assert_eq!(raw(1, &body), valid());
     assert!(decode(&valid(), &key()).is_ok());
 }
@@ -390,6 +391,7 @@ fn handoffs_are_bounded_sorted_and_within_the_group_set() {
             reasons: vec![],
             holds: GroupSet::new(8),
             handoffs,
+            echoes: vec![],
         }))
     };
     let h = |group, to| Handoff { group, to };
@@ -437,7 +439,7 @@ fn encoder_refuses_what_would_not_fit() {
     for i in 0..GroupSet::MAX_LEN {
         all.insert(i);
     }
-    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 1 + 32;
+    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 1 + 1 + 32;
     assert_eq!(
         encode(&heartbeat(vec![], all), &key()),
         Err(EncodeError::Oversize { len })

@@ -402,6 +402,7 @@ fn forged_replayed_and_tampered_datagrams_change_nothing() {
                 reasons: vec![],
                 holds,
                 handoffs: vec![],
+                echoes: vec![],
             }),
         },
         &Key::derive(b"guessed"),

@@ -79,6 +79,9 @@ impl Node {
         if !peer.fresh {
             return Err("stale".into());
         }
+        if !peer.verified {
+            return Err("not verified yet (no echo of this node's incarnation)".into());
+        }
         if self.cluster.node_index(name).is_none() {
             return Err("not in nodes".into());
         }

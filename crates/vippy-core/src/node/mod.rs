@@ -435,6 +435,7 @@ impl Node {
             reasons,
             holds,
             handoffs,
+            echoes: self.echoes(),
         };
         // Keep within the 1200-byte budget (docs/PROTOCOL.md): handoffs are
         // the part that may be left out.
@@ -442,8 +443,30 @@ impl Node {
             let keep = heartbeat.handoffs.len() / 2;
             heartbeat.handoffs.truncate(keep);
         }
+        while !heartbeat.echoes.is_empty() && self.encoded_len(&heartbeat) > HEARTBEAT_BUDGET {
+            heartbeat.echoes.pop(); // the oldest acquaintances go first
+        }
         self.counters.heartbeats_sent += 1;
         self.send(now, Body::Heartbeat(heartbeat), Destination::Cluster);
+    }
+
+    /// The incarnations of fresh peers, newest acquaintances first: a node
+    /// that has just started finds its own among them in our next heartbeat.
+    fn echoes(&self) -> Vec<wire::Echo> {
+        let mut fresh: Vec<(&String, &Peer)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.fresh && !p.departed)
+            .collect();
+        fresh.sort_by_key(|(_, p)| std::cmp::Reverse(p.met_at));
+        fresh
+            .into_iter()
+            .take(wire::Heartbeat::MAX_ECHOES)
+            .map(|(name, p)| wire::Echo {
+                node: self.cluster.node_index(name).unwrap_or(u16::MAX),
+                incarnation: p.incarnation,
+            })
+            .collect()
     }
 
     fn encoded_len(&self, heartbeat: &wire::Heartbeat) -> usize {

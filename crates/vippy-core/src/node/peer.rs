@@ -16,6 +16,11 @@ pub(crate) struct Peer {
     pub fresh: bool,
     /// Said goodbye and has not been heard since.
     pub departed: bool,
+    /// Its current incarnation has echoed ours: it is live, not a replay
+    /// recorded before this node started (docs/PROTOCOL.md, "Echoes").
+    pub verified: bool,
+    /// When this node first heard its current incarnation.
+    pub met_at: Instant,
     /// The goodbye's sequence: a heartbeat older than it (reordered on the
     /// way) must not bring the peer back.
     pub goodbye_sequence: Option<u64>,
@@ -61,6 +66,8 @@ impl Peer {
             last_heard: now,
             fresh: true,
             departed: false,
+            verified: false,
+            met_at: now,
             goodbye_sequence: None,
             state: None,
             neighbours: std::collections::BTreeMap::new(),
@@ -69,7 +76,7 @@ impl Peer {
 
     /// Present in the cluster: fresh and not gone.
     pub fn present(&self) -> bool {
-        self.fresh && !self.departed
+        self.fresh && !self.departed && self.verified
     }
 
     pub fn stale_at(&self, stale: Duration) -> Instant {

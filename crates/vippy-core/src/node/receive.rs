@@ -78,12 +78,17 @@ impl Node {
                     from,
                 });
                 self.needs_decide = true;
+                self.dirty = true; // echo the newcomer at once
                 e.insert(Peer::new(from, header.incarnation, now))
             }
         };
         peer.replay.accept(header.incarnation, header.sequence);
         if header.incarnation > peer.incarnation {
             peer.incarnation = header.incarnation;
+            // A new incarnation proves itself again, and we echo it at once.
+            peer.verified = false;
+            peer.met_at = now;
+            self.dirty = true;
             // A restart: its earlier state means nothing now, and what it
             // held is gone with it.
             peer.state = None;
@@ -123,6 +128,12 @@ impl Node {
                     self.needs_decide = true;
                 }
                 self.counters.heartbeats_received += 1;
+                let newly_verified =
+                    !peer.verified && hb.echoes.iter().any(|e| e.incarnation == self.incarnation);
+                if newly_verified {
+                    peer.verified = true;
+                    self.needs_decide = true;
+                }
                 let state = PeerState {
                     sequence: header.sequence,
                     version: hb.config_version,
@@ -142,7 +153,7 @@ impl Node {
                 }
                 let changed = !peer.state.as_ref().is_some_and(|s| s.same_as(&state));
                 peer.state = Some(state);
-                if changed {
+                if changed || newly_verified {
                     self.needs_decide = true;
                     self.notice_config(now, &sender);
                 }

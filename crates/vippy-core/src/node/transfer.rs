@@ -43,7 +43,14 @@ impl Fetch {
 impl Node {
     /// After a peer's heartbeat changed: note conflicts, start fetches.
     pub(super) fn notice_config(&mut self, now: Instant, peer: &str) {
-        let Some(state) = self.peers.get(peer).and_then(|p| p.state.clone()) else {
+        // Only a verified peer's config is acted on (a replay must not
+        // make us adopt or fetch anything).
+        let Some(state) = self
+            .peers
+            .get(peer)
+            .filter(|p| p.verified)
+            .and_then(|p| p.state.clone())
+        else {
             return;
         };
         let mine = self.cluster.digest();

@@ -135,6 +135,9 @@ pub enum EncodeError {
     /// Handoffs too many, unsorted, or of a group outside the group set.
     #[error("handoffs must be at most {max}, sorted by group and within the group set", max = super::Heartbeat::MAX_HANDOFFS)]
     Handoffs,
+    /// More than [`Heartbeat::MAX_ECHOES`](super::Heartbeat::MAX_ECHOES) echoes.
+    #[error("more than {max} echoes", max = super::Heartbeat::MAX_ECHOES)]
+    Echoes,
     /// The whole datagram would exceed [`MAX_DATAGRAM`](super::MAX_DATAGRAM).
     #[error("encoded datagram of {len} bytes exceeds the maximum of {max}", max = super::MAX_DATAGRAM)]
     Oversize { len: usize },

@@ -59,6 +59,17 @@ pub struct Heartbeat {
     /// each to (DESIGN §4 rule 5): only that node may take them while the
     /// sender is present. Sorted by group, at most [`Heartbeat::MAX_HANDOFFS`].
     pub handoffs: Vec<Handoff>,
+    /// Incarnations of peers the sender met recently, echoed back: proof to
+    /// a node that has just (re)started that this heartbeat is live, not a
+    /// replay recorded before it started. At most [`Heartbeat::MAX_ECHOES`].
+    pub echoes: Vec<Echo>,
+}
+
+/// "I have heard node `node` (index in the sender's config) at `incarnation`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Echo {
+    pub node: u16,
+    pub incarnation: u64,
 }
 
 /// "I released `group` for `to`", both as indices in the sender's config.
@@ -75,6 +86,8 @@ impl Heartbeat {
     pub const MAX_REASON_LEN: usize = 64;
     /// The most handoffs one heartbeat carries.
     pub const MAX_HANDOFFS: usize = 32;
+    /// The most echoes one heartbeat carries.
+    pub const MAX_ECHOES: usize = 16;
 }
 
 /// Sent on a graceful stop, after the sender has released its VIPs.
@@ -262,6 +275,14 @@ impl Heartbeat {
             put_u16(out, h.group);
             put_u16(out, h.to);
         }
+        if self.echoes.len() > Self::MAX_ECHOES {
+            return Err(EncodeError::Echoes);
+        }
+        out.push(self.echoes.len() as u8);
+        for e in &self.echoes {
+            put_u16(out, e.node);
+            put_u64(out, e.incarnation);
+        }
         Ok(())
     }
 
@@ -308,6 +329,17 @@ impl Heartbeat {
             }
             handoffs.push(h);
         }
+        let count = usize::from(r.u8("echo count")?);
+        if count > Self::MAX_ECHOES {
+            return Err(WireError::Malformed("too many echoes"));
+        }
+        let mut echoes = Vec::with_capacity(count);
+        for _ in 0..count {
+            echoes.push(Echo {
+                node: r.u16("echo node")?,
+                incarnation: r.u64("echo incarnation")?,
+            });
+        }
         Ok(Heartbeat {
             config_version,
             config_digest,
@@ -316,6 +348,7 @@ impl Heartbeat {
             reasons,
             holds,
             handoffs,
+            echoes,
         })
     }
 }

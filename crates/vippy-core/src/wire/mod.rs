@@ -34,6 +34,7 @@
 //!         reasons: vec![],
 //!         holds,
 //!         handoffs: vec![],
+//!         echoes: vec![],
 //!     }),
 //! };
 //! let bytes = encode(&msg, &key)?;
@@ -63,7 +64,7 @@ pub use error::{EncodeError, RejectReason, WireError};
 pub use frame::{decode, encode};
 pub use groupset::GroupSet;
 pub use message::{
-    ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, Handoff, Header, Heartbeat, Message,
+    ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, Handoff, Header, Heartbeat, Message,
     Neighbour,
 };
 pub use replay::{Replay, ReplayWindow};
