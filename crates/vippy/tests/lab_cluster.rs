@@ -7,22 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use vippy_core::wire::{self, Body, Header, Heartbeat, Key, Message};
-use vippy_lab::{Binaries, Cluster, ClusterSpec, Signal, in_netns};
+use vippy_lab::{Cluster, ClusterSpec, Signal, in_netns};
 
-fn bins() -> Binaries {
-    Binaries {
-        vippyd: env!("CARGO_BIN_EXE_vippyd").into(),
-        vippyctl: env!("CARGO_BIN_EXE_vippyctl").into(),
-    }
-}
-
-fn root() -> bool {
-    let ok = vippy_lab::is_root();
-    if !ok {
-        eprintln!("skipped: the namespace lab needs root");
-    }
-    ok
-}
+mod lab_support;
+use lab_support::{bins, root, status};
 
 fn started(spec: ClusterSpec) -> Cluster {
     let mut cluster = Cluster::build(spec, bins()).expect("lab");
@@ -35,18 +23,6 @@ fn started(spec: ClusterSpec) -> Cluster {
         .wait_settled(Duration::from_secs(1), Duration::from_secs(10))
         .expect("cluster settles");
     cluster
-}
-
-fn status(cluster: &Cluster, i: usize) -> serde_json::Value {
-    let out = cluster
-        .vippyctl(i, &["status", "--json"])
-        .expect("vippyctl runs");
-    assert!(
-        out.status.success(),
-        "vippyctl status failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status is JSON")
 }
 
 /// The single running holder of VIP `v`.

@@ -14,25 +14,13 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vippy_lab::{Binaries, Cluster, ClusterSpec, LabProcess};
+use vippy_lab::{Cluster, ClusterSpec, LabProcess};
+
+mod lab_support;
+use lab_support::{bins, root, status};
 
 /// How long anything may take to happen before a test gives up.
 const EVENTUALLY: Duration = Duration::from_secs(10);
-
-fn bins() -> Binaries {
-    Binaries {
-        vippyd: env!("CARGO_BIN_EXE_vippyd").into(),
-        vippyctl: env!("CARGO_BIN_EXE_vippyctl").into(),
-    }
-}
-
-fn root() -> bool {
-    let ok = vippy_lab::is_root();
-    if !ok {
-        eprintln!("skipped: the namespace lab needs root");
-    }
-    ok
-}
 
 /// Builds the lab; `configure` may add config naming paths in the lab
 /// directory (known only once the lab exists); the configs are rewritten.
@@ -85,19 +73,6 @@ fn settle(cluster: &Cluster) {
             since = Instant::now();
         }
     }
-}
-
-/// `vippyctl status --json` on node `i`.
-fn status(cluster: &Cluster, i: usize) -> Value {
-    let out = cluster
-        .vippyctl(i, &["status", "--json"])
-        .expect("vippyctl runs");
-    assert!(
-        out.status.success(),
-        "vippyctl status failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status is JSON")
 }
 
 /// `vippyctl ARGS` on node `i`, which must succeed; its stdout.
