@@ -240,6 +240,12 @@ fn code_and_processes_run_inside_a_host() {
             &lab.dir().join("sleep.log"),
         )
         .unwrap();
+    // The shell may not have run yet; signals sent before `echo` would
+    // race it, so wait for the greeting first.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sleeper.log_text().trim() != "hi" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let pids = lab
         .exec_ok(
             node,
