@@ -25,11 +25,25 @@ impl Lab {
         parse_neighbour(&out.stdout, ip)
     }
 
-    /// Whether one ping from `host` to `ip` is answered within a second.
+    /// Whether a ping from `host` to `ip` is answered within 3 s: echoes go
+    /// every 0.2 s until the first reply. One echo with a short wait is not
+    /// enough: after a cut, the neighbour entry may still be resolving, and
+    /// the kernel's next ARP probe can be a second away.
     pub fn ping(&self, host: &LabHost, ip: IpAddr) -> Result<bool> {
         let out = self.exec(
             host,
-            &["ping", "-n", "-q", "-c", "1", "-W", "1", &ip.to_string()],
+            &[
+                "ping",
+                "-n",
+                "-q",
+                "-c",
+                "1",
+                "-i",
+                "0.2",
+                "-w",
+                "3",
+                &ip.to_string(),
+            ],
         )?;
         Ok(out.status.success())
     }
