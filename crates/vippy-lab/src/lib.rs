@@ -31,7 +31,7 @@ pub use fault::NFT_TABLE;
 pub use lab::{BRIDGE, HOST_IFNAME, Lab, LabHost, LabSpec, MAX_NODES, format_mac, parse_mac};
 pub use netns::{NETNS_DIR, in_netns, netns_exists, netns_list, netns_path};
 pub use probe::{parse_addresses, parse_neighbour};
-pub use process::{LabProcess, Signal};
+pub use process::{LabProcess, Signal, become_subreaper, process_ended};
 pub use sweep::{DEFAULT_FAMILY, Swept, owner_pid, sweep};
 
 /// Whether this process runs as root (the lab needs it).

@@ -153,6 +153,18 @@ impl LabProcess {
     }
 }
 
+/// Whether process `pid` has ended: gone, or a zombie nobody reaped yet
+/// (an orphan's exit status goes to a subreaper or init, maybe later).
+pub fn process_ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the command name, which may itself hold ") ".
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
 /// Makes this process a child subreaper: children orphaned by processes it
 /// started (a daemon's workers whose parent was killed) become its children,
 /// so [`LabProcess::kill_group`] can reap them instead of leaving zombies

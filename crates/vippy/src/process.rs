@@ -1,11 +1,13 @@
 //! Running external programs for checks, hooks and plugins: each in a
-//! process group of its own, so a timeout or a stop reaches its children too.
+//! process group of its own, so a timeout or a stop reaches its children too,
+//! and each told to stop (SIGTERM) when vippyd dies, even by SIGKILL.
 
 use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nix::sys::prctl;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -16,8 +18,12 @@ use tokio_util::sync::CancellationToken;
 /// grandchild that keeps the pipe open.
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
 
-/// A command ready to spawn in a new process group, stdin from /dev/null.
-/// `None` for an empty argv.
+/// A command ready to spawn in a new process group, stdin from /dev/null,
+/// with SIGTERM as its parent-death signal. `None` for an empty argv.
+///
+/// The parent-death signal follows the thread that spawned the child;
+/// vippyd spawns from its single runtime thread, which lives as long as the
+/// process.
 pub(crate) fn command(argv: &[String]) -> Option<Command> {
     let (program, args) = argv.split_first()?;
     let mut cmd = Command::new(program);
@@ -25,6 +31,21 @@ pub(crate) fn command(argv: &[String]) -> Option<Command> {
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
+    let parent = std::process::id();
+    // SAFETY: the hook runs in the forked child before exec and only makes
+    // the async-signal-safe calls prctl(2) and getppid(2); it allocates
+    // nothing (a raw OS error needs no allocation).
+    unsafe {
+        cmd.pre_exec(move || {
+            prctl::set_pdeathsig(Signal::SIGTERM)?;
+            // vippyd died between fork and prctl: the signal would never
+            // come, so do not start at all.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
     Some(cmd)
 }
 

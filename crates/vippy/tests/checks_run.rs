@@ -4,7 +4,7 @@ mod api_support;
 
 use std::time::Duration;
 
-use api_support::{TempDir, eventually};
+use api_support::{TempDir, ended, eventually};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vippy::checks::{CheckResult, HealthChecks};
@@ -126,15 +126,6 @@ async fn rise_and_fall_count_consecutive_runs() {
     checks.stopped().await;
 }
 
-fn gone_or_zombie(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-    }
-}
-
 #[tokio::test]
 async fn a_check_past_its_timeout_is_killed_with_its_children() {
     let dir = TempDir::new("checks");
@@ -155,7 +146,7 @@ async fn a_check_past_its_timeout_is_killed_with_its_children() {
     let child = std::fs::read_to_string(pids.with_extension("child")).unwrap();
     let main = std::fs::read_to_string(pids.with_extension("main")).unwrap();
     eventually(10, "the check and its child to be killed", || {
-        gone_or_zombie(child.trim()) && gone_or_zombie(main.trim())
+        ended(child.trim()) && ended(main.trim())
     })
     .await;
     cancel.cancel();
@@ -181,7 +172,7 @@ async fn cancel_kills_a_check_in_progress() {
         .await
         .expect("checks stop on cancel");
     let pid = std::fs::read_to_string(&pid).unwrap();
-    eventually(10, "the check to be killed", || gone_or_zombie(pid.trim())).await;
+    eventually(10, "the check to be killed", || ended(pid.trim())).await;
 }
 
 #[tokio::test]
@@ -253,10 +244,7 @@ async fn reconfigure_keeps_state_across_a_reload() {
         ])
         .await;
     let pid = std::fs::read_to_string(&pid).unwrap();
-    assert!(
-        gone_or_zombie(pid.trim()),
-        "a removed check's run is killed"
-    );
+    assert!(ended(pid.trim()), "a removed check's run is killed");
     // Only the new check reports: the others kept their state.
     let result = next(&mut rx).await;
     assert_eq!((result.name.as_str(), result.ok), ("new", false));

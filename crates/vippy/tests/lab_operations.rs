@@ -14,7 +14,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vippy_lab::{Cluster, ClusterSpec, LabProcess};
+use vippy_lab::{Cluster, ClusterSpec, LabProcess, become_subreaper, process_ended};
 
 mod lab_support;
 use lab_support::{bins, root, status};
@@ -978,6 +978,8 @@ mv {d}/plugin.env.tmp {d}/plugin.env
 while [ ! -e {d}/plugin-go ]; do sleep 0.1; done
 curl -sS --unix-socket "$VIPPY_SOCKET" -d '{{"active": false, "reason": "plugin: disk full"}}' http://localhost/active > {d}/plugin.answer.tmp
 mv {d}/plugin.answer.tmp {d}/plugin.answer
+echo $$ > {d}/plugin.pid.tmp
+mv {d}/plugin.pid.tmp {d}/plugin.pid
 exec sleep 600
 "#
         ),
@@ -1006,4 +1008,24 @@ exec sleep 600
     wait_loads(&cluster, &[0, 2]);
     let answer = wait_file(&cluster, &dir.join("plugin.answer"));
     assert_eq!(json(&answer)["ok"], true, "{answer}");
+
+    // vippyd killed with SIGKILL cannot stop its plugins; the kernel's
+    // parent-death signal does. As subreaper, this test (not an init that
+    // might kill orphans itself) adopts the plugin when vippyd dies.
+    become_subreaper().unwrap();
+    let pid: u32 = wait_file(&cluster, &dir.join("plugin.pid"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!process_ended(pid));
+    cluster.kill(0).unwrap();
+    let ended = cluster
+        .wait_for(EVENTUALLY, |_| Ok(process_ended(pid)))
+        .is_ok();
+    if !ended {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    assert!(ended, "the plugin ends with vippyd");
 }

@@ -5,22 +5,13 @@ mod api_support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use api_support::{TempDir, eventually};
+use api_support::{TempDir, ended, eventually};
 use tokio_util::sync::CancellationToken;
 use vippy::plugins::Plugins;
 use vippy_core::config::Command;
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn gone_or_zombie(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-    }
 }
 
 fn spawn(dir: &TempDir, script: &Path, cancel: &CancellationToken) -> (Plugins, PathBuf) {
@@ -86,7 +77,7 @@ async fn cancel_stops_a_plugin_and_its_children() {
     assert_eq!(read(&log), "term\n", "it got SIGTERM and exited by itself");
     let pids = read(&pids);
     for pid in pids.split_whitespace() {
-        eventually(10, "plugin processes to end", || gone_or_zombie(pid)).await;
+        eventually(10, "plugin processes to end", || ended(pid)).await;
     }
 }
 
@@ -110,7 +101,7 @@ async fn a_plugin_that_ignores_sigterm_is_killed() {
         .await
         .expect("plugins stop");
     let pid = read(&pid);
-    assert!(gone_or_zombie(&pid), "the plugin was killed");
+    assert!(ended(&pid), "the plugin was killed");
 }
 
 /// examples/plugins/vippy-maintenance.sh, run as vippyd would run it,
@@ -217,20 +208,17 @@ async fn reconfigure_keeps_unchanged_plugins_running() {
     plugins.reconfigure(vec![command(&keep), command(&add)], socket, "node1".into());
     eventually(20, "the added plugin to start", || !pids("add").is_empty()).await;
     let dropped = pids("drop");
-    eventually(20, "the removed plugin to stop", || {
-        gone_or_zombie(dropped.trim())
-    })
-    .await;
+    eventually(20, "the removed plugin to stop", || ended(dropped.trim())).await;
     assert_eq!(
         pids("keep").lines().count(),
         1,
         "the unchanged plugin was not restarted"
     );
-    assert!(!gone_or_zombie(pids("keep").trim()));
+    assert!(!ended(pids("keep").trim()));
     cancel.cancel();
     tokio::time::timeout(Duration::from_secs(20), plugins.stopped())
         .await
         .expect("plugins stop");
-    assert!(gone_or_zombie(pids("keep").trim()));
-    assert!(gone_or_zombie(pids("add").trim()));
+    assert!(ended(pids("keep").trim()));
+    assert!(ended(pids("add").trim()));
 }

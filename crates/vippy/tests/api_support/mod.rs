@@ -15,6 +15,11 @@ use vippy::api::{AdminKind, AdminRequest, ApiError, ApiState};
 use vippy::metrics::Metrics;
 use vippy::status::{Event, GroupStatus, PeerStatus, Status};
 
+/// Whether the process whose pid a test program wrote to a file has ended.
+pub fn ended(pid: &str) -> bool {
+    vippy_lab::process_ended(pid.trim().parse().expect("a pid"))
+}
+
 /// A directory under /tmp, world-traversable (so `nobody` can reach a
 /// socket in it), removed on drop.
 pub struct TempDir(PathBuf);
