@@ -130,6 +130,7 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
             Message {
                 header: header(45),
                 body: Body::ConfigRequest(ConfigRequest {
+                    responder_incarnation: 9,
                     version: 8,
                     digest: digest(),
                     first_chunk: 2,
@@ -139,9 +140,10 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
             concat!(
                 "56500103 ",
                 "056e6f6465310102030405060708000000000000002d ",
+                "0000000000000009 ",
                 "0000000000000008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
                 "c8c9cacbcccdcecf000000020003 ",
-                "b7cb56000a93c091fc62e556b8c3b4d80dffddd3e7b9ab6c2d4971c48a41cb83 ",
+                "54ee036430c68997e26984434cfc4c883ea386adfb45544c870bc6e0cc9867e6 ",
             ),
         ),
         (

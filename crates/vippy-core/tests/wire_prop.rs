@@ -106,16 +106,24 @@ fn body() -> impl Strategy<Value = Body> {
             config_digest,
         })
     });
-    let request = (any::<u64>(), any::<[u8; 32]>(), any::<u32>(), any::<u16>()).prop_map(
-        |(version, digest, first_chunk, count)| {
-            Body::ConfigRequest(ConfigRequest {
-                version,
-                digest,
-                first_chunk,
-                count,
-            })
-        },
-    );
+    let request = (
+        any::<u64>(),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        any::<u32>(),
+        any::<u16>(),
+    )
+        .prop_map(
+            |(responder_incarnation, version, digest, first_chunk, count)| {
+                Body::ConfigRequest(ConfigRequest {
+                    responder_incarnation,
+                    version,
+                    digest,
+                    first_chunk,
+                    count,
+                })
+            },
+        );
     let chunk = (
         any::<u64>(),
         any::<[u8; 32]>(),

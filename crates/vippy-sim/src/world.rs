@@ -175,6 +175,13 @@ impl World {
         else {
             return false;
         };
+        self.replay(from, to, bytes)
+    }
+
+    /// Delivers `bytes`, recorded from node `from`, to node `to` right now,
+    /// from `from`'s address (an attacker's replay). False when `to` is not
+    /// running.
+    pub fn replay(&mut self, from: usize, to: usize, bytes: Vec<u8>) -> bool {
         let from_addr = self.nodes[from].addr;
         let (from_name, to_name) = (self.nodes[from].name.clone(), self.nodes[to].name.clone());
         let now = self.now;
@@ -188,7 +195,7 @@ impl World {
             node.handle_datagram(now, from_addr, &bytes);
         }
         self.log(format!(
-            "{to_name}: replayed {from_name}'s last datagram to it"
+            "{to_name}: replayed a datagram of {from_name}'s to it"
         ));
         self.drain(to);
         true

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vippy_core::config::load;
-use vippy_sim::world::World;
+use vippy_core::node::{Destination, Event, Rejection};
+use vippy_sim::world::{Output, World};
 
 #[test]
 fn replayed_heartbeats_of_a_dead_peer_do_not_fool_a_restarted_node() {
@@ -64,4 +65,68 @@ fn replayed_heartbeats_of_a_dead_peer_do_not_fool_a_restarted_node() {
     }
     let n3 = status.peers.iter().find(|p| p.name == "n3").unwrap();
     assert!(n3.eligible, "the live peer verified itself: {n3:?}");
+}
+
+/// A config request recorded earlier and replayed to the node it asked,
+/// after that node restarted, is not answered: it names the incarnation it
+/// was sent to. (Answering would send config chunks to the recording's
+/// source address, which the attacker chooses.)
+#[test]
+fn a_replayed_config_request_is_not_answered_after_a_restart() {
+    let text = |version: u32| {
+        format!(
+            "{{ chat: '239.1.1.1:5007', secret: 's', version: {version}, interval: 0.2, stale: 0.8,
+                mature: 0.4, vips: [[{{ip:'203.0.113.1/24'}}],[{{ip:'203.0.113.2/24'}}]],
+                nodes: ['n1','n2'] }}"
+        )
+    };
+    let newer = Arc::new(load(&text(2), "test").unwrap());
+    let older = Arc::new(load(&text(1), "test").unwrap());
+    let mut world = World::new(1, vec![newer, older], Duration::from_micros(200));
+    world.record();
+    world.start(0);
+    world.start(1);
+    let t = world.base + Duration::from_secs(3);
+    world.run_until(t);
+
+    // n2 fetched version 2 from n1: its unicast datagrams were the requests.
+    let n1_addr = world.nodes[0].addr;
+    let requests: Vec<Vec<u8>> = world
+        .take_recorded()
+        .into_iter()
+        .filter(|r| r.node == 1)
+        .filter_map(|r| match r.output {
+            Output::Transmit(t) if t.destination == Destination::Peer(n1_addr) => Some(t.bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(!requests.is_empty(), "n2 asked n1 for its config");
+    let adopted = world.nodes[1].node.as_ref().unwrap().status();
+    assert_eq!(adopted.version, 2);
+
+    // n2 dies, n1 restarts with no replay state; the requests come again.
+    world.crash(1);
+    world.crash(0);
+    world.start(0);
+    let t = world.now + Duration::from_secs(1);
+    world.run_until(t);
+    world.take_recorded();
+    for request in requests {
+        assert!(world.replay(1, 0, request));
+    }
+    let outputs = world.take_recorded();
+    let answers = outputs
+        .iter()
+        .filter(|r| r.node == 0)
+        .filter(|r| matches!(&r.output, Output::Transmit(t) if matches!(t.destination, Destination::Peer(_))))
+        .count();
+    assert_eq!(answers, 0, "n1 sent config chunks to a replayed request");
+    let refused = outputs
+        .iter()
+        .filter(|r| {
+            matches!(&r.output, Output::Event(Event::Rejected { reason: Rejection::Replay, detail, .. })
+                if detail.starts_with("config request for incarnation"))
+        })
+        .count();
+    assert!(refused > 0, "{outputs:#?}");
 }

@@ -179,7 +179,7 @@ impl Node {
                 self.events.push_back(Event::PeerLeft { node: sender });
                 self.needs_decide = true;
             }
-            Body::ConfigRequest(req) => self.serve_config(now, from, req),
+            Body::ConfigRequest(req) => self.serve_config(now, from, sender, req),
             Body::ConfigChunk(chunk) => self.receive_chunk(now, &sender, chunk),
             Body::ArpShare(share) => {
                 let ttl = self.neighbour_ttl();
@@ -198,7 +198,7 @@ impl Node {
         }
     }
 
-    fn reject(
+    pub(super) fn reject(
         &mut self,
         from: SocketAddr,
         sender: Option<String>,

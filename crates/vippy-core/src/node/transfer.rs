@@ -139,7 +139,11 @@ impl Node {
             Some(total) => WINDOW.min(u16::try_from(total.saturating_sub(first)).unwrap_or(WINDOW)),
             None => WINDOW,
         };
+        let Some(responder_incarnation) = self.peers.get(&fetch.peer).map(|p| p.incarnation) else {
+            return; // forgotten: fetch_timeout gives up on it
+        };
         let request = Body::ConfigRequest(ConfigRequest {
+            responder_incarnation,
             version: fetch.version,
             digest: fetch.digest,
             first_chunk: first,
@@ -184,7 +188,28 @@ impl Node {
         self.request_chunks(now);
     }
 
-    pub(super) fn serve_config(&mut self, now: Instant, from: SocketAddr, req: ConfigRequest) {
+    pub(super) fn serve_config(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: String,
+        req: ConfigRequest,
+    ) {
+        // Sequence numbers stop replays while this node runs; the
+        // incarnation stops those recorded before it (re)started, which
+        // would otherwise aim chunks at the recording's source address.
+        if req.responder_incarnation != self.incarnation {
+            self.reject(
+                from,
+                Some(sender),
+                super::Rejection::Replay,
+                format!(
+                    "config request for incarnation {}, this node is {}",
+                    req.responder_incarnation, self.incarnation
+                ),
+            );
+            return;
+        }
         let Some(cluster) = self
             .known
             .get(&req.digest)

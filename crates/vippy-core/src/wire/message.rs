@@ -100,6 +100,9 @@ pub struct Goodbye {
 /// Asks for `count` chunks of the config `version`/`digest`, from `first_chunk` on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigRequest {
+    /// The incarnation of the node asked: a request recorded before that
+    /// node restarted names an older one and is not answered.
+    pub responder_incarnation: u64,
     pub version: u64,
     pub digest: Digest,
     pub first_chunk: u32,
@@ -369,6 +372,7 @@ impl Goodbye {
 
 impl ConfigRequest {
     fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.responder_incarnation);
         put_u64(out, self.version);
         out.extend_from_slice(&self.digest);
         put_u32(out, self.first_chunk);
@@ -377,6 +381,7 @@ impl ConfigRequest {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(ConfigRequest {
+            responder_incarnation: r.u64("responder incarnation")?,
             version: r.u64("config version")?,
             digest: r.array("config digest")?,
             first_chunk: r.u32("first chunk")?,
