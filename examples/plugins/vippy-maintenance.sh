@@ -6,7 +6,8 @@
 # 1. Drains this node while FLAG_FILE exists (default /etc/vippy.maintenance):
 #    `echo "disk swap" > /etc/vippy.maintenance` moves its VIPs away, with
 #    the file's first line as the reason; removing the file brings it back.
-#    It only undoes a drain it made itself.
+#    Its drain has its own source ("maintenance-file"): an operator's
+#    `vippyctl undrain` does not lift it, and it lifts only its own.
 # 2. Follows the event stream and writes one line per address plumbed or
 #    removed here (network.up / network.down) to EVENT_LOG (default stderr,
 #    which vippyd's log collects). Replace `on_network` with what you need.
@@ -37,11 +38,11 @@ watch_flag() {
                 # Keep the reason JSON-safe: no quotes, backslashes or controls.
                 reason=$(head -n 1 "$flag" | tr -d '"\\' | tr -d '\000-\037' | cut -c1-200)
                 [ -n "$reason" ] || reason="maintenance file $flag"
-                api -d "{\"active\": false, \"reason\": \"$reason\"}" \
+                api -d "{\"active\": false, \"source\": \"maintenance-file\", \"reason\": \"$reason\"}" \
                     http://localhost/active > /dev/null && drained=1
             fi
         elif [ -n "$drained" ]; then
-            api -d '{"active": true}' http://localhost/active > /dev/null && drained=
+            api -d '{"active": true, "source": "maintenance-file"}' http://localhost/active > /dev/null && drained=
         fi
         sleep 1
     done

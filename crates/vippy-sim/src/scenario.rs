@@ -498,6 +498,7 @@ impl Run {
                 self.world.local(
                     pick,
                     LocalEvent::Admin {
+                        source: "sim".into(),
                         active: !drained,
                         reason: Some("sim".into()),
                     },

@@ -534,6 +534,7 @@ fn describe_local(event: &LocalEvent) -> String {
                 "drain".into()
             }
         }
+        LocalEvent::UndrainAll => "undrain all".into(),
         LocalEvent::Reload { config, .. } => format!("reload (version {})", config.cluster.version),
         LocalEvent::Shutdown => "shutdown".into(),
         LocalEvent::Neighbours(n) => format!("{} neighbours", n.len()),

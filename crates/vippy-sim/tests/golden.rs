@@ -352,8 +352,8 @@ fn admin_drain_moves_groups_away_and_undrain_brings_them_back() {
     }
     assert!(run.node("n2").is_active(), "n2 undrained");
     assert_eq!(
-        run.node("n2").status().admin_reason,
-        None,
+        run.node("n2").status().drains,
+        Default::default(),
         "the drain reason is cleared"
     );
     let loads = loads(after, &["n1", "n2", "n3"]);

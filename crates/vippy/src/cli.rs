@@ -155,9 +155,26 @@ pub enum VippyctlCommand {
         /// Why, shown in status.
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// Who drains (default "admin"): the node stays drained until every
+        /// source has undrained it.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
     },
-    /// Make this node active again after a drain.
-    Undrain,
+    /// Lift a drain: the node is active again once no source drains it.
+    #[command(
+        long_about = "Lift the drain of one source (the operator's, \"admin\", unless \
+                            --source names another). The node takes groups again once no \
+                            source drains it; status shows the drains left. --all lifts \
+                            every drain."
+    )]
+    Undrain {
+        /// Whose drain to lift (default "admin").
+        #[arg(long, value_name = "NAME", conflicts_with = "all")]
+        source: Option<String>,
+        /// Lift every source's drain.
+        #[arg(long)]
+        all: bool,
+    },
     /// Reread the configuration file (like SIGHUP).
     #[command(
         long_about = "Ask vippyd to reread its configuration file, like SIGHUP, and \
@@ -207,8 +224,11 @@ mod tests {
         assert_eq!(
             c.command,
             VippyctlCommand::Drain {
-                reason: Some("kernel".into())
+                reason: Some("kernel".into()),
+                source: None,
             }
         );
+        let d = VippyctlArgs::try_parse_from(["vippyctl", "undrain", "--source", "x", "--all"]);
+        assert!(d.is_err(), "--source and --all conflict");
     }
 }

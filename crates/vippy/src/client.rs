@@ -69,13 +69,24 @@ impl Client {
         String::from_utf8(body.to_vec()).map_err(|e| self.protocol(format!("metrics: {e}")))
     }
 
-    /// `POST /active`; returns the daemon's message.
+    /// `POST /active` (drain or undrain for `source`, the operator's when
+    /// `None`); returns the daemon's message.
     pub async fn set_active(
         &self,
         active: bool,
         reason: Option<&str>,
+        source: Option<&str>,
     ) -> Result<String, ClientError> {
-        let body = serde_json::json!({ "active": active, "reason": reason }).to_string();
+        let body = serde_json::json!({ "active": active, "reason": reason, "source": source });
+        let answer = self
+            .call(Method::POST, "/active", Some(body.to_string()))
+            .await?;
+        self.message(&answer)
+    }
+
+    /// `POST /active` with `all`: lifts every source's drain.
+    pub async fn undrain_all(&self) -> Result<String, ClientError> {
+        let body = serde_json::json!({ "active": true, "all": true }).to_string();
         let answer = self.call(Method::POST, "/active", Some(body)).await?;
         self.message(&answer)
     }

@@ -28,8 +28,12 @@ pub struct Status {
     /// `"administrative"`, `"check:NAME"`, `"shutdown"`, `"config-conflict"`,
     /// `"not-in-config"`, `"no-quorum"`. Empty when active.
     pub reasons: Vec<String>,
-    /// The operator's text given with the last `POST /active`.
+    /// The administrative drains in one line: each reason, prefixed with
+    /// its source unless that is the operator's (`"admin"`), joined by
+    /// `"; "`. `None` when not drained.
     pub admin_reason: Option<String>,
+    /// The administrative drains: reason by source (`POST /active`).
+    pub drains: BTreeMap<String, String>,
     pub groups: Vec<GroupStatus>,
     pub peers: Vec<PeerStatus>,
     /// Counter snapshot (see [`crate::metrics::Metrics::counters`]).

@@ -74,6 +74,13 @@ async fn admin_requests_reach_the_runtime() {
     )
     .await;
     assert_eq!(code, 200);
+    for body in [
+        r#"{"active": false, "source": "disk-guard", "reason": "disk full"}"#,
+        r#"{"active": true, "all": true}"#,
+    ] {
+        let (code, answer) = curl(&h.socket, &["-d", body, "http://localhost/active"]).await;
+        assert_eq!(code, 200, "{answer}");
+    }
     let (code, body) = curl(&h.socket, &["-X", "POST", "http://localhost/reload"]).await;
     assert_eq!(code, 200);
     assert_eq!(json(&body)["message"], "reloaded: version 6");
@@ -92,13 +99,21 @@ async fn admin_requests_reach_the_runtime() {
         h.admin_requests(),
         vec![
             AdminKind::SetActive {
+                source: "admin".into(),
                 active: false,
                 reason: Some("kernel upgrade".into())
             },
             AdminKind::SetActive {
+                source: "admin".into(),
                 active: true,
                 reason: None
             },
+            AdminKind::SetActive {
+                source: "disk-guard".into(),
+                active: false,
+                reason: Some("disk full".into())
+            },
+            AdminKind::UndrainAll,
             AdminKind::Reload,
             AdminKind::Reload,
         ]
@@ -146,6 +161,42 @@ async fn errors_are_json() {
             &["-d", r#"{"active": "no"}"#, "http://localhost/active"],
             400,
             "bad JSON body",
+        ),
+        (
+            &[
+                "-d",
+                r#"{"active": false, "source": "a b"}"#,
+                "http://localhost/active",
+            ],
+            400,
+            "bad \"source\" \"a b\"",
+        ),
+        (
+            &[
+                "-d",
+                r#"{"active": false, "source": ""}"#,
+                "http://localhost/active",
+            ],
+            400,
+            "bad \"source\"",
+        ),
+        (
+            &[
+                "-d",
+                r#"{"active": false, "all": true}"#,
+                "http://localhost/active",
+            ],
+            400,
+            "\"all\" lifts every drain",
+        ),
+        (
+            &[
+                "-d",
+                r#"{"active": true, "all": true, "source": "x"}"#,
+                "http://localhost/active",
+            ],
+            400,
+            "\"all\" lifts every drain",
         ),
     ];
     for (args, want_code, want_text) in cases {
@@ -283,7 +334,10 @@ async fn own_client_speaks_every_endpoint() {
     assert_eq!(client.status().await.unwrap(), sample_status());
     assert!(client.metrics().await.unwrap().contains("vippy_active 0"));
     assert_eq!(
-        client.set_active(false, Some("maintenance")).await.unwrap(),
+        client
+            .set_active(false, Some("maintenance"), None)
+            .await
+            .unwrap(),
         "inactive (administrative: maintenance)"
     );
     assert_eq!(client.reload().await.unwrap(), "reloaded: version 6");

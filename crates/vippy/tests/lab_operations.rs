@@ -520,8 +520,39 @@ fn vippyctl_against_real_daemons() {
         "watch lines start with a UTC time: {first:?}"
     );
 
-    // undrain: active again, and it gets a group back.
-    assert_eq!(vippyctl_ok(&cluster, 0, &["undrain"]), "active\n");
+    // A second source (a plugin) drains too: the operator's undrain lifts
+    // only the operator's drain.
+    let said = vippyctl_ok(
+        &cluster,
+        0,
+        &["drain", "--source", "disk-guard", "--reason", "disk full"],
+    );
+    assert_eq!(
+        said,
+        "inactive (administrative: maintenance; disk-guard: disk full)\n"
+    );
+    let said = vippyctl_ok(&cluster, 0, &["undrain"]);
+    assert_eq!(said, "inactive (administrative: disk-guard: disk full)\n");
+    // Status is republished within 50 ms; wait for this undrain's snapshot.
+    cluster
+        .wait_for(EVENTUALLY, |c| {
+            let s = status(c, 0);
+            Ok(
+                s["drains"] == serde_json::json!({"disk-guard": "disk full"})
+                    && s["active"] == false,
+            )
+        })
+        .expect("status shows the drain left");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(held_by(&cluster, 0), 0, "still drained: takes nothing");
+    let said = vippyctl_ok(&cluster, 0, &["drain", "--source", "backup"]);
+    assert_eq!(
+        said,
+        "inactive (administrative: backup: drained; disk-guard: disk full)\n"
+    );
+
+    // undrain --all: active again, and it gets a group back.
+    assert_eq!(vippyctl_ok(&cluster, 0, &["undrain", "--all"]), "active\n");
     wait_loads(&cluster, &[1, 1, 1]);
     // Status is published within 50 ms of a change.
     cluster

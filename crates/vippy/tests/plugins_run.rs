@@ -157,10 +157,12 @@ async fn the_example_plugin_follows_events_and_drains() {
         h.admin_requests(),
         vec![
             AdminKind::SetActive {
+                source: "maintenance-file".into(),
                 active: false,
                 reason: Some("disk swap".into())
             },
             AdminKind::SetActive {
+                source: "maintenance-file".into(),
                 active: true,
                 reason: None
             },

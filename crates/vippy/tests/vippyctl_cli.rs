@@ -114,14 +114,17 @@ async fn drain_undrain_and_reload_reach_the_runtime() {
         h.admin_requests(),
         vec![
             AdminKind::SetActive {
+                source: "admin".into(),
                 active: false,
                 reason: Some("kernel upgrade".into())
             },
             AdminKind::SetActive {
+                source: "admin".into(),
                 active: true,
                 reason: None
             },
             AdminKind::SetActive {
+                source: "admin".into(),
                 active: false,
                 reason: None
             },

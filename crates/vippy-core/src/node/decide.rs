@@ -15,7 +15,7 @@ impl Node {
         if !self.matured {
             reasons.push(InactiveReason::Booting);
         }
-        if self.admin.is_some() {
+        if !self.admin.is_empty() {
             reasons.push(InactiveReason::Administrative);
         }
         for check in &self.failing_checks {

@@ -63,7 +63,8 @@ pub struct Node {
     /// After adopting a new config: takes no new group before this.
     settle_until: Instant,
     settling: bool,
-    admin: Option<String>,
+    /// Administrative drains: reason by source.
+    admin: BTreeMap<String, String>,
     failing_checks: BTreeSet<String>,
     shutting_down: bool,
     reasons: Vec<InactiveReason>,
@@ -136,7 +137,7 @@ impl Node {
             last_eligible: Vec::new(),
             settle_until: now,
             settling: false,
-            admin: None,
+            admin: BTreeMap::new(),
             failing_checks: BTreeSet::new(),
             shutting_down: false,
             reasons: Vec::new(),
@@ -293,12 +294,21 @@ impl Node {
                 };
                 self.needs_decide |= changed;
             }
-            LocalEvent::Admin { active, reason } => {
-                self.admin = if active {
-                    None
+            LocalEvent::Admin {
+                source,
+                active,
+                reason,
+            } => {
+                if active {
+                    self.admin.remove(&source);
                 } else {
-                    Some(reason.unwrap_or_else(|| "drained".to_string()))
-                };
+                    let reason = reason.unwrap_or_else(|| "drained".to_string());
+                    self.admin.insert(source, reason);
+                }
+                self.needs_decide = true;
+            }
+            LocalEvent::UndrainAll => {
+                self.admin.clear();
                 self.needs_decide = true;
             }
             LocalEvent::Reload { config, secret } => self.reload(config, &secret.0, now),

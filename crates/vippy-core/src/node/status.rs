@@ -1,5 +1,6 @@
 //! A read-only view of the node for status, metrics and tests.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -18,7 +19,8 @@ pub struct NodeStatus {
     pub mature: bool,
     pub active: bool,
     pub reasons: Vec<InactiveReason>,
-    pub admin_reason: Option<String>,
+    /// Administrative drains: reason by source.
+    pub drains: BTreeMap<String, String>,
     pub groups: Vec<GroupView>,
     pub peers: Vec<PeerView>,
 }
@@ -106,7 +108,7 @@ impl Node {
             mature: self.matured,
             active: self.reasons.is_empty(),
             reasons: self.reasons.clone(),
-            admin_reason: self.admin.clone(),
+            drains: self.admin.clone(),
             groups,
             peers,
         }

@@ -15,11 +15,16 @@ use crate::wire::{Neighbour, RejectReason};
 pub enum LocalEvent {
     /// A health check changed state (after its rise/fall counting).
     Health { check: String, ok: bool },
-    /// Administrative drain (`active: false`) or undrain.
+    /// Administrative drain (`active: false`) or undrain by one `source`
+    /// (the operator, a plugin): the node stays drained while any source
+    /// drains it, so one source's undrain cannot lift another's drain.
     Admin {
+        source: String,
         active: bool,
         reason: Option<String>,
     },
+    /// Lifts every source's drain at once.
+    UndrainAll,
     /// A new configuration file was read and validated, with its secret.
     Reload {
         config: Arc<Config>,

@@ -230,6 +230,7 @@ fn run(script: Script) -> Run {
                 world.local(
                     *node,
                     LocalEvent::Admin {
+                        source: "admin".into(),
                         active: *active,
                         reason: reason.clone(),
                     },

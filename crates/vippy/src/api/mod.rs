@@ -66,15 +66,26 @@ pub struct AdminRequest {
     pub reply: oneshot::Sender<Result<String, String>>,
 }
 
+/// The drain source of a `POST /active` that names none: the operator's.
+pub const DEFAULT_SOURCE: &str = "admin";
+/// Drain sources at once, at most: a misbehaving plugin inventing sources
+/// cannot grow the node's state without bound.
+pub const MAX_DRAINS: usize = 64;
+/// The longest drain source name.
+pub const MAX_SOURCE_LEN: usize = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminKind {
-    /// `POST /active`: the administrative flag, `vippyctl drain`/`undrain`.
-    /// Inactive shows as reason `administrative`, with `reason` as
-    /// `Status::admin_reason`.
+    /// `POST /active`: drain or undrain by one source, `vippyctl
+    /// drain`/`undrain`. The node is inactive (reason `administrative`)
+    /// while any source drains it; see `Status::drains`.
     SetActive {
+        source: String,
         active: bool,
         reason: Option<String>,
     },
+    /// `POST /active` with `"all": true`: lift every source's drain.
+    UndrainAll,
     /// `POST /reload`: reread the config file, like SIGHUP.
     Reload,
 }

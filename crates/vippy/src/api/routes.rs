@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{AdminKind, AdminRequest, ApiState};
+use super::{AdminKind, AdminRequest, ApiState, DEFAULT_SOURCE, MAX_SOURCE_LEN};
 use crate::status::Event;
 
 /// How long an admin request may wait for the runtime.
@@ -140,6 +140,10 @@ struct ActiveBody {
     active: bool,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    all: bool,
 }
 
 #[derive(Serialize)]
@@ -164,20 +168,41 @@ async fn active(State(s): State<Shared>, request: Request) -> Response {
             return error(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "bad JSON body: {e}; expected {{\"active\": true|false, \"reason\": \"text\"}}"
+                    "bad JSON body: {e}; expected {{\"active\": true|false, \"reason\": \"text\", \"source\": \"name\"}}"
                 ),
             );
         }
     };
-    let reason = parsed.reason.filter(|r| !r.trim().is_empty());
-    admin(
-        &s,
-        AdminKind::SetActive {
-            active: parsed.active,
-            reason,
-        },
-    )
-    .await
+    match active_kind(parsed) {
+        Ok(kind) => admin(&s, kind).await,
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// What a `POST /active` body asks for, or why it cannot be done.
+fn active_kind(body: ActiveBody) -> Result<AdminKind, String> {
+    if body.all {
+        if !body.active || body.source.is_some() {
+            return Err(
+                "\"all\" lifts every drain: only with \"active\": true and no \"source\"".into(),
+            );
+        }
+        return Ok(AdminKind::UndrainAll);
+    }
+    let source = body.source.unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+    let printable = source
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '/'));
+    if source.is_empty() || source.chars().count() > MAX_SOURCE_LEN || !printable {
+        return Err(format!(
+            "bad \"source\" {source:?}: 1 to {MAX_SOURCE_LEN} letters, digits or -_.:@/"
+        ));
+    }
+    Ok(AdminKind::SetActive {
+        source,
+        active: body.active,
+        reason: body.reason.filter(|r| !r.trim().is_empty()),
+    })
 }
 
 async fn reload(State(s): State<Shared>) -> Response {

@@ -52,10 +52,15 @@ async fn run(args: Args) -> Result<(), ClientError> {
         Cmd::Status { json: false } => {
             print!("{}", client::render_status(&client.status().await?));
         }
-        Cmd::Drain { reason } => {
-            say(client.set_active(false, reason.as_deref()).await?);
+        Cmd::Drain { reason, source } => {
+            say(client
+                .set_active(false, reason.as_deref(), source.as_deref())
+                .await?);
         }
-        Cmd::Undrain => say(client.set_active(true, None).await?),
+        Cmd::Undrain { source, all: false } => {
+            say(client.set_active(true, None, source.as_deref()).await?)
+        }
+        Cmd::Undrain { all: true, .. } => say(client.undrain_all().await?),
         Cmd::Reload => say(client.reload().await?),
         Cmd::Watch { json } => {
             let mut events = client.events().await?;

@@ -4,11 +4,13 @@
 //! desired state to the data plane task, events to logs, metrics, the API
 //! stream and hooks.
 //!
+//! - `admin.rs`: administrative drains from the API.
 //! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
 //! - `state.rs`: an adopted cluster config kept across restarts.
 
+mod admin;
 mod dataplane;
 mod report;
 mod snapshot;
@@ -201,12 +203,10 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             }
             Some(request) = admin_rx.recv() => {
                 let answer = match request.kind {
-                    AdminKind::SetActive { active, reason } => {
-                        let text = reason.clone().unwrap_or_default();
-                        info!(node = %options.node, "administrative {}{}", if active { "undrain" } else { "drain" }, if text.is_empty() { String::new() } else { format!(": {text}") });
-                        node.handle_local(Instant::now(), LocalEvent::Admin { active, reason });
-                        Ok(if active { "active".to_string() } else { format!("inactive (administrative{})", if text.is_empty() { String::new() } else { format!(": {text}") }) })
+                    AdminKind::SetActive { source, active, reason } => {
+                        admin::set_active(&mut node, Some(source), active, reason)
                     }
+                    AdminKind::UndrainAll => admin::set_active(&mut node, None, true, None),
                     AdminKind::Reload => loop_state
                         .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
                         .await

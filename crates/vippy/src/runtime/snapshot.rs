@@ -1,10 +1,12 @@
 //! The core's view turned into the API's [`Status`].
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use vippy_core::config::{Config, hex};
 use vippy_core::node::Node;
 
+use crate::api::DEFAULT_SOURCE;
 use crate::metrics::Metrics;
 use crate::status::{GroupStatus, PeerStatus, Status};
 
@@ -54,9 +56,26 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         mature: view.mature,
         active: view.active,
         reasons: view.reasons.iter().map(|r| r.to_string()).collect(),
-        admin_reason: view.admin_reason,
+        admin_reason: admin_reason(&view.drains),
+        drains: view.drains,
         groups,
         peers,
         counters: metrics.counters(),
     }
+}
+
+/// `kernel upgrade; disk-guard: disk full`: the operator's drain (source
+/// [`DEFAULT_SOURCE`]) as its reason alone, others prefixed with their source.
+pub fn admin_reason(drains: &BTreeMap<String, String>) -> Option<String> {
+    let parts: Vec<String> = drains
+        .iter()
+        .map(|(source, reason)| {
+            if source == DEFAULT_SOURCE {
+                reason.clone()
+            } else {
+                format!("{source}: {reason}")
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

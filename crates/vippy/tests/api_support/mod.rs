@@ -113,9 +113,11 @@ impl Harness {
                 while let Some(request) = admin_rx.recv().await {
                     let answer = match &request.kind {
                         AdminKind::SetActive { active: true, .. } => Ok("active".to_string()),
+                        AdminKind::UndrainAll => Ok("active".to_string()),
                         AdminKind::SetActive {
                             active: false,
                             reason,
+                            ..
                         } => Ok(format!(
                             "inactive (administrative: {})",
                             reason.as_deref().unwrap_or("no reason given")
@@ -227,6 +229,7 @@ pub fn sample_status() -> Status {
         active: false,
         reasons: vec!["administrative".into(), "check:http".into()],
         admin_reason: Some("kernel upgrade".into()),
+        drains: [("admin".to_string(), "kernel upgrade".to_string())].into(),
         groups: vec![
             GroupStatus {
                 index: 0,

@@ -1,0 +1,56 @@
+//! Administrative drains (`POST /active`, `vippyctl drain`/`undrain`) fed
+//! into the core, and the one-line answer the operator sees.
+
+use std::time::Instant;
+
+use tracing::info;
+use vippy_core::node::{LocalEvent, Node};
+
+use super::snapshot::admin_reason;
+use crate::api::MAX_DRAINS;
+
+/// Drains or undrains for `source`, or lifts every drain (`source: None`).
+/// `Err` (HTTP 409) when a new source would pass [`MAX_DRAINS`].
+pub fn set_active(
+    node: &mut Node,
+    source: Option<String>,
+    active: bool,
+    reason: Option<String>,
+) -> Result<String, String> {
+    let name = node.status().name;
+    let event = match source {
+        None => {
+            info!(node = %name, "administrative undrain of every source");
+            LocalEvent::UndrainAll
+        }
+        Some(source) => {
+            let drains = node.status().drains;
+            if !active && !drains.contains_key(&source) && drains.len() >= MAX_DRAINS {
+                return Err(format!(
+                    "{MAX_DRAINS} sources drain this node already; undrain one first"
+                ));
+            }
+            let text = reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let what = if active { "undrain" } else { "drain" };
+            info!(node = %name, source = %source, "administrative {what}{text}");
+            LocalEvent::Admin {
+                source,
+                active,
+                reason,
+            }
+        }
+    };
+    node.handle_local(Instant::now(), event);
+    let status = node.status();
+    if let Some(why) = admin_reason(&status.drains) {
+        return Ok(format!("inactive (administrative: {why})"));
+    }
+    if status.active {
+        return Ok("active".to_string());
+    }
+    let others: Vec<String> = status.reasons.iter().map(|r| r.to_string()).collect();
+    Ok(format!("undrained; still inactive: {}", others.join(", ")))
+}
