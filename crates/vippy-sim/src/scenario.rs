@@ -473,6 +473,10 @@ impl Run {
             }
             6 => {
                 if self.world.alive(pick) {
+                    // Half the time a graceful stop: goodbye, then gone.
+                    if self.world.rng.chance(0.5) {
+                        self.world.local(pick, LocalEvent::Shutdown);
+                    }
                     self.world.crash(pick);
                     false
                 } else {

@@ -90,8 +90,10 @@ impl Node {
             peer.met_at = now;
             self.dirty = true;
             // A restart: its earlier state means nothing now, and what it
-            // held is gone with it.
+            // held is gone with it. Its goodbye was the old incarnation's:
+            // the new one numbers its datagrams from 1 again.
             peer.state = None;
+            peer.goodbye_sequence = None;
             let sender = header.sender.clone();
             let lost: Vec<u64> = self
                 .last_holder
