@@ -723,6 +723,55 @@ fn drain_moves_groups_without_overlap_and_undrain_rebalances() {
     eprintln!("watched drain and undrain over {} passes", watch.passes);
 }
 
+/// A drain is kept in `state_dir`: a node restarted during maintenance (a
+/// package upgrade) comes back drained and takes nothing until undrained.
+#[test]
+fn a_drain_survives_a_restart() {
+    if !root() {
+        return;
+    }
+    let cluster = build(ClusterSpec::ipv4(2, 2), |dir, spec| {
+        let state = dir.join("state1");
+        spec.node_extra = vec![format!("  state_dir: '{}',\n", state.display())];
+    });
+    let kept = cluster.dir().join("state1/drains.json");
+    let mut cluster = start(cluster, &[0, 1]);
+    wait_loads(&cluster, &[1, 1]);
+    let said = vippyctl_ok(
+        &cluster,
+        0,
+        &["drain", "--source", "upgrade", "--reason", "vippy 1.1"],
+    );
+    assert_eq!(said, "inactive (administrative: upgrade: vippy 1.1)\n");
+    wait_loads(&cluster, &[0, 2]);
+    let text = std::fs::read_to_string(&kept).expect("the drain is kept");
+    assert_eq!(json(&text), serde_json::json!({"upgrade": "vippy 1.1"}));
+
+    assert!(cluster.terminate(0).unwrap(), "node1 stops cleanly");
+    cluster.start(0).unwrap();
+    // Through its boot and well past `mature` it takes nothing.
+    let mut watch = OverlapWatch::default();
+    watch.keep(
+        &cluster,
+        Duration::from_secs(2),
+        "restarted node1 stays empty",
+        |h| h.iter().all(|n| n == &[1]),
+    );
+    cluster
+        .wait_for(EVENTUALLY, |c| {
+            let s = status(c, 0);
+            Ok(s["mature"] == true
+                && s["drains"] == serde_json::json!({"upgrade": "vippy 1.1"})
+                && has_reason(&s, "administrative"))
+        })
+        .expect("status shows the kept drain");
+
+    let said = vippyctl_ok(&cluster, 0, &["undrain", "--source", "upgrade"]);
+    assert_eq!(said, "active\n");
+    wait_loads(&cluster, &[1, 1]);
+    assert!(!kept.exists(), "no drains left, no file");
+}
+
 /// (4) A failing check makes its node inactive (`check:web`) and its groups
 /// move; passing again brings it back.
 #[test]

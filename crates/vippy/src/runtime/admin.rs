@@ -4,15 +4,37 @@
 use std::time::Instant;
 
 use tracing::info;
+use vippy_core::config::Config;
 use vippy_core::node::{LocalEvent, Node};
 
 use super::snapshot::admin_reason;
+use super::state;
 use crate::api::MAX_DRAINS;
 
-/// Drains or undrains for `source`, or lifts every drain (`source: None`).
+/// Applies the drains kept by the last run (see [`state::load_drains`]).
+pub fn restore(node: &mut Node, config: &Config, now: Instant) {
+    let name = node.status().name;
+    for (source, reason) in state::load_drains(config) {
+        info!(node = %name, source = %source, "still drained, as before the restart: {reason}");
+        let reason = Some(reason);
+        let active = false;
+        node.handle_local(
+            now,
+            LocalEvent::Admin {
+                source,
+                active,
+                reason,
+            },
+        );
+    }
+}
+
+/// Drains or undrains for `source`, or lifts every drain (`source: None`),
+/// and keeps the drains in the state directory.
 /// `Err` (HTTP 409) when a new source would pass [`MAX_DRAINS`].
 pub fn set_active(
     node: &mut Node,
+    config: &Config,
     source: Option<String>,
     active: bool,
     reason: Option<String>,
@@ -45,6 +67,7 @@ pub fn set_active(
     };
     node.handle_local(Instant::now(), event);
     let status = node.status();
+    state::save_drains(config, &status.drains);
     if let Some(why) = admin_reason(&status.drains) {
         return Ok(format!("inactive (administrative: {why})"));
     }

@@ -85,6 +85,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         info!(node = %options.node, "resuming config version {} adopted from {from} (kept in {})", cluster.version, config.state_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         node.resume_adopted(Arc::new(cluster), from, started);
     }
+    admin::restore(&mut node, &config, started);
 
     // Data plane: remove leftovers before anything is announced.
     // Unbounded both ways: the loop and the data plane never wait on each
@@ -204,9 +205,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             Some(request) = admin_rx.recv() => {
                 let answer = match request.kind {
                     AdminKind::SetActive { source, active, reason } => {
-                        admin::set_active(&mut node, Some(source), active, reason)
+                        admin::set_active(&mut node, &loop_state.config, Some(source), active, reason)
                     }
-                    AdminKind::UndrainAll => admin::set_active(&mut node, None, true, None),
+                    AdminKind::UndrainAll => admin::set_active(&mut node, &loop_state.config, None, true, None),
                     AdminKind::Reload => loop_state
                         .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
                         .await

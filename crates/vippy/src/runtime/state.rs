@@ -1,14 +1,17 @@
-//! An adopted cluster config survives a restart when `state_dir` is set
-//! (DESIGN §3): it is kept as its canonical text, and loaded again at start
-//! when it is newer than the file's.
+//! What survives a restart when `state_dir` is set: an adopted cluster
+//! config (DESIGN §3), kept as its canonical text and loaded again at start
+//! when it is newer than the file's; the last incarnation; and the
+//! administrative drains.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use tracing::warn;
+use tracing::{error, warn};
 use vippy_core::config::{Cluster, Config, load_cluster};
 
 const FILE: &str = "adopted-cluster.json";
 const INCARNATION: &str = "incarnation";
+const DRAINS: &str = "drains.json";
 
 fn path(config: &Config) -> Option<PathBuf> {
     config.state_dir.as_ref().map(|dir| dir.join(FILE))
@@ -37,11 +40,7 @@ pub fn save_adopted(config: &Config, cluster: &Cluster, from: &str) {
         return;
     };
     let text = format!("# adopted from {from}\n{}", cluster.canonical_text());
-    let tmp = path.with_extension("tmp");
-    let written = std::fs::create_dir_all(path.parent().unwrap_or(&path))
-        .and_then(|()| std::fs::write(&tmp, text))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = written {
+    if let Err(e) = write_atomically(&path, &text) {
         warn!("cannot keep the adopted config in {}: {e}", path.display());
     }
 }
@@ -69,6 +68,67 @@ pub fn next_incarnation(config: &Config, clock: u64) -> u64 {
     next
 }
 
+/// The drains the last run kept (reason by source), so that a node drained
+/// for maintenance stays drained across a restart (a package upgrade, a
+/// crash) until someone undrains it. An unreadable file is logged and
+/// ignored: the node starts undrained rather than not at all.
+pub fn load_drains(config: &Config) -> BTreeMap<String, String> {
+    let Some(dir) = &config.state_dir else {
+        return BTreeMap::new();
+    };
+    let path = dir.join(DRAINS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BTreeMap::new(),
+        Err(e) => {
+            error!(
+                "cannot read the kept drains {}: {e}; starting undrained",
+                path.display()
+            );
+            return BTreeMap::new();
+        }
+    };
+    match serde_json::from_str::<BTreeMap<String, String>>(&text) {
+        Ok(drains) => drains.into_iter().take(crate::api::MAX_DRAINS).collect(),
+        Err(e) => {
+            error!(
+                "{}: {e}; expected {{\"SOURCE\": \"REASON\", …}}; starting undrained",
+                path.display()
+            );
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Keeps `drains` for the next start (no file when there are none); a
+/// failure is logged, not fatal.
+pub fn save_drains(config: &Config, drains: &BTreeMap<String, String>) {
+    let Some(dir) = &config.state_dir else {
+        return;
+    };
+    let path = dir.join(DRAINS);
+    let kept = if drains.is_empty() {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    } else {
+        let text = serde_json::to_string_pretty(drains).unwrap_or_default();
+        write_atomically(&path, &(text + "\n"))
+    };
+    if let Err(e) = kept {
+        warn!("cannot keep the drains in {}: {e}", path.display());
+    }
+}
+
+/// A reader sees the old file or the new one, never half of one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::create_dir_all(path.parent().unwrap_or(path))
+        .and_then(|()| std::fs::write(&tmp, text))
+        .and_then(|()| std::fs::rename(&tmp, path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +150,25 @@ mod tests {
         // The clock was stepped back: still above what peers last saw.
         assert_eq!(next_incarnation(&config, 2_000), 5_001);
         assert_eq!(next_incarnation(&config, 2_000), 5_002);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn drains_are_kept_and_a_bad_file_is_ignored() {
+        let dir = std::env::temp_dir().join(format!("vippy-drains-{}", std::process::id()));
+        let config = config_with(&dir);
+        assert!(load_drains(&config).is_empty(), "none kept yet");
+        let drains: BTreeMap<String, String> = [
+            ("admin".to_string(), "kernel upgrade".to_string()),
+            ("disk-guard".to_string(), "disk \"full\"".to_string()),
+        ]
+        .into();
+        save_drains(&config, &drains);
+        assert_eq!(load_drains(&config), drains);
+        save_drains(&config, &BTreeMap::new());
+        assert!(!dir.join(DRAINS).exists(), "no drains, no file");
+        std::fs::write(dir.join(DRAINS), "{ not json").unwrap();
+        assert!(load_drains(&config).is_empty());
         std::fs::remove_dir_all(&dir).ok();
     }
 }
