@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vippy_core::config::load;
-use vippy_core::node::LocalEvent;
-use vippy_sim::world::World;
+use vippy_core::node::{Destination, LocalEvent};
+use vippy_sim::world::{Output, World};
 
 #[test]
 fn a_node_restarted_after_goodbye_is_heard_at_once() {
@@ -52,4 +52,55 @@ fn a_node_restarted_after_goodbye_is_heard_at_once() {
         .filter(|g| world.holders_of(&format!("203.0.113.{g}/24").parse().unwrap()) == [0])
         .count();
     assert_eq!(n1_holds, 2, "n1 took its share back");
+}
+
+/// A heartbeat sent just before a goodbye but delivered after it is not
+/// hearing from the peer: it must not refresh the departed peer.
+#[test]
+fn a_heartbeat_overtaken_by_the_goodbye_does_not_refresh_the_peer() {
+    let text = "{ chat: '239.1.1.1:5007', secret: 's', version: 1, interval: 0.2, stale: 0.8,
+                  mature: 0.6, vips: [[{ip:'203.0.113.1/24'}]], nodes: ['n1','n2'] }";
+    let config = Arc::new(load(text, "test").unwrap());
+    let mut world = World::new(3, vec![config.clone(); 2], Duration::from_micros(200));
+    world.record();
+    world.start(0);
+    world.start(1);
+    let t = world.base + Duration::from_secs(3);
+    world.run_until(t);
+    world.take_recorded();
+
+    // n1 stops; its last heartbeat and goodbye reach n2 in reverse order.
+    world.faults.blocked.insert((0, 1));
+    world.local(0, LocalEvent::Shutdown);
+    let sent: Vec<Vec<u8>> = world
+        .take_recorded()
+        .into_iter()
+        .filter(|r| r.node == 0)
+        .filter_map(|r| match r.output {
+            Output::Transmit(t) if t.destination == Destination::Cluster => Some(t.bytes),
+            _ => None,
+        })
+        .collect();
+    let [.., heartbeat, goodbye] = &sent[..] else {
+        panic!("n1 sent a heartbeat and a goodbye: {}", sent.len())
+    };
+    world.replay(0, 1, goodbye.clone());
+    let heard = |w: &World| {
+        let status = w.nodes[1].node.as_ref().unwrap().status();
+        status
+            .peers
+            .iter()
+            .find(|p| p.name == "n1")
+            .unwrap()
+            .last_heard
+    };
+    let at_goodbye = heard(&world);
+    let t = world.now + Duration::from_millis(500);
+    world.run_until(t);
+    world.replay(0, 1, heartbeat.clone());
+    assert_eq!(
+        heard(&world),
+        at_goodbye,
+        "a pre-goodbye heartbeat refreshed n1"
+    );
 }

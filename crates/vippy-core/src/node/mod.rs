@@ -33,6 +33,8 @@ pub use types::*;
 
 /// The size a heartbeat is kept within (DESIGN §3).
 const HEARTBEAT_BUDGET: usize = 1200;
+/// Echo slots always given to the newest acquaintances; the others rotate.
+const NEWEST_ECHOES: usize = 8;
 
 /// One vippy node's protocol brain.
 pub struct Node {
@@ -96,6 +98,8 @@ pub struct Node {
     next_heartbeat: Instant,
     /// A state change waits to be announced by an immediate heartbeat.
     dirty: bool,
+    /// Where the next heartbeat's rotating echoes start (see `echoes`).
+    echo_cursor: usize,
     /// Something changed that placement must look at again.
     needs_decide: bool,
 
@@ -157,6 +161,7 @@ impl Node {
             local_neighbours: Vec::new(),
             next_heartbeat: now,
             dirty: true,
+            echo_cursor: 0,
             needs_decide: true,
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
@@ -447,8 +452,12 @@ impl Node {
             handoffs,
             echoes: self.echoes(),
         };
-        // Keep within the 1200-byte budget (docs/PROTOCOL.md): handoffs are
-        // the part that may be left out.
+        // Keep within the 1200-byte budget (docs/PROTOCOL.md): reasons go
+        // first (peers only show them), then handoffs, echoes last (a peer
+        // that has just started needs its echo to count this node at all).
+        while !heartbeat.reasons.is_empty() && self.encoded_len(&heartbeat) > HEARTBEAT_BUDGET {
+            heartbeat.reasons.pop();
+        }
         while !heartbeat.handoffs.is_empty() && self.encoded_len(&heartbeat) > HEARTBEAT_BUDGET {
             let keep = heartbeat.handoffs.len() / 2;
             heartbeat.handoffs.truncate(keep);
@@ -460,18 +469,33 @@ impl Node {
         self.send(now, Body::Heartbeat(heartbeat), Destination::Cluster);
     }
 
-    /// The incarnations of fresh peers, newest acquaintances first: a node
-    /// that has just started finds its own among them in our next heartbeat.
-    fn echoes(&self) -> Vec<wire::Echo> {
+    /// The incarnations of fresh peers to echo. The newest acquaintances
+    /// come first: a node that has just started finds its own in our next
+    /// heartbeat. With more fresh peers than slots, the other slots go to
+    /// the rest in turn, so each is echoed every few intervals: a peer whose
+    /// first echo was lost must not wait for it forever.
+    fn echoes(&mut self) -> Vec<wire::Echo> {
         let mut fresh: Vec<(&String, &Peer)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.fresh && !p.departed)
             .collect();
+        // Stable: equal `met_at` stay in name order.
         fresh.sort_by_key(|(_, p)| std::cmp::Reverse(p.met_at));
-        fresh
+        let max = wire::Heartbeat::MAX_ECHOES;
+        let mut chosen = fresh.clone();
+        if fresh.len() > max {
+            let (newest, rest) = fresh.split_at(NEWEST_ECHOES);
+            let mut rest = rest.to_vec();
+            rest.sort_by_key(|(name, _)| *name);
+            let start = self.echo_cursor % rest.len();
+            let room = max - NEWEST_ECHOES;
+            chosen = newest.to_vec();
+            chosen.extend((0..room).map(|k| rest[(start + k) % rest.len()]));
+            self.echo_cursor = (start + room) % rest.len();
+        }
+        chosen
             .into_iter()
-            .take(wire::Heartbeat::MAX_ECHOES)
             .map(|(name, p)| wire::Echo {
                 node: self.cluster.node_index(name).unwrap_or(u16::MAX),
                 incarnation: p.incarnation,

@@ -109,6 +109,14 @@ impl Node {
             self.needs_decide = true;
         }
         let peer = self.peers.get_mut(&header.sender).expect("inserted above");
+        if peer
+            .goodbye_sequence
+            .is_some_and(|goodbye| header.sequence < goodbye)
+        {
+            // Sent before its goodbye, arrived after it: the peer has left,
+            // and this must not look like hearing from it.
+            return;
+        }
         peer.addr = from;
         peer.last_heard = now;
         if !peer.fresh {
@@ -119,12 +127,6 @@ impl Node {
         match body {
             Body::Heartbeat(hb) => {
                 let peer = self.peers.get_mut(&sender).expect("present");
-                if peer
-                    .goodbye_sequence
-                    .is_some_and(|goodbye| header.sequence < goodbye)
-                {
-                    return; // sent before its goodbye, arrived after it
-                }
                 if peer.departed {
                     peer.departed = false;
                     self.needs_decide = true;
