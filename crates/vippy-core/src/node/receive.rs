@@ -47,13 +47,25 @@ impl Node {
                 .filter(|n| self.cluster.node_index(n).is_none())
                 .count();
             if extra >= MAX_EXTRA_PEERS {
-                self.reject(
-                    from,
-                    Some(header.sender),
-                    Rejection::UnknownNode,
-                    "too many unknown senders".into(),
-                );
-                return;
+                // Make room by forgetting the stranger heard longest ago, if
+                // it is no longer heard: strangers come and go (nodes of
+                // newer configs), and the departed must not lock out the new.
+                let gone = self
+                    .peers
+                    .iter()
+                    .filter(|(n, p)| self.cluster.node_index(n).is_none() && !p.fresh)
+                    .min_by_key(|(_, p)| p.last_heard)
+                    .map(|(n, _)| n.clone());
+                let Some(gone) = gone else {
+                    self.reject(
+                        from,
+                        Some(header.sender),
+                        Rejection::UnknownNode,
+                        "too many unknown senders".into(),
+                    );
+                    return;
+                };
+                self.peers.remove(&gone);
             }
         }
         if let Some(peer) = self.peers.get(&header.sender)
