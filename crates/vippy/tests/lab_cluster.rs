@@ -547,3 +547,45 @@ fn unicast_peers_without_multicast() {
         .unwrap();
     let _: Option<IpAddr> = None;
 }
+
+/// With `chat_interface` "all", a link added after start carries the chat:
+/// once both daemons have joined it, multicast on eth0 can be cut and
+/// nobody fails over.
+#[test]
+fn chat_follows_a_link_added_after_start() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(2, 2));
+    let before = cluster.holders(&cluster.vips()).unwrap();
+    let (n1, n2) = (cluster.node(0).clone(), cluster.node(1).clone());
+    let lab = &cluster.lab;
+    lab.exec_ok(
+        &n1,
+        &[
+            "ip", "link", "add", "vx1", "type", "veth", "peer", "name", "vx2", "netns", &n2.netns,
+        ],
+    )
+    .unwrap();
+    lab.exec_ok(&n1, &["ip", "link", "set", "vx1", "up"])
+        .unwrap();
+    lab.exec_ok(&n2, &["ip", "link", "set", "vx2", "up"])
+        .unwrap();
+    cluster
+        .wait_for(Duration::from_secs(10), |c| {
+            let log = |i| std::fs::read_to_string(c.log_path(i)).unwrap_or_default();
+            Ok(log(0).contains("now also via vx1") && log(1).contains("now also via vx2"))
+        })
+        .expect("both daemons join the chat on the new link");
+
+    lab.drop_multicast(&n1).unwrap();
+    lab.drop_multicast(&n2).unwrap();
+    // Three times `stale`: a node that heard nothing would have taken over.
+    std::thread::sleep(Duration::from_secs_f64(cluster.spec.stale * 3.0));
+    assert_eq!(cluster.holders(&cluster.vips()).unwrap(), before);
+    for i in 0..2 {
+        let s = status(&cluster, i);
+        let peer = &s["peers"][0];
+        assert_eq!(peer["eligible"], true, "node{}: {s}", i + 1);
+    }
+}

@@ -249,3 +249,75 @@ async fn all_sends_once_out_of_each_interface() {
     // The client is on both links: a copy per group from each.
     assert_eq!(gotc.len(), 4, "{gotc:?}");
 }
+
+/// The groups joined on `dev` in `host`'s namespace, from `ip maddr`.
+fn memberships(lab: &Lab, host: &LabHost, dev: &str) -> String {
+    let out = lab
+        .exec(host, &["ip", "maddr", "show", "dev", dev])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// With `chat_interface` "all", an interface that appears after start is
+/// joined and used at the next refresh, one that goes is dropped, and one
+/// that fails does not stop multicast on the others.
+#[tokio::test]
+async fn chat_follows_interfaces_that_come_and_go() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        nodes: 2,
+        client: false,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let [n1, n2] = lab.nodes() else { panic!() };
+    let mut c1 = chat(n1, config(ChatInterfaces::All, vec![])).await.unwrap();
+    assert_eq!(
+        c1.multicast(b"one link").await.unwrap(),
+        2,
+        "v4 and v6 via eth0"
+    );
+
+    // A second link between the two nodes, made after the chat started.
+    lab.exec_ok(
+        n1,
+        &[
+            "ip", "link", "add", "vx1", "type", "veth", "peer", "name", "vx2", "netns", &n2.netns,
+        ],
+    )
+    .unwrap();
+    lab.exec_ok(n1, &["ip", "link", "set", "vx1", "up"])
+        .unwrap();
+    lab.exec_ok(n2, &["ip", "link", "set", "vx2", "up"])
+        .unwrap();
+    assert!(!memberships(&lab, n1, "vx1").contains("239.1.2.3"));
+
+    let links = netlink(n1).links().await.unwrap();
+    let (joined, failed, left) = c1.refresh(&links);
+    assert_eq!((joined, left), (vec!["vx1".to_string()], vec![]));
+    assert!(failed.is_empty(), "{failed:?}");
+    let joined = memberships(&lab, n1, "vx1");
+    assert!(
+        joined.contains("239.1.2.3") && joined.contains("ff15::1:1"),
+        "{joined}"
+    );
+    assert_eq!(c1.multicast(b"two links").await.unwrap(), 4);
+    // Nothing changed: nothing to do.
+    let (joined, failed, left) = c1.refresh(&links);
+    assert!(joined.is_empty() && failed.is_empty() && left.is_empty());
+
+    // Down without a refresh yet: the other link still carries the chat.
+    lab.exec_ok(n1, &["ip", "link", "set", "vx1", "down"])
+        .unwrap();
+    let sent = c1.multicast(b"one down").await.unwrap();
+    assert_eq!(sent, 2, "sending via vx1 fails, via eth0 goes on");
+
+    lab.exec_ok(n1, &["ip", "link", "del", "vx1"]).unwrap();
+    let links = netlink(n1).links().await.unwrap();
+    let (joined, _, left) = c1.refresh(&links);
+    assert_eq!((joined, left), (vec![], vec!["vx1".to_string()]));
+    assert_eq!(c1.interfaces().len(), 1);
+    assert_eq!(c1.multicast(b"one link again").await.unwrap(), 2);
+}

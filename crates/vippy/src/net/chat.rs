@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, sendmsg};
-use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -55,19 +55,14 @@ impl Chat {
     /// (from `links`, e.g. [`super::Netlink::links`]). Call inside a tokio
     /// runtime; the sockets belong to the calling thread's namespace.
     pub fn bind(config: ChatConfig, links: &[Link]) -> Result<Chat, NetError> {
-        let interfaces: Vec<(u32, String)> = match &config.interfaces {
-            ChatInterfaces::All => links
-                .iter()
-                .filter(|l| l.up && l.multicast && !l.loopback)
-                .map(|l| (l.index, l.name.clone()))
-                .collect(),
-            ChatInterfaces::Named(name) => {
-                let link = links.iter().find(|l| &l.name == name).ok_or_else(|| {
-                    NetError::Invalid(format!("chat interface {name} does not exist"))
-                })?;
-                vec![(link.index, link.name.clone())]
-            }
-        };
+        let interfaces = chosen(&config.interfaces, links);
+        if let ChatInterfaces::Named(name) = &config.interfaces
+            && interfaces.is_empty()
+        {
+            return Err(NetError::Invalid(format!(
+                "chat interface {name} does not exist"
+            )));
+        }
         let groups = [
             config.group_v4.map(IpAddr::V4),
             config.group_v6.map(IpAddr::V6),
@@ -133,39 +128,103 @@ impl Chat {
         &self.interfaces
     }
 
+    /// Follows the host's interfaces (from a fresh [`super::Netlink::links`]):
+    /// joins the groups on interfaces that appeared or came up since, and
+    /// stops using those gone or down, so a VLAN created after start, or
+    /// the named interface recreated, carries the chat without a restart.
+    /// Returns the names joined and left; a join that fails is retried at
+    /// the next refresh.
+    pub fn refresh(&mut self, links: &[Link]) -> (Vec<String>, Vec<NetError>, Vec<String>) {
+        let want = chosen(&self.config.interfaces, links);
+        let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.interfaces)
+            .into_iter()
+            .partition(|have| want.contains(have));
+        self.interfaces = kept;
+        let mut left = Vec::new();
+        for (index, name) in gone {
+            // The kernel drops memberships of a vanished interface; leaving
+            // one that is only down may fail, harmlessly.
+            let _ = self.leave(index);
+            left.push(name);
+        }
+        let mut joined = Vec::new();
+        let mut failed = Vec::new();
+        for (index, name) in want {
+            if self.interfaces.iter().any(|(i, _)| *i == index) {
+                continue;
+            }
+            match self.join(index, &name) {
+                Ok(()) => {
+                    joined.push(name.clone());
+                    self.interfaces.push((index, name));
+                }
+                Err(e) => failed.push(e),
+            }
+        }
+        (joined, failed, left)
+    }
+
+    fn join(&self, index: u32, name: &str) -> Result<(), NetError> {
+        if let Some(group) = self.config.group_v4 {
+            SockRef::from(&self.v4)
+                .join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+                .map_err(NetError::io(format!("joining {group} on {name}")))?;
+        }
+        if let (Some(group), Some(v6)) = (self.config.group_v6, &self.v6) {
+            SockRef::from(v6)
+                .join_multicast_v6(&group, index)
+                .map_err(NetError::io(format!("joining {group} on {name}")))?;
+        }
+        Ok(())
+    }
+
+    fn leave(&self, index: u32) -> io::Result<()> {
+        if let Some(group) = self.config.group_v4 {
+            SockRef::from(&self.v4)
+                .leave_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))?;
+        }
+        if let (Some(group), Some(v6)) = (self.config.group_v6, &self.v6) {
+            SockRef::from(v6).leave_multicast_v6(&group, index)?;
+        }
+        Ok(())
+    }
+
     pub fn config(&self) -> &ChatConfig {
         &self.config
     }
 
-    /// Multicasts `bytes` to each configured group, once per interface.
-    /// Returns how many datagrams went out.
+    /// Multicasts `bytes` to each configured group, once per interface; an
+    /// interface that fails (down, gone) does not stop the others. Returns
+    /// how many datagrams went out, or the first failure if none did.
     pub async fn multicast(&self, bytes: &[u8]) -> Result<usize, NetError> {
         let mut sent = 0;
+        let mut first_failure = None;
         for (index, name) in &self.interfaces {
             if let Some(group) = self.config.group_v4 {
-                send_v4_via(
-                    &self.v4,
-                    bytes,
-                    SocketAddrV4::new(group, self.config.port),
-                    *index,
-                )
-                .await
-                .map_err(NetError::io(format!("multicasting to {group} via {name}")))?;
-                sent += 1;
+                let to = SocketAddrV4::new(group, self.config.port);
+                match send_v4_via(&self.v4, bytes, to, *index).await {
+                    Ok(_) => sent += 1,
+                    Err(e) => {
+                        let what = format!("multicasting to {group} via {name}");
+                        first_failure.get_or_insert(NetError::io(what)(e));
+                    }
+                }
             }
             if let (Some(group), Some(v6)) = (self.config.group_v6, &self.v6) {
-                send_v6_via(
-                    v6,
-                    bytes,
-                    SocketAddrV6::new(group, self.config.port, 0, 0),
-                    *index,
-                )
-                .await
-                .map_err(NetError::io(format!("multicasting to {group} via {name}")))?;
-                sent += 1;
+                let to = SocketAddrV6::new(group, self.config.port, 0, 0);
+                match send_v6_via(v6, bytes, to, *index).await {
+                    Ok(_) => sent += 1,
+                    Err(e) => {
+                        let what = format!("multicasting to {group} via {name}");
+                        first_failure.get_or_insert(NetError::io(what)(e));
+                    }
+                }
             }
         }
-        Ok(sent)
+        match first_failure {
+            Some(e) if sent == 0 => Err(e),
+            _ => Ok(sent),
+        }
     }
 
     /// Sends `bytes` to one peer.
@@ -220,6 +279,19 @@ impl Chat {
             }
         }
     }
+}
+
+/// The interfaces `which` names among `links`: every one up, multicast-capable
+/// and not loopback, or the named one if it exists.
+fn chosen(which: &ChatInterfaces, links: &[Link]) -> Vec<(u32, String)> {
+    links
+        .iter()
+        .filter(|l| match which {
+            ChatInterfaces::All => l.up && l.multicast && !l.loopback,
+            ChatInterfaces::Named(name) => &l.name == name,
+        })
+        .map(|l| (l.index, l.name.clone()))
+        .collect()
 }
 
 fn socket(domain: Domain, port: u16) -> Result<Socket, NetError> {

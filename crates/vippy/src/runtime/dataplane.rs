@@ -79,6 +79,9 @@ pub enum Report {
     },
     /// This host's neighbour table, to share with the cluster.
     Neighbours(Vec<wire::Neighbour>),
+    /// This host's interfaces changed (one appeared, went, came up or down):
+    /// the chat follows them.
+    Links(Vec<Link>),
 }
 
 /// An announcement still to repeat: when, for which group, what, how many more times.
@@ -101,6 +104,8 @@ pub struct DataPlane {
     next_reconcile: Instant,
     next_neighbour_scan: Instant,
     next_refresh: Option<Instant>,
+    /// The interfaces as last reported: index, name, up, multicast.
+    links_seen: Vec<(u32, String, bool, bool)>,
 }
 
 impl DataPlane {
@@ -123,6 +128,7 @@ impl DataPlane {
             reports,
             next_reconcile: now,
             next_neighbour_scan: now,
+            links_seen: Vec::new(),
         }
     }
 
@@ -191,6 +197,7 @@ impl DataPlane {
             self.next_refresh = self.config.garp.refresh.map(|r| now + r);
         }
         if self.next_reconcile <= now {
+            self.follow_links().await;
             self.reconcile().await;
             self.next_reconcile = now + RECONCILE_EVERY.min(self.config.interval * 2);
         }
@@ -375,6 +382,21 @@ impl DataPlane {
 
     /// Puts back what should be here and removes configured VIPs that
     /// should not; never touches an address that is not a configured VIP.
+    /// Reports the interfaces when they changed since last time.
+    async fn follow_links(&mut self) {
+        let Ok(links) = self.netlink.links().await else {
+            return;
+        };
+        let seen: Vec<_> = links
+            .iter()
+            .map(|l| (l.index, l.name.clone(), l.up, l.multicast))
+            .collect();
+        if seen != self.links_seen {
+            self.links_seen = seen;
+            self.report(Report::Links(links)).await;
+        }
+    }
+
     async fn reconcile(&mut self) {
         let Ok(addresses) = self.netlink.addresses().await else {
             return;

@@ -191,8 +191,10 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             }
             Some(report) = reports.recv() => {
                 reporter.data_plane(&report);
-                if let Report::Neighbours(list) = report {
-                    node.handle_local(Instant::now(), LocalEvent::Neighbours(list));
+                match report {
+                    Report::Neighbours(list) => node.handle_local(Instant::now(), LocalEvent::Neighbours(list)),
+                    Report::Links(links) => loop_state.follow_links(&links),
+                    _ => {}
                 }
                 loop_state.status_dirty = true;
             }
@@ -326,6 +328,21 @@ struct LoopState {
 }
 
 impl LoopState {
+    /// Joins the chat on interfaces that appeared, leaves those gone.
+    fn follow_links(&mut self, links: &[crate::net::Link]) {
+        let (joined, failed, left) = self.chat.refresh(links);
+        let chat = &self.config.chat;
+        for name in joined {
+            info!("chat on {chat}: now also via {name}");
+        }
+        for name in left {
+            warn!("chat on {chat}: no longer via {name} (gone or down)");
+        }
+        for e in failed {
+            warn!("chat on {chat}: {e} (retried when the interfaces change)");
+        }
+    }
+
     /// Drains every output of the core after an input. Actions go first, and
     /// a release is applied before it is announced: a peer that hears it
     /// takes the VIP at once, so it must already be gone from here.

@@ -329,7 +329,7 @@ impl Reporter {
                 self.metrics
                     .announcements_sent(Announcement::ArpReply, *arp_replies);
             }
-            Report::Neighbours(_) => {}
+            Report::Neighbours(_) | Report::Links(_) => {}
         }
     }
 }
