@@ -11,11 +11,17 @@ use anyhow::{Context, Result};
 use crate::cluster::{Binaries, Cluster, ClusterSpec};
 use crate::process::Signal;
 
-pub fn bench(rounds: usize) -> Result<()> {
+/// `interval` and `stale` in seconds: `None` for the lab's 0.2 and 0.8.
+pub fn bench(rounds: usize, timing: Option<(f64, f64)>) -> Result<()> {
     let bins = Binaries::beside_me()?;
     let mut kill = Vec::new();
     let mut term = Vec::new();
-    let spec = ClusterSpec::ipv4(3, 6);
+    let mut spec = ClusterSpec::ipv4(3, 6);
+    if let Some((interval, stale)) = timing {
+        spec.interval = interval;
+        spec.stale = stale;
+        spec.mature = 3.0 * interval;
+    }
     println!(
         "{rounds} rounds, 3 nodes, 6 VIPs, interval {}s, stale {}s",
         spec.interval, spec.stale
@@ -78,8 +84,9 @@ fn sigkill_round(spec: ClusterSpec, bins: Binaries) -> Result<Duration> {
     let old = holder_of_first(&cluster)?;
     cluster.lab.ping(cluster.client(), vip.addr())?;
     let start = Instant::now();
+    let limit = Duration::from_secs_f64(5.0 + cluster.spec.stale);
     cluster.kill(old)?;
-    cluster.wait_for(Duration::from_secs(5), |c| {
+    cluster.wait_for(limit, |c| {
         let mac = c.client_sees(vip.addr())?;
         Ok(mac.is_some() && mac != Some(c.node(old).mac))
     })?;

@@ -24,7 +24,7 @@ use crate::bench::{ms, summary};
 use crate::lab::{Lab, LabSpec};
 use crate::process::{LabProcess, Signal, become_subreaper};
 
-/// VRRP advertisement interval (s), as vippy's `interval`.
+/// VRRP advertisement interval (s) by default, as the lab's vippy `interval`.
 pub const ADVERT_INT: f64 = 0.2;
 const NODES: usize = 3;
 const INSTANCES: usize = 3;
@@ -38,7 +38,7 @@ fn vip(v: usize) -> IpAddr {
 }
 
 /// keepalived.conf for node `node` (index).
-pub fn config_text(node: usize) -> String {
+pub fn config_text(node: usize, advert_int: f64) -> String {
     let mut text = format!(
         "# written by vippy-lab bench-keepalived for node{n}\n\
          global_defs {{\n  router_id node{n}\n  vrrp_version 3\n}}\n",
@@ -50,7 +50,7 @@ pub fn config_text(node: usize) -> String {
         let _ = write!(
             text,
             "vrrp_instance VI_{i} {{\n  state BACKUP\n  interface eth0\n  \
-             virtual_router_id {vrid}\n  priority {prio}\n  advert_int {ADVERT_INT}\n  \
+             virtual_router_id {vrid}\n  priority {prio}\n  advert_int {advert_int}\n  \
              garp_master_delay 0\n  virtual_ipaddress {{\n",
             i = instance + 1,
             vrid = 51 + instance,
@@ -73,10 +73,10 @@ struct Keepalived {
 }
 
 impl Keepalived {
-    fn build(program: &Path) -> Result<Keepalived> {
+    fn build(program: &Path, advert_int: f64) -> Result<Keepalived> {
         let lab = Lab::build(LabSpec::nodes(NODES))?;
         for node in 0..NODES {
-            std::fs::write(conf(&lab, node), config_text(node))
+            std::fs::write(conf(&lab, node), config_text(node, advert_int))
                 .context("writing keepalived.conf")?;
         }
         Ok(Keepalived {
@@ -219,8 +219,8 @@ fn find_keepalived() -> Result<PathBuf> {
     bail!("keepalived not found (run scripts/install-bench-deps.sh, or set KEEPALIVED)")
 }
 
-fn ready(program: &Path) -> Result<Keepalived> {
-    let mut lab = Keepalived::build(program)?;
+fn ready(program: &Path, advert_int: f64) -> Result<Keepalived> {
+    let mut lab = Keepalived::build(program, advert_int)?;
     lab.start_all()?;
     lab.wait_masters(Duration::from_millis(500), Duration::from_secs(10))?;
     Ok(lab)
@@ -235,8 +235,8 @@ struct Round {
 /// SIGKILL of every keepalived process of VIP 0's master (parent and VRRP
 /// child at once, as a crash) until the client's neighbour entry for VIP 0
 /// names another node.
-fn sigkill_round(program: &Path) -> Result<Round> {
-    let mut k = ready(program)?;
+fn sigkill_round(program: &Path, advert_int: f64) -> Result<Round> {
+    let mut k = ready(program, advert_int)?;
     let ip = vip(0);
     let old = 0;
     let client = k.lab.client().context("lab has a client")?.clone();
@@ -250,7 +250,7 @@ fn sigkill_round(program: &Path) -> Result<Round> {
         if mac.is_some() && mac != Some(old_mac) {
             break;
         }
-        if start.elapsed() > Duration::from_secs(5) {
+        if start.elapsed() > Duration::from_secs_f64(5.0 + 4.0 * advert_int) {
             bail!("client still sees {mac:?} after SIGKILL\n{}", k.logs_tail());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -264,8 +264,8 @@ fn sigkill_round(program: &Path) -> Result<Round> {
 /// SIGTERM of VIP 0's master keepalived (the parent, as a service manager
 /// stops it; it stops its VRRP child, which sends priority-0 adverts) until
 /// another node has VIP 0 plumbed.
-fn sigterm_round(program: &Path) -> Result<Round> {
-    let k = ready(program)?;
+fn sigterm_round(program: &Path, advert_int: f64) -> Result<Round> {
+    let k = ready(program, advert_int)?;
     let old = 0;
     let start = Instant::now();
     k.daemons[old]
@@ -280,13 +280,14 @@ fn sigterm_round(program: &Path) -> Result<Round> {
                 left_plumbed: holders[0].contains(&old),
             });
         }
-        if start.elapsed() > Duration::from_secs(5) {
+        if start.elapsed() > Duration::from_secs_f64(5.0 + 4.0 * advert_int) {
             bail!("no takeover after SIGTERM\n{}", k.logs_tail());
         }
     }
 }
 
-pub fn bench(rounds: usize) -> Result<()> {
+/// `advert_int` in seconds ([`ADVERT_INT`] unless asked otherwise).
+pub fn bench(rounds: usize, advert_int: f64) -> Result<()> {
     let program = find_keepalived()?;
     // keepalived's VRRP children outlive a SIGKILLed parent for a moment;
     // reap them here rather than leave zombies.
@@ -297,7 +298,7 @@ pub fn bench(rounds: usize) -> Result<()> {
         .context("running keepalived --version")?;
     let version = String::from_utf8_lossy(&version.stderr);
     println!(
-        "{rounds} rounds, 3 nodes, {VIPS} VIPs in {INSTANCES} VRRPv3 instances, advert_int {ADVERT_INT}s ({})",
+        "{rounds} rounds, 3 nodes, {VIPS} VIPs in {INSTANCES} VRRPv3 instances, advert_int {advert_int}s ({})",
         version.lines().next().unwrap_or("keepalived").trim()
     );
     let mut kill = Vec::new();
@@ -305,8 +306,8 @@ pub fn bench(rounds: usize) -> Result<()> {
     let mut kill_left = 0;
     let mut term_left = 0;
     for round in 0..rounds {
-        let k = sigkill_round(&program)?;
-        let t = sigterm_round(&program)?;
+        let k = sigkill_round(&program, advert_int)?;
+        let t = sigterm_round(&program, advert_int)?;
         kill_left += usize::from(k.left_plumbed);
         term_left += usize::from(t.left_plumbed);
         println!(
@@ -340,7 +341,7 @@ mod tests {
     #[test]
     fn every_node_leads_one_instance() {
         for node in 0..NODES {
-            let text = config_text(node);
+            let text = config_text(node, ADVERT_INT);
             assert_eq!(text.matches("vrrp_instance").count(), INSTANCES);
             assert_eq!(text.matches("priority 150").count(), 1);
             assert_eq!(text.matches("priority 100").count(), 1);
@@ -349,7 +350,7 @@ mod tests {
             assert!(text.contains("vrrp_version 3"));
         }
         // Node 1 leads VI_1, which holds VIP 0 (and VIP 3).
-        let first = config_text(0);
+        let first = config_text(0, ADVERT_INT);
         let vi1 = &first[first.find("VI_1").unwrap()..first.find("VI_2").unwrap()];
         assert!(vi1.contains("priority 150"));
         assert!(vi1.contains("198.51.100.100/24"));

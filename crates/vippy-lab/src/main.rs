@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS] | vippy-lab bench-keepalived [ROUNDS] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,9 +26,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        (Some("bench"), rest) if rest.len() <= 1 => {
+        (Some("bench"), rest) if matches!(rest.len(), 0 | 1 | 3) => {
             let rounds = rest.first().and_then(|r| r.parse().ok()).unwrap_or(10);
-            match vippy_lab::bench::bench(rounds) {
+            let timing = match rest {
+                [_, interval, stale] => match (interval.parse(), stale.parse()) {
+                    (Ok(interval), Ok(stale)) => Some((interval, stale)),
+                    _ => {
+                        eprintln!("INTERVAL and STALE are seconds\n{USAGE}");
+                        return ExitCode::from(2);
+                    }
+                },
+                _ => None,
+            };
+            match vippy_lab::bench::bench(rounds, timing) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("bench failed: {e:#}");
@@ -36,9 +46,17 @@ fn main() -> ExitCode {
                 }
             }
         }
-        (Some("bench-keepalived"), rest) if rest.len() <= 1 => {
+        (Some("bench-keepalived"), rest) if rest.len() <= 2 => {
             let rounds = rest.first().and_then(|r| r.parse().ok()).unwrap_or(10);
-            match vippy_lab::keepalived::bench(rounds) {
+            let advert = match rest.get(1).map(|a| a.parse::<f64>()) {
+                None => vippy_lab::keepalived::ADVERT_INT,
+                Some(Ok(a)) => a,
+                Some(Err(_)) => {
+                    eprintln!("ADVERT_INT is seconds\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            match vippy_lab::keepalived::bench(rounds, advert) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("bench-keepalived failed: {e:#}");
