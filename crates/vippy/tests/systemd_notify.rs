@@ -90,6 +90,12 @@ fn ready_status_reloading_stopping_and_watchdog_pings_arrive() {
 }
 
 #[test]
+fn no_watchdog_ping_while_a_loop_makes_no_progress() {
+    let got = run_child("child_stalled", &[("WATCHDOG_USEC", "200000")], true);
+    assert!(got.is_empty(), "{got:?}");
+}
+
+#[test]
 fn nothing_is_sent_and_nothing_fails_without_notify_socket() {
     let got = run_child("child_without_systemd", &[], false);
     assert!(got.is_empty(), "{got:?}");
@@ -103,6 +109,28 @@ fn a_watchdog_meant_for_another_process_is_not_ours() {
         true,
     );
     assert!(got.is_empty(), "{got:?}");
+}
+
+#[test]
+#[ignore = "run by no_watchdog_ping_while_a_loop_makes_no_progress"]
+fn child_stalled() {
+    if !in_child() {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        // A loop that never beats, allowed no silence at all.
+        let beats = vec![("stuck loop", systemd::Beat::new())];
+        let task = systemd::spawn_watchdog(cancel.clone(), beats, Duration::ZERO)
+            .expect("a watchdog task");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        cancel.cancel();
+        task.await.unwrap();
+    });
 }
 
 fn in_child() -> bool {
@@ -130,7 +158,10 @@ fn child_notifies() {
         .unwrap();
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let task = systemd::spawn_watchdog(cancel.clone()).expect("a watchdog task");
+        let beat = systemd::Beat::new();
+        let beats = vec![("test loop", beat.clone())];
+        let task = systemd::spawn_watchdog(cancel.clone(), beats, Duration::from_secs(3600))
+            .expect("a watchdog task");
         tokio::time::sleep(Duration::from_millis(350)).await;
         cancel.cancel();
         task.await.unwrap();
@@ -153,7 +184,9 @@ fn child_without_systemd() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        assert!(systemd::spawn_watchdog(CancellationToken::new()).is_none());
+        assert!(
+            systemd::spawn_watchdog(CancellationToken::new(), vec![], Duration::ZERO).is_none()
+        );
     });
 }
 
@@ -169,6 +202,8 @@ fn child_foreign_watchdog() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        assert!(systemd::spawn_watchdog(CancellationToken::new()).is_none());
+        assert!(
+            systemd::spawn_watchdog(CancellationToken::new(), vec![], Duration::ZERO).is_none()
+        );
     });
 }

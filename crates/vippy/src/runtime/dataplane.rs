@@ -138,8 +138,15 @@ impl DataPlane {
         self.reconcile().await;
     }
 
-    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    /// Applies commands until the channel closes, beating `alive` on
+    /// every pass (the systemd watchdog's proof of progress).
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        alive: crate::systemd::Beat,
+    ) {
         loop {
+            alive.beat();
             let next_repeat = self.repeats.peek().map(|Reverse((at, ..))| *at);
             let mut wake = self.next_reconcile.min(self.next_neighbour_scan);
             if let Some(at) = next_repeat {

@@ -94,7 +94,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let mut dataplane = DataPlane::new(netlink, config.clone(), node.cluster().clone(), report_tx);
     dataplane.remove_leftovers().await;
     let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
-    let dp_task = tokio::spawn(dataplane.run(dp_rx));
+    let dp_alive = crate::systemd::Beat::new();
+    let dp_task = tokio::spawn(dataplane.run(dp_rx, dp_alive.clone()));
 
     // Management API, checks, plugins.
     let metrics = Arc::new(Metrics::new());
@@ -152,9 +153,18 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let mut last_publish = Instant::now();
     info!(node = %options.node, "started: version {}, {} groups, {} nodes, incarnation {incarnation}", node.cluster().version, node.cluster().groups.len(), node.cluster().nodes.len());
     let _ = crate::systemd::notify_ready();
-    let watchdog = crate::systemd::spawn_watchdog(stop.clone());
+    // Both loops wake at least every `interval` (heartbeats) or second
+    // (reconcile); three times that without a pass means one is stuck.
+    let loop_alive = crate::systemd::Beat::new();
+    let max_silence = (loop_state.config.interval * 3).max(Duration::from_secs(3));
+    let watchdog = crate::systemd::spawn_watchdog(
+        stop.clone(),
+        vec![("core loop", loop_alive.clone()), ("data plane", dp_alive)],
+        max_silence,
+    );
 
     loop {
+        loop_alive.beat();
         loop_state.drain(&mut node, &mut reporter).await;
         // Timers first, whatever arrives: a flood of datagrams must not
         // stop heartbeats and stale detection.
