@@ -589,3 +589,39 @@ fn chat_follows_a_link_added_after_start() {
         assert_eq!(peer["eligible"], true, "node{}: {s}", i + 1);
     }
 }
+
+/// A node whose interface changed its MAC (a bond failing over with
+/// `fail_over_mac`, `ip link set address`) announces the new one.
+#[test]
+fn announcements_follow_a_changed_mac() {
+    if !root() {
+        return;
+    }
+    let mut cluster = started(ClusterSpec::ipv4(2, 2));
+    let vips = cluster.vips();
+    let theirs = (0..2).find(|&v| holder(&cluster, v) == 1).unwrap();
+    let vip = vips[theirs].addr();
+    assert!(cluster.lab.ping(cluster.client(), vip).unwrap());
+    let n1 = cluster.node(0).clone();
+    let new_mac = "02:76:6c:00:00:99";
+    cluster
+        .lab
+        .exec_ok(
+            &n1,
+            &["ip", "link", "set", "dev", "eth0", "address", new_mac],
+        )
+        .unwrap();
+    cluster.kill(1).unwrap();
+    let want = vippy_lab::parse_mac(new_mac).unwrap();
+    cluster
+        .wait_for(Duration::from_secs(10), |c| {
+            Ok(c.client_sees(vip)? == Some(want))
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "the client learns node1's new MAC for {vip}: {e}; sees {:?}",
+                cluster.client_sees(vip)
+            )
+        });
+    assert!(cluster.lab.ping(cluster.client(), vip).unwrap());
+}

@@ -505,9 +505,19 @@ impl DataPlane {
         .await;
     }
 
+    /// The announcer for `ifindex`, made again when the interface's MAC
+    /// changed (a bond failing over with `fail_over_mac`, `ip link set
+    /// address`): announcements must carry the address traffic reaches now.
     fn announcer(&mut self, ifindex: u32, links: &[Link]) -> Option<&mut Announcer> {
+        let mac = links.iter().find(|l| l.index == ifindex)?.mac?;
+        if self
+            .announcers
+            .get(&ifindex)
+            .is_some_and(|a| a.mac() != mac)
+        {
+            self.announcers.remove(&ifindex);
+        }
         if !self.announcers.contains_key(&ifindex) {
-            let mac = links.iter().find(|l| l.index == ifindex)?.mac?;
             let rate = self.config.garp.rate;
             let announcer = Announcer::new(ifindex, mac)
                 .ok()?
