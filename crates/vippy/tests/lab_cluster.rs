@@ -625,3 +625,95 @@ fn announcements_follow_a_changed_mac() {
         });
     assert!(cluster.lab.ping(cluster.client(), vip).unwrap());
 }
+
+/// The interfaces `ip` sits on in `host`'s namespace, with its prefix.
+fn placed(cluster: &Cluster, i: usize, ip: &str) -> Vec<String> {
+    let out = cluster
+        .lab
+        .exec_ok(cluster.node(i), &["ip", "-o", "addr", "show"])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let dev = words.nth(1)?;
+            let addr = words.nth(1)?;
+            (addr.split('/').next() == Some(ip)).then(|| format!("{dev} {addr}"))
+        })
+        .collect()
+}
+
+/// Reconcile removes exactly what is wrong: the same address with another
+/// prefix elsewhere goes, the held VIP stays (it once went with it, for a
+/// reconcile round).
+#[test]
+fn reconcile_removes_a_stray_prefix_and_keeps_the_vip() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(1, 1));
+    let host = cluster.node(0).clone();
+    cluster
+        .lab
+        .exec_ok(
+            &host,
+            &["ip", "addr", "add", "198.51.100.100/32", "dev", "lo"],
+        )
+        .unwrap();
+    let start = Instant::now();
+    let mut gone = None;
+    while start.elapsed() < Duration::from_secs(3) {
+        let now = placed(&cluster, 0, "198.51.100.100");
+        assert!(
+            now.contains(&"eth0 198.51.100.100/24".to_string()),
+            "{now:?}"
+        );
+        if gone.is_none() && !now.iter().any(|p| p.starts_with("lo ")) {
+            gone = Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone.is_some(), "the /32 on lo stays");
+}
+
+/// A reload that names another interface for a VIP moves it there (the
+/// cluster digest ignores interface names, so nothing else changes).
+#[test]
+fn reload_moves_a_vip_to_its_new_interface() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(1, 1));
+    let host = cluster.node(0).clone();
+    let lab = &cluster.lab;
+    // A second interface (no dummy module here: a veth pair).
+    lab.exec_ok(
+        &host,
+        &[
+            "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vx0p",
+        ],
+    )
+    .unwrap();
+    lab.exec_ok(&host, &["ip", "link", "set", "vx0", "up"])
+        .unwrap();
+    lab.exec_ok(&host, &["ip", "link", "set", "vx0p", "up"])
+        .unwrap();
+    assert_eq!(
+        placed(&cluster, 0, "198.51.100.100"),
+        ["eth0 198.51.100.100/24"]
+    );
+    let path = cluster.config_path(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let moved = text.replace(
+        "{ ip: '198.51.100.100/24' }",
+        "{ ip: '198.51.100.100/24', interface: 'vx0' }",
+    );
+    assert_ne!(moved, text);
+    std::fs::write(&path, moved).unwrap();
+    cluster.signal(0, Signal::SIGHUP).unwrap();
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(placed(c, 0, "198.51.100.100") == ["vx0 198.51.100.100/24"])
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", placed(&cluster, 0, "198.51.100.100")));
+}

@@ -344,6 +344,33 @@ impl DataPlane {
         }
     }
 
+    /// Removes exactly these addresses (from [`DataPlane::reconcile`]).
+    async fn remove_strays(&mut self, strays: &[&Address]) {
+        let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
+        for stray in strays {
+            match self.netlink.del_address(stray.ifindex, stray.net).await {
+                Ok(()) => by_interface
+                    .entry(stray.ifname.clone().unwrap_or_default())
+                    .or_default()
+                    .push(stray.net),
+                Err(e) => {
+                    let (ip, error) = (stray.net, e.to_string());
+                    self.report(Report::UnplumbFailed { ip, error }).await;
+                }
+            }
+        }
+        for (interface, ips) in by_interface {
+            let (group, leftover) = (None, true);
+            self.report(Report::Unplumbed {
+                group,
+                ips,
+                interface,
+                leftover,
+            })
+            .await;
+        }
+    }
+
     async fn unplumb(&mut self, group: Option<usize>, ips: &[IpNet], leftover: bool) {
         let addresses = match self.netlink.addresses().await {
             Ok(a) => a,
@@ -405,7 +432,7 @@ impl DataPlane {
     }
 
     async fn reconcile(&mut self) {
-        let Ok(addresses) = self.netlink.addresses().await else {
+        let Ok((addresses, links)) = self.snapshot().await else {
             return;
         };
         let configured: BTreeSet<IpAddr> = self
@@ -414,29 +441,36 @@ impl DataPlane {
             .iter()
             .flat_map(|g| g.addresses())
             .collect();
+        // Where each held VIP belongs now (`None`: cannot tell, anywhere will do).
+        let homes: BTreeMap<IpAddr, Option<u32>> = self
+            .desired
+            .values()
+            .map(|(net, _)| {
+                let home = self.interface_for(net, &addresses, &links);
+                (net.addr(), home.map(|(ifindex, _)| ifindex))
+            })
+            .collect();
+        let in_place = |a: &Address, net: &IpNet| {
+            a.net == *net && homes[&net.addr()].is_none_or(|home| home == a.ifindex)
+        };
         let mut missing: BTreeMap<Option<usize>, Vec<IpNet>> = BTreeMap::new();
-        for (addr, (net, group)) in &self.desired {
-            let present = addresses
-                .iter()
-                .any(|a| a.net.addr() == *addr && a.net.prefix_len() == net.prefix_len());
-            if !present {
+        for (net, group) in self.desired.values() {
+            if !addresses.iter().any(|a| in_place(a, net)) {
                 missing.entry(*group).or_default().push(*net);
             }
         }
-        let mut extra: Vec<IpNet> = Vec::new();
-        for a in &addresses {
-            let wanted = self.desired.get(&a.net.addr());
-            let stray = match wanted {
+        // Configured VIPs not held here, and held ones with another prefix
+        // length or on another interface than configured now (a reload
+        // moved them): exactly those addresses go, nothing else with the IP.
+        let strays: Vec<&Address> = addresses
+            .iter()
+            .filter(|a| match self.desired.get(&a.net.addr()) {
                 None => configured.contains(&a.net.addr()),
-                // Present with another prefix length: replaced.
-                Some((net, _)) => net.prefix_len() != a.net.prefix_len(),
-            };
-            if stray {
-                extra.push(a.net);
-            }
-        }
-        if !extra.is_empty() {
-            self.unplumb(None, &extra, true).await;
+                Some((net, _)) => !in_place(a, net),
+            })
+            .collect();
+        if !strays.is_empty() {
+            self.remove_strays(&strays).await;
         }
         for (group, ips) in missing {
             self.plumb(group, &ips, true).await;
