@@ -38,6 +38,10 @@ use crate::process::{self, Finished};
 
 /// Bytes of a check's output kept for [`CheckResult::detail`].
 const OUTPUT_LIMIT: usize = 512;
+/// How long a reload waits for a stopped check to end. One stuck in the
+/// kernel (uninterruptible I/O on a hard mount) may never end even after
+/// SIGKILL; it is left to end by itself, and the reload goes on.
+const HALT_WAIT: Duration = Duration::from_secs(1);
 
 /// A check changed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,10 +142,16 @@ impl HealthChecks {
 }
 
 impl Running {
-    /// Stops the check and returns the state it last reported.
-    async fn halt(self) -> Option<bool> {
+    /// Stops the check and returns the state it last reported; waits for
+    /// its task at most [`HALT_WAIT`] (a cancelled run sends nothing more).
+    async fn halt(mut self) -> Option<bool> {
         self.stop.cancel();
-        let _ = self.task.await;
+        if tokio::time::timeout(HALT_WAIT, &mut self.task).await.is_err() {
+            tracing::warn!(
+                check = %self.check.name,
+                "check did not end within {HALT_WAIT:?} of SIGKILL (stuck in the kernel?); not waiting for it"
+            );
+        }
         decode(self.reported.load(Ordering::SeqCst))
     }
 }

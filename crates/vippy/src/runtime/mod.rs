@@ -209,6 +209,11 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 loop_state.status_dirty = true;
             }
             Some(result) = check_rx.recv() => {
+                // Queued before a reload removed its check: the check is
+                // gone, and its reason with it; this must not bring it back.
+                if !loop_state.config.checks.iter().any(|c| c.name == result.name) {
+                    continue;
+                }
                 info!(node = %options.node, check = %result.name, "check {}: {} ({})", result.name, if result.ok { "passing" } else { "FAILING" }, result.detail);
                 metrics.set_check_up(&result.name, result.ok);
                 reporter.check(&result);
