@@ -146,7 +146,10 @@ impl Running {
     /// its task at most [`HALT_WAIT`] (a cancelled run sends nothing more).
     async fn halt(mut self) -> Option<bool> {
         self.stop.cancel();
-        if tokio::time::timeout(HALT_WAIT, &mut self.task).await.is_err() {
+        if tokio::time::timeout(HALT_WAIT, &mut self.task)
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 check = %self.check.name,
                 "check did not end within {HALT_WAIT:?} of SIGKILL (stuck in the kernel?); not waiting for it"

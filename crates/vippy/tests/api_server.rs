@@ -9,7 +9,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use api_support::{Harness, TempDir, curl, curl_as, sample_status};
-use vippy::api::{AdminKind, ApiError, ApiSocket};
+use vippy::api::{AdminKind, ApiError, ApiSocket, MAX_CONNECTIONS};
 use vippy::client::{Client, ClientError};
 use vippy::metrics::RejectReason;
 use vippy::status::{Event, EventKind, Status};
@@ -491,4 +491,29 @@ async fn a_stopped_server_says_so_to_clients() {
             .ends_with("no such file (is vippyd running?)"),
         "{err}"
     );
+}
+
+/// Local clients cannot use up vippyd's file descriptors: beyond
+/// `MAX_CONNECTIONS` open connections a new one is closed at once, and
+/// service resumes as soon as some close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_closed_at_once() {
+    let mut h = Harness::start().await;
+    let idle: Vec<UnixStream> = (0..MAX_CONNECTIONS)
+        .map(|_| UnixStream::connect(&h.socket).unwrap())
+        .collect();
+    // Accepted in order: the idle ones hold every slot when curl comes.
+    let (code, _) = curl(&h.socket, &["http://localhost/status"]).await;
+    assert_eq!(code, 0, "closed without an answer");
+    drop(idle);
+    let mut code = 0;
+    for _ in 0..100 {
+        (code, _) = curl(&h.socket, &["http://localhost/status"]).await;
+        if code == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(code, 200, "served again once the idle connections closed");
+    h.stop().await;
 }

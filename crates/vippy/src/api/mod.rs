@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use socket::ApiSocket;
+pub use socket::{ApiSocket, MAX_CONNECTIONS};
 
 use crate::metrics::Metrics;
 use crate::status::{Event, Status};

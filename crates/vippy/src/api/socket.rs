@@ -5,14 +5,16 @@ use std::future::Future;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use nix::sys::stat::{Mode, umask};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,6 +23,14 @@ use super::{ApiError, ApiState, routes};
 /// How long open connections (an event stream, a request in flight) get to
 /// finish after shutdown.
 const DRAIN: Duration = Duration::from_secs(2);
+/// Connections served at once; more are closed at once, so local clients
+/// cannot use up vippyd's file descriptors (which checks, hooks and the
+/// announcers need). `/events` followers count too.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Refused peers (not allowed to use the API) answered at once, at most.
+const MAX_REFUSED: usize = 8;
+/// A client must send a request's headers within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound management socket, not yet serving. Dropping it removes the
 /// socket file (if it is still the one we made).
@@ -102,6 +112,9 @@ impl ApiSocket {
         let own_uid = nix::unistd::geteuid().as_raw();
         let mut refusals = RateLimit::new(Duration::from_secs(10));
         let mut accept_errors = RateLimit::new(Duration::from_secs(10));
+        let mut overflows = RateLimit::new(Duration::from_secs(10));
+        let allowed = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let refused = Arc::new(Semaphore::new(MAX_REFUSED));
         tokio::pin!(shutdown);
         loop {
             let stream = tokio::select! {
@@ -118,9 +131,11 @@ impl ApiSocket {
                     }
                 },
             };
-            let service = match stream.peer_cred() {
-                Ok(cred) if cred.uid() == 0 || cred.uid() == own_uid => app.clone(),
-                Ok(cred) if self.group_may_connect(cred.gid()) => app.clone(),
+            let (service, slots, keep_alive) = match stream.peer_cred() {
+                Ok(cred) if cred.uid() == 0 || cred.uid() == own_uid => {
+                    (app.clone(), &allowed, true)
+                }
+                Ok(cred) if self.group_may_connect(cred.gid()) => (app.clone(), &allowed, true),
                 cred => {
                     let uid = cred
                         .map(|c| c.uid().to_string())
@@ -132,10 +147,25 @@ impl ApiSocket {
                             "management API refused a connection: not root"
                         );
                     }
-                    routes::refused(&uid, own_uid)
+                    (routes::refused(&uid, own_uid), &refused, false)
                 }
             };
-            connections.spawn(serve_connection(stream, service, stop.clone()));
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                if let Some(suppressed) = overflows.allow() {
+                    tracing::warn!(
+                        suppressed,
+                        "management API: {MAX_CONNECTIONS} connections open already; closing a new one"
+                    );
+                }
+                continue; // dropping the stream closes it
+            };
+            connections.spawn(serve_connection(
+                stream,
+                service,
+                keep_alive,
+                slot,
+                stop.clone(),
+            ));
         }
         // Stop accepting and remove the file first, so a new daemon can
         // start while old connections drain.
@@ -233,9 +263,20 @@ fn remove_stale(path: &Path) -> Result<(), ApiError> {
     }
 }
 
-async fn serve_connection(stream: UnixStream, app: Router, stop: CancellationToken) {
-    let conn =
-        http1::Builder::new().serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+/// Serves one connection while holding `_slot`; a refused peer gets its
+/// answer and the connection closes (`keep_alive` false).
+async fn serve_connection(
+    stream: UnixStream,
+    app: Router,
+    keep_alive: bool,
+    _slot: OwnedSemaphorePermit,
+    stop: CancellationToken,
+) {
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(keep_alive)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {
