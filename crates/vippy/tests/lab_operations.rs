@@ -1109,3 +1109,53 @@ exec sleep 600
     }
     assert!(ended, "the plugin ends with vippyd");
 }
+
+/// A VIP whose interface appears only after it was assigned: reconcile
+/// plumbs it when the interface comes, and that is its `up` (the hook runs),
+/// not a quiet restore.
+#[test]
+fn a_vip_plumbed_late_still_runs_its_up_hook() {
+    if !root() {
+        return;
+    }
+    let mut dir = PathBuf::new();
+    let mut cluster = build(ClusterSpec::ipv4(1, 1), |d, spec| {
+        dir = d.to_path_buf();
+        spec.extra = format!(
+            "  hooks: {{ up: {} }},\n",
+            recording_hook(d, "up", "$VIPPY_GROUP")
+        );
+    });
+    let path = cluster.config_path(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let late = text.replace(
+        "{ ip: '198.51.100.100/24' }",
+        "{ ip: '198.51.100.100/24', interface: 'vx9' }",
+    );
+    assert_ne!(late, text);
+    std::fs::write(&path, late).unwrap();
+    cluster.start_all().unwrap();
+    cluster
+        .wait_for(EVENTUALLY, |c| {
+            let log = std::fs::read_to_string(c.log_path(0)).unwrap_or_default();
+            Ok(log.contains("interface vx9 does not exist"))
+        })
+        .expect("the plumb fails first");
+    let host = cluster.node(0).clone();
+    cluster
+        .lab
+        .exec_ok(
+            &host,
+            &[
+                "ip", "link", "add", "vx9", "type", "veth", "peer", "name", "vx9p",
+            ],
+        )
+        .unwrap();
+    cluster
+        .lab
+        .exec_ok(&host, &["ip", "link", "set", "vx9", "up"])
+        .unwrap();
+    let env = env_file(&wait_file(&cluster, &dir.join("up-node1-0.env")));
+    assert_eq!(env["VIPPY_INTERFACE"], "vx9", "{env:?}");
+    assert_eq!(env["VIPPY_IPS"], "198.51.100.100/24", "{env:?}");
+}

@@ -106,6 +106,11 @@ pub struct DataPlane {
     next_refresh: Option<Instant>,
     /// The interfaces as last reported: index, name, up, multicast.
     links_seen: Vec<(u32, String, bool, bool)>,
+    /// Held VIPs whose first plumb failed: when reconcile gets them on,
+    /// that is their `up` (hooks run), not a restore.
+    never_up: BTreeSet<IpAddr>,
+    /// A removal failed since the last flush: retry before answering it.
+    removal_failed: bool,
 }
 
 impl DataPlane {
@@ -129,6 +134,8 @@ impl DataPlane {
             next_reconcile: now,
             next_neighbour_scan: now,
             links_seen: Vec::new(),
+            never_up: BTreeSet::new(),
+            removal_failed: false,
         }
     }
 
@@ -166,7 +173,8 @@ impl DataPlane {
     }
 
     /// Tells the core loop; if it has stopped, there is nobody to tell.
-    async fn report(&self, report: Report) {
+    async fn report(&mut self, report: Report) {
+        self.removal_failed |= matches!(report, Report::UnplumbFailed { .. });
         let _ = self.reports.send(report);
     }
 
@@ -234,6 +242,7 @@ impl DataPlane {
             Command::Unplumb { group, ips } => {
                 for ip in &ips {
                     self.desired.remove(&ip.addr());
+                    self.never_up.remove(&ip.addr());
                 }
                 self.unplumb(group, &ips, false).await;
             }
@@ -258,6 +267,11 @@ impl DataPlane {
                 self.announcers.clear(); // the pacer rate may have changed
             }
             Command::Flush(done) => {
+                // The release is announced once this answers: a removal that
+                // failed gets another try first (peers take the VIP at once).
+                if std::mem::take(&mut self.removal_failed) {
+                    self.reconcile().await;
+                }
                 let _ = done.send(());
             }
         }
@@ -304,8 +318,13 @@ impl DataPlane {
                 return;
             }
         };
-        let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
+        // By interface and whether it is a restore.
+        let mut by_interface: BTreeMap<(String, bool), Vec<IpNet>> = BTreeMap::new();
         for ip in ips {
+            if !restored {
+                // Until it is on, at least; a failure below keeps it so.
+                self.never_up.insert(ip.addr());
+            }
             let Some((ifindex, name)) = self.interface_for(ip, &addresses, &links) else {
                 let error = match self.config.interfaces.get(&ip.addr()) {
                     Some(name) => format!("interface {name} does not exist"),
@@ -323,7 +342,11 @@ impl DataPlane {
                 let _ = promote_secondaries(&name);
             }
             match self.netlink.add_address(ifindex, *ip).await {
-                Ok(()) => by_interface.entry(name).or_default().push(*ip),
+                Ok(()) => {
+                    let first = self.never_up.remove(&ip.addr());
+                    let key = (name, restored && !first);
+                    by_interface.entry(key).or_default().push(*ip);
+                }
                 Err(e) => {
                     self.report(Report::PlumbFailed {
                         ip: *ip,
@@ -333,7 +356,7 @@ impl DataPlane {
                 }
             }
         }
-        for (interface, ips) in by_interface {
+        for ((interface, restored), ips) in by_interface {
             self.report(Report::Plumbed {
                 group,
                 ips,
