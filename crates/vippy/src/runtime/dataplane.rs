@@ -367,23 +367,22 @@ impl DataPlane {
         }
     }
 
-    /// Removes exactly these addresses (from [`DataPlane::reconcile`]).
-    async fn remove_strays(&mut self, strays: &[&Address]) {
+    /// Removes exactly these addresses and reports what went, by interface.
+    async fn delete(&mut self, group: Option<usize>, present: &[&Address], leftover: bool) {
         let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
-        for stray in strays {
-            match self.netlink.del_address(stray.ifindex, stray.net).await {
+        for address in present {
+            match self.netlink.del_address(address.ifindex, address.net).await {
                 Ok(()) => by_interface
-                    .entry(stray.ifname.clone().unwrap_or_default())
+                    .entry(address.ifname.clone().unwrap_or_default())
                     .or_default()
-                    .push(stray.net),
+                    .push(address.net),
                 Err(e) => {
-                    let (ip, error) = (stray.net, e.to_string());
+                    let (ip, error) = (address.net, e.to_string());
                     self.report(Report::UnplumbFailed { ip, error }).await;
                 }
             }
         }
         for (interface, ips) in by_interface {
-            let (group, leftover) = (None, true);
             self.report(Report::Unplumbed {
                 group,
                 ips,
@@ -394,6 +393,7 @@ impl DataPlane {
         }
     }
 
+    /// Removes `ips` wherever they are, whatever their prefix length.
     async fn unplumb(&mut self, group: Option<usize>, ips: &[IpNet], leftover: bool) {
         let addresses = match self.netlink.addresses().await {
             Ok(a) => a,
@@ -408,33 +408,11 @@ impl DataPlane {
                 return;
             }
         };
-        let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
-        for ip in ips {
-            for present in addresses.iter().filter(|a| a.net.addr() == ip.addr()) {
-                match self.netlink.del_address(present.ifindex, present.net).await {
-                    Ok(()) => by_interface
-                        .entry(present.ifname.clone().unwrap_or_default())
-                        .or_default()
-                        .push(present.net),
-                    Err(e) => {
-                        self.report(Report::UnplumbFailed {
-                            ip: *ip,
-                            error: e.to_string(),
-                        })
-                        .await;
-                    }
-                }
-            }
-        }
-        for (interface, ips) in by_interface {
-            self.report(Report::Unplumbed {
-                group,
-                ips,
-                interface,
-                leftover,
-            })
-            .await;
-        }
+        let present: Vec<&Address> = addresses
+            .iter()
+            .filter(|a| ips.iter().any(|ip| ip.addr() == a.net.addr()))
+            .collect();
+        self.delete(group, &present, leftover).await;
     }
 
     /// Puts back what should be here and removes configured VIPs that
@@ -493,7 +471,7 @@ impl DataPlane {
             })
             .collect();
         if !strays.is_empty() {
-            self.remove_strays(&strays).await;
+            self.delete(None, &strays, true).await;
         }
         for (group, ips) in missing {
             self.plumb(group, &ips, true).await;
