@@ -421,6 +421,24 @@ impl Lab {
             .with_context(|| format!("running {cmd:?} in {}", host.netns))
     }
 
+    /// A veth pair added while the lab runs, both ends up: `name` in `host`,
+    /// `peer_name` in `peer` (the same host for a second interface there).
+    /// It goes with the namespaces when the lab drops.
+    pub fn add_veth(
+        &self,
+        host: &LabHost,
+        name: &str,
+        peer: &LabHost,
+        peer_name: &str,
+    ) -> Result<()> {
+        let add = ["ip", "link", "add", name, "type", "veth"];
+        let other_end = ["peer", "name", peer_name, "netns", &peer.netns];
+        self.exec_ok(host, &[&add[..], &other_end[..]].concat())?;
+        self.exec_ok(host, &["ip", "link", "set", name, "up"])?;
+        self.exec_ok(peer, &["ip", "link", "set", peer_name, "up"])?;
+        Ok(())
+    }
+
     /// Like [`Lab::exec`], failing unless the command exits with status 0.
     pub fn exec_ok(&self, host: &LabHost, cmd: &[&str]) -> Result<Output> {
         let output = self.exec(host, cmd)?;

@@ -560,17 +560,7 @@ fn chat_follows_a_link_added_after_start() {
     let before = cluster.holders(&cluster.vips()).unwrap();
     let (n1, n2) = (cluster.node(0).clone(), cluster.node(1).clone());
     let lab = &cluster.lab;
-    lab.exec_ok(
-        &n1,
-        &[
-            "ip", "link", "add", "vx1", "type", "veth", "peer", "name", "vx2", "netns", &n2.netns,
-        ],
-    )
-    .unwrap();
-    lab.exec_ok(&n1, &["ip", "link", "set", "vx1", "up"])
-        .unwrap();
-    lab.exec_ok(&n2, &["ip", "link", "set", "vx2", "up"])
-        .unwrap();
+    lab.add_veth(&n1, "vx1", &n2, "vx2").unwrap();
     cluster
         .wait_for(Duration::from_secs(10), |c| {
             let log = |i| std::fs::read_to_string(c.log_path(i)).unwrap_or_default();
@@ -687,17 +677,7 @@ fn reload_moves_a_vip_to_its_new_interface() {
     let host = cluster.node(0).clone();
     let lab = &cluster.lab;
     // A second interface (no dummy module here: a veth pair).
-    lab.exec_ok(
-        &host,
-        &[
-            "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vx0p",
-        ],
-    )
-    .unwrap();
-    lab.exec_ok(&host, &["ip", "link", "set", "vx0", "up"])
-        .unwrap();
-    lab.exec_ok(&host, &["ip", "link", "set", "vx0p", "up"])
-        .unwrap();
+    lab.add_veth(&host, "vx0", &host, "vx0p").unwrap();
     assert_eq!(
         placed(&cluster, 0, "198.51.100.100"),
         ["eth0 198.51.100.100/24"]

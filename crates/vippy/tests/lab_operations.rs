@@ -1170,19 +1170,7 @@ fn a_vip_plumbed_late_still_runs_its_up_hook() {
         })
         .expect("the plumb fails first");
     let host = cluster.node(0).clone();
-    cluster
-        .lab
-        .exec_ok(
-            &host,
-            &[
-                "ip", "link", "add", "vx9", "type", "veth", "peer", "name", "vx9p",
-            ],
-        )
-        .unwrap();
-    cluster
-        .lab
-        .exec_ok(&host, &["ip", "link", "set", "vx9", "up"])
-        .unwrap();
+    cluster.lab.add_veth(&host, "vx9", &host, "vx9p").unwrap();
     let env = env_file(&wait_file(&cluster, &dir.join("up-node1-0.env")));
     assert_eq!(env["VIPPY_INTERFACE"], "vx9", "{env:?}");
     assert_eq!(env["VIPPY_IPS"], "198.51.100.100/24", "{env:?}");

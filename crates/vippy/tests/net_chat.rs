@@ -196,26 +196,7 @@ async fn all_sends_once_out_of_each_interface() {
     let [n1, n2] = lab.nodes() else { panic!() };
     let client = lab.client().unwrap();
     // A second link, straight from node1 to the client, beside the bridge.
-    lab.exec_ok(
-        n1,
-        &[
-            "ip",
-            "link",
-            "add",
-            "m0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "m1",
-            "netns",
-            &client.netns,
-        ],
-    )
-    .unwrap();
-    lab.exec_ok(n1, &["ip", "link", "set", "m0", "up"]).unwrap();
-    lab.exec_ok(client, &["ip", "link", "set", "m1", "up"])
-        .unwrap();
+    lab.add_veth(n1, "m0", client, "m1").unwrap();
     // IPv6 works on a new link once it has its link-local address.
     for (host, dev) in [(n1, "m0"), (client, "m1")] {
         let ready = eventually(Duration::from_secs(3), || async {
@@ -281,17 +262,7 @@ async fn chat_follows_interfaces_that_come_and_go() {
     );
 
     // A second link between the two nodes, made after the chat started.
-    lab.exec_ok(
-        n1,
-        &[
-            "ip", "link", "add", "vx1", "type", "veth", "peer", "name", "vx2", "netns", &n2.netns,
-        ],
-    )
-    .unwrap();
-    lab.exec_ok(n1, &["ip", "link", "set", "vx1", "up"])
-        .unwrap();
-    lab.exec_ok(n2, &["ip", "link", "set", "vx2", "up"])
-        .unwrap();
+    lab.add_veth(n1, "vx1", n2, "vx2").unwrap();
     assert!(!memberships(&lab, n1, "vx1").contains("239.1.2.3"));
 
     let links = netlink(n1).links().await.unwrap();
