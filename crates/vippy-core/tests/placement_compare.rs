@@ -4,22 +4,12 @@
 //! The table in docs/BENCHMARKS.md comes from
 //! `cargo test -p vippy-core --release --test placement_compare -- --ignored --nocapture`.
 
+mod support;
+
 use md5::{Digest, Md5};
+use support::Rng;
 use vippy_core::hash::stable_hash;
 use vippy_core::placement::{Assignment, NodeIndex, PlacementGroup, PlacementNode, assign};
-
-/// SplitMix64, so every run prints the same table.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// A cluster as both rules see it: node names and each group's first VIP.
 /// No preferences: they would hide the difference in balance.

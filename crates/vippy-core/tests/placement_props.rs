@@ -5,35 +5,11 @@
 //! thousands of groups cost nothing to generate and failures shrink to the
 //! smallest cluster.
 
+mod support;
+
 use proptest::prelude::*;
+use support::Rng;
 use vippy_core::placement::{Assignment, NodeIndex, PlacementGroup, PlacementNode, assign};
-
-/// SplitMix64: enough randomness for test clusters, reproducible by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Cluster {

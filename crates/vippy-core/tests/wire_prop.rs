@@ -1,14 +1,13 @@
 //! Property tests of the codec: arbitrary messages round-trip to the same
 //! bytes, arbitrary input never panics, and any flipped bit is rejected.
 
-use hmac::{KeyInit, Mac};
+mod support;
+
 use proptest::prelude::*;
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Handoff, Header, Heartbeat, Key,
     MAX_CHUNK_DATA, MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
 };
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 const SECRET: &[u8] = b"property secret";
 
@@ -16,15 +15,8 @@ fn key() -> Key {
     Key::derive(SECRET)
 }
 
-/// Appends a valid tag, deriving the key as docs/PROTOCOL.md says.
-fn seal(mut signed: Vec<u8>) -> Vec<u8> {
-    let mut kdf = HmacSha256::new_from_slice(SECRET).unwrap();
-    kdf.update(b"vippy chat key v1");
-    let derived = kdf.finalize().into_bytes();
-    let mut mac = HmacSha256::new_from_slice(&derived).unwrap();
-    mac.update(&signed);
-    signed.extend_from_slice(&mac.finalize().into_bytes());
-    signed
+fn seal(signed: Vec<u8>) -> Vec<u8> {
+    support::seal(SECRET, signed)
 }
 
 fn config() -> ProptestConfig {

@@ -3,7 +3,8 @@
 //! MAC are sealed here with an independent implementation of the documented
 //! key derivation, so the check under test is the one that fires.
 
-use hmac::{KeyInit, Mac};
+mod support;
+
 use std::net::{IpAddr, Ipv6Addr};
 
 use vippy_core::wire::{
@@ -11,23 +12,14 @@ use vippy_core::wire::{
     MAX_DATAGRAM, Message, Neighbour, RejectReason, Replay, WireError, decode, encode,
 };
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
 const SECRET: &[u8] = b"reject secret";
 
 fn key() -> Key {
     Key::derive(SECRET)
 }
 
-/// Appends the tag to `signed`, deriving the key as docs/PROTOCOL.md says.
-fn seal(mut signed: Vec<u8>) -> Vec<u8> {
-    let mut kdf = HmacSha256::new_from_slice(SECRET).unwrap();
-    kdf.update(b"vippy chat key v1");
-    let derived = kdf.finalize().into_bytes();
-    let mut mac = HmacSha256::new_from_slice(&derived).unwrap();
-    mac.update(&signed);
-    signed.extend_from_slice(&mac.finalize().into_bytes());
-    signed
+fn seal(signed: Vec<u8>) -> Vec<u8> {
+    support::seal(SECRET, signed)
 }
 
 /// A sealed datagram of `kind` with header ("n1", 1, 2) and a raw body.
