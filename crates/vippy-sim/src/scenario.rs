@@ -23,6 +23,8 @@ pub struct Shape {
     pub stale: Duration,
     pub mature: Duration,
     pub majority: bool,
+    /// Another cluster with the same secret and channel runs beside this one.
+    pub foreign: bool,
 }
 
 impl Shape {
@@ -48,7 +50,26 @@ impl Shape {
             stale,
             mature,
             majority: rng.chance(0.15),
+            foreign: rng.chance(0.15),
         }
+    }
+
+    /// The version the foreign cluster runs: far above anything this
+    /// cluster reaches, so adopting it would show.
+    pub const FOREIGN_VERSION: u64 = 1000;
+
+    /// The other cluster's config: its own nodes and VIPs, the same secret
+    /// and channel (the README's example copied twice).
+    pub fn foreign_config(&self) -> Arc<Config> {
+        let text = format!(
+            "{{ chat: '239.1.1.1:5007', secret: 'ignored', version: {}, vips: [[{{ ip: '198.51.100.1/24' }}], [{{ ip: '198.51.100.2/24' }}]],
+               nodes: ['f1', 'f2'], interval: {}, stale: {}, mature: {} }}",
+            Shape::FOREIGN_VERSION,
+            self.interval.as_secs_f64(),
+            self.stale.as_secs_f64(),
+            self.mature.as_secs_f64(),
+        );
+        Arc::new(load(&text, "<sim foreign>").expect("valid foreign config"))
     }
 
     pub fn node_name(i: usize) -> String {
@@ -149,6 +170,9 @@ struct Run {
     version: u64,
     extra: usize,
     phase: &'static str,
+    /// Hosts beyond the cluster's nodes that must never plumb anything:
+    /// a second process under a member's name.
+    twins: Vec<usize>,
 }
 
 pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
@@ -164,6 +188,7 @@ pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
         extra: 0,
         phase: "boot",
         shape,
+        twins: Vec::new(),
     };
     run.world.watched = run.group_ips();
     let shape = run.shape.clone();
@@ -189,6 +214,13 @@ pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
         })
         .collect();
     starts.sort();
+    if shape.foreign {
+        let config = shape.foreign_config();
+        for name in ["f1", "f2"] {
+            let f = run.world.add_host(name, config.clone());
+            run.world.start(f);
+        }
+    }
     for (at, i) in starts {
         let t = run.world.base + at;
         run.world.run_until(t);
@@ -283,6 +315,72 @@ pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
         run.world.reload(i, Arc::new(config));
         run.quiet(shape.interval * 5)?;
     }
+
+    // One-way: one node hears nothing but is heard, or the reverse. Every
+    // group must have one holder while it lasts, once stale + 2 intervals
+    // have passed.
+    if let Some(x) = (0..shape.nodes).find(|&i| run.world.alive(i)) {
+        run.phase = "one-way";
+        // Both sides hold a group for a moment: the one that hears learns
+        // of it from the other's next heartbeat.
+        run.world.strict_single_holder = false;
+        let deaf = run.world.rng.chance(0.5);
+        let hosts = run.world.nodes.len();
+        for other in (0..hosts).filter(|&o| o != x) {
+            let pair = if deaf { (other, x) } else { (x, other) };
+            run.world.faults.blocked.insert(pair);
+        }
+        let what = if deaf {
+            "hears nothing"
+        } else {
+            "is heard by nobody"
+        };
+        let name = Shape::node_name(x);
+        run.world.log(format!("ONE-WAY: {name} {what}"));
+        let t = run.world.now + shape.stale + shape.interval * 2;
+        run.world.run_until(t);
+        let end = run.world.now + shape.interval * 6;
+        while run.world.now < end {
+            run.one_holder_each()?;
+            let t = run.world.now + shape.interval / 4;
+            run.world.run_until(t);
+        }
+        run.phase = "one-way healed";
+        run.heal();
+        run.converge_within(shape.stale + shape.interval * 4)?;
+    }
+
+    // A second process under a mature member's name (a cloned VM): the
+    // later one stands down and never plumbs; nothing else moves for good.
+    if let Some(x) = (0..shape.nodes).find(|&i| {
+        run.world.nodes[i]
+            .node
+            .as_ref()
+            .is_some_and(|n| n.status().mature)
+    }) && run.world.rng.chance(0.3)
+    {
+        run.phase = "duplicate name";
+        run.world.strict_single_holder = false;
+        let config = run.world.nodes[x].config.clone();
+        let name = Shape::node_name(x);
+        let twin = run.world.add_host(&name, config);
+        run.twins.push(twin);
+        let ahead = run.world.rng.chance(0.5);
+        let base = 1_000_000 * 50 + x as u64;
+        let incarnation = if ahead { base } else { 1000 + x as u64 };
+        run.world.start_as(twin, incarnation);
+        run.converge_within(shape.mature + shape.stale + shape.interval * 6)?;
+        let n = run.world.nodes[twin].node.as_ref().expect("running");
+        if !n
+            .reasons()
+            .contains(&vippy_core::node::InactiveReason::DuplicateName)
+        {
+            return Err(run.fail(format!(
+                "the second process under {name} does not stand down: {:?}",
+                n.reasons()
+            )));
+        }
+    }
     if let Some(v) = run.world.violation.take() {
         return Err(run.fail(v));
     }
@@ -362,6 +460,51 @@ impl Run {
                     "group {g} ({ip}) held by [{}], expected exactly one eligible holder",
                     names.join(", ")
                 ));
+            } else if self
+                .world
+                .client_cache
+                .get(&ip.addr())
+                .is_some_and(|&c| c != h[0] && self.world.alive(c))
+                || !self.world.client_cache.contains_key(&ip.addr())
+            {
+                // Clients send where the last announcement they heard
+                // said: that must be the holder. (One that names a node that
+                // has since died is left to the clients' own neighbour
+                // probing: a rival that announced while cut off from the
+                // cluster and then died was never heard by the holder.)
+                return Err(format!(
+                    "group {g} ({ip}) held by {} but the clients' cache names {:?}",
+                    Shape::node_name(h[0]),
+                    self.world
+                        .client_cache
+                        .get(&ip.addr())
+                        .map(|&i| Shape::node_name(i))
+                ));
+            }
+        }
+        for &t in &self.twins {
+            if !self.world.nodes[t].plumbed.is_empty() {
+                return Err(format!(
+                    "the second process under {} plumbed {:?}",
+                    self.world.nodes[t].name, self.world.nodes[t].plumbed
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// At most one live holder per group, and exactly one when the cluster
+    /// can serve at all (some node eligible, no quorum rule).
+    fn one_holder_each(&mut self) -> Result<(), Failure> {
+        let serving = !self.expected_eligible().is_empty() && !self.shape.majority;
+        for (g, ip) in self.group_ips().iter().enumerate() {
+            let h = self.world.holders_of(ip);
+            if h.len() > 1 || (serving && h.is_empty()) {
+                let names: Vec<String> = h.iter().map(|&i| Shape::node_name(i)).collect();
+                return Err(self.fail(format!(
+                    "group {g} ({ip}) held by [{}] during a one-way fault, expected one",
+                    names.join(", ")
+                )));
             }
         }
         Ok(())
@@ -433,7 +576,7 @@ impl Run {
         let n = self.shape.nodes;
         let rng = &mut self.world.rng;
         let pick = rng.index(n);
-        match rng.range(0, 12) {
+        match rng.range(0, 13) {
             0 => {
                 self.world.faults.loss = [0.0, 0.05, 0.2, 0.4][rng.index(4)];
                 false
@@ -510,6 +653,35 @@ impl Run {
                 );
                 false
             }
+            10 => {
+                // One direction only: `pick` hears nothing, or is heard by nobody.
+                self.world.faults.blocked.clear();
+                let deaf = rng.chance(0.5);
+                for other in (0..n).filter(|&o| o != pick) {
+                    let pair = if deaf { (other, pick) } else { (pick, other) };
+                    self.world.faults.blocked.insert(pair);
+                }
+                let what = if deaf {
+                    "hears nothing"
+                } else {
+                    "is heard by nobody"
+                };
+                let name = Shape::node_name(pick);
+                self.world.log(format!("one-way: {name} {what}"));
+                false
+            }
+            11 => {
+                // A restart with the clock behind the last run's (no state_dir).
+                if self.world.alive(pick) {
+                    self.world.crash(pick);
+                }
+                // Half the last one, keeping the node's residue (incarnations
+                // stay distinct between nodes, as wall-clock nanoseconds are).
+                let last = self.world.nodes[pick].incarnation;
+                let behind = last / 2000 * 1000 + last % 1000;
+                self.world.start_as(pick, behind);
+                true
+            }
             9 if self.world.alive(pick) && self.extra < 4 => {
                 // Config bump on one node: version + 1 with one more group.
                 self.version += 1;
@@ -551,6 +723,13 @@ impl Run {
                     .map(|n| (i, n.cluster().version))
             })
             .collect();
+        if let Some((i, _)) = versions.iter().find(|(_, v)| *v >= Shape::FOREIGN_VERSION) {
+            let i = *i;
+            return Err(self.fail(format!(
+                "{} adopted the foreign cluster's config",
+                Shape::node_name(i)
+            )));
+        }
         let highest = versions.iter().map(|(_, v)| *v).max().unwrap_or(0);
         if let Some((i, v)) = versions.iter().find(|(_, v)| *v != highest) {
             let (i, v) = (*i, *v);

@@ -45,6 +45,8 @@ pub struct SimNode {
     pub plumbed: BTreeSet<IpNet>,
     pub config: Arc<Config>,
     restarts: u64,
+    /// The incarnation of its latest start.
+    pub incarnation: u64,
     pub drained: bool,
     pub failing_check: bool,
     /// The lag drawn for the node's current deadline.
@@ -80,6 +82,10 @@ pub struct World {
     pub watched: Vec<IpNet>,
     /// Every output of every node, when [`World::record`] turned it on.
     pub recorder: Option<Recorder>,
+    /// The clients' neighbour caches: for each address, the node whose
+    /// announcement a client on the LAN heard last (the LAN itself is never
+    /// cut: faults are on the chat). A client sends there.
+    pub client_cache: BTreeMap<IpAddr, usize>,
 }
 
 /// One output of one node, as the golden tests see it.
@@ -126,6 +132,7 @@ impl World {
                 plumbed: BTreeSet::new(),
                 config,
                 restarts: 0,
+                incarnation: 0,
                 drained: false,
                 failing_check: false,
                 timer_lag: None,
@@ -146,7 +153,30 @@ impl World {
             violation: None,
             watched: Vec::new(),
             recorder: None,
+            client_cache: BTreeMap::new(),
         }
+    }
+
+    /// Adds a host running `config` under `name` (another cluster's node,
+    /// or a second process under a member's name); started with
+    /// [`World::start`]. Returns its index.
+    pub fn add_host(&mut self, name: &str, config: Arc<Config>) -> usize {
+        let i = self.nodes.len();
+        self.nodes.push(SimNode {
+            name: name.to_string(),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i as u8)), 5007),
+            node: None,
+            paused: false,
+            queued: Vec::new(),
+            plumbed: BTreeSet::new(),
+            config,
+            restarts: 0,
+            incarnation: 0,
+            drained: false,
+            failing_check: false,
+            timer_lag: None,
+        });
+        i
     }
 
     /// From now on, keeps every transmit, action and event of every node
@@ -218,10 +248,17 @@ impl World {
 
     /// Starts (or restarts, with a newer incarnation) node `i`.
     pub fn start(&mut self, i: usize) {
-        let n = &mut self.nodes[i];
-        n.restarts += 1;
+        self.nodes[i].restarts += 1;
         // Grows across restarts, as wall-clock nanoseconds do for the daemon.
-        let incarnation = 1_000_000 * n.restarts + i as u64;
+        let incarnation = 1_000_000 * self.nodes[i].restarts + i as u64;
+        self.start_as(i, incarnation);
+    }
+
+    /// Starts node `i` with this incarnation: one below its last run's is a
+    /// clock stepped back (no `state_dir`).
+    pub fn start_as(&mut self, i: usize, incarnation: u64) {
+        let n = &mut self.nodes[i];
+        n.incarnation = incarnation;
         n.plumbed.clear(); // the daemon removes leftovers at start
         n.paused = false;
         n.queued.clear();
@@ -268,18 +305,20 @@ impl World {
             "{name}: resumed with {} queued datagrams",
             self.nodes[i].queued.len()
         ));
-        let queued = std::mem::take(&mut self.nodes[i].queued);
+        // In the daemon's order: its timers are due first, then it reads
+        // what queued on the socket while it was stopped.
         let now = self.now;
+        if let Some(node) = self.nodes[i].node.as_mut() {
+            node.handle_timeout(now);
+        }
+        self.drain(i);
+        let queued = std::mem::take(&mut self.nodes[i].queued);
         for (from, bytes) in queued {
             if let Some(node) = self.nodes[i].node.as_mut() {
                 node.handle_datagram(now, from, &bytes);
             }
             self.drain(i);
         }
-        if let Some(node) = self.nodes[i].node.as_mut() {
-            node.handle_timeout(now);
-        }
-        self.drain(i);
     }
 
     pub fn local(&mut self, i: usize, event: LocalEvent) {
@@ -485,7 +524,11 @@ impl World {
                     plumbed.remove(&ip);
                 }
             }
-            Action::Announce { .. } => {}
+            Action::Announce { ips, .. } => {
+                for ip in ips {
+                    self.client_cache.insert(ip.addr(), i);
+                }
+            }
         }
     }
 

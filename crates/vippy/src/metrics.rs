@@ -107,6 +107,12 @@ pub struct Metrics {
     hook_failures: AtomicU64,
     active: AtomicU64,
     checks: Mutex<BTreeMap<String, bool>>,
+    duplicates_resolved: AtomicU64,
+    incarnation_bumps: AtomicU64,
+    stranger_datagrams: AtomicU64,
+    loop_lags: AtomicU64,
+    /// f64 bits: how long the loop was away the last time it lagged.
+    last_loop_lag_seconds: AtomicU64,
 }
 
 impl Metrics {
@@ -160,6 +166,23 @@ impl Metrics {
     /// Peers heard from within `stale` (this node not included).
     pub fn set_peers(&self, peers: u64) {
         self.peers.store(peers, Relaxed);
+    }
+
+    /// The core's own totals ([`vippy_core::node::Counters`]).
+    pub fn set_core_counters(&self, counters: &vippy_core::node::Counters) {
+        self.duplicates_resolved
+            .store(counters.duplicates_resolved, Relaxed);
+        self.incarnation_bumps
+            .store(counters.incarnation_bumps, Relaxed);
+        self.stranger_datagrams
+            .store(counters.stranger_datagrams, Relaxed);
+    }
+
+    /// The core loop was away (paused, starved) for `away`.
+    pub fn loop_lagged(&self, away: Duration) {
+        self.loop_lags.fetch_add(1, Relaxed);
+        self.last_loop_lag_seconds
+            .store(away.as_secs_f64().to_bits(), Relaxed);
     }
 
     pub fn set_active(&self, active: bool) {
@@ -216,6 +239,19 @@ impl Metrics {
             );
         }
         out.insert("hook_failures".into(), self.hook_failures.load(Relaxed));
+        out.insert(
+            "duplicates_resolved".into(),
+            self.duplicates_resolved.load(Relaxed),
+        );
+        out.insert(
+            "incarnation_bumps".into(),
+            self.incarnation_bumps.load(Relaxed),
+        );
+        out.insert(
+            "stranger_datagrams".into(),
+            self.stranger_datagrams.load(Relaxed),
+        );
+        out.insert("loop_lags".into(), self.loop_lags.load(Relaxed));
         out
     }
 
@@ -311,6 +347,39 @@ impl Metrics {
                     })
                     .collect(),
             ),
+        );
+        family(
+            "vippy_duplicates_resolved_total",
+            "counter",
+            "Groups found held here and by another node at once, kept and announced again or released.",
+            &plain(self.duplicates_resolved.load(Relaxed)),
+        );
+        family(
+            "vippy_incarnation_bumps_total",
+            "counter",
+            "New incarnations taken while running (clock behind the previous run, or a second process under this name).",
+            &plain(self.incarnation_bumps.load(Relaxed)),
+        );
+        family(
+            "vippy_stranger_datagrams_total",
+            "counter",
+            "Authenticated datagrams from senders outside nodes (never acted on).",
+            &plain(self.stranger_datagrams.load(Relaxed)),
+        );
+        family(
+            "vippy_loop_lags_total",
+            "counter",
+            "Times the core loop was away longer than one interval plus a quarter of stale.",
+            &plain(self.loop_lags.load(Relaxed)),
+        );
+        family(
+            "vippy_last_loop_lag_seconds",
+            "gauge",
+            "How long the core loop was away the last time it lagged, in seconds.",
+            &[(
+                String::new(),
+                f64::from_bits(self.last_loop_lag_seconds.load(Relaxed)).to_string(),
+            )],
         );
         family(
             "vippy_groups_held",

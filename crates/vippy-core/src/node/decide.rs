@@ -2,7 +2,7 @@
 //! placement assigns, and the safe way to get there — a node releases
 //! first, and a node acquires only a group no present node announces.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::{Action, Cause, Event, Held, InactiveReason, Node};
@@ -27,8 +27,11 @@ impl Node {
         if self.loses_config_conflict() {
             reasons.push(InactiveReason::ConfigConflict);
         }
-        if self.index.is_none() {
+        if self.index.is_none() || self.excluded_by_newer() {
             reasons.push(InactiveReason::NotInConfig);
+        }
+        if self.standing_down {
+            reasons.push(InactiveReason::DuplicateName);
         }
         let needed = self.config.quorum.needed(self.cluster.nodes.len());
         if needed > 0 && self.quorum_members() < needed {
@@ -37,34 +40,86 @@ impl Node {
         reasons
     }
 
-    /// Members this node can see on its own config, itself included. Quorum
-    /// counts reachability, not activity, so that nodes booting together
-    /// cannot wait on each other forever.
+    /// Members this node can see, itself included, whatever config they
+    /// run: quorum counts reachability, not activity or agreement, so that
+    /// nodes booting together cannot wait on each other forever and a
+    /// config spreading through the cluster does not lose it for a moment.
     fn quorum_members(&self) -> usize {
         let me = usize::from(self.index.is_some());
-        let digest = self.cluster.digest();
         me + self
             .peers
             .iter()
-            .filter(|(name, peer)| {
-                peer.present()
-                    && self.cluster.node_index(name).is_some()
-                    && peer.state.as_ref().is_some_and(|s| s.digest == digest)
-            })
+            .filter(|(name, peer)| peer.present() && self.cluster.node_index(name).is_some())
             .count()
     }
 
     /// Same version, different content: the higher digest keeps serving and
     /// the lower stands down, so a misconfiguration cannot put one VIP on two
-    /// nodes, nor take every VIP down (DESIGN §3).
+    /// nodes. Only for a winner that serves (a member, mature and active):
+    /// standing down for a drained, booting or failing one would leave
+    /// every group unserved.
     pub(super) fn loses_config_conflict(&self) -> bool {
         let mine = self.cluster.digest();
-        self.peers.values().any(|peer| {
+        self.peers.iter().any(|(name, peer)| {
             peer.present()
+                && self.cluster.node_index(name).is_some()
                 && peer.state.as_ref().is_some_and(|s| {
-                    s.version == self.cluster.version && s.digest != mine && s.digest > mine
+                    s.version == self.cluster.version && s.digest > mine && s.mature && s.active
                 })
         })
+    }
+
+    /// A member runs a newer config that does not list this node: it is
+    /// not adopted (see `transfer`), and this node stands down while that
+    /// member is present, as it would on adopting it.
+    fn excluded_by_newer(&self) -> bool {
+        self.peers.iter().any(|(name, peer)| {
+            peer.present()
+                && self.cluster.node_index(name).is_some()
+                && peer.state.as_ref().is_some_and(|s| {
+                    s.version > self.cluster.version
+                        && self
+                            .known
+                            .get(&s.digest)
+                            .is_some_and(|c| c.node_index(&self.name).is_none())
+                })
+        })
+    }
+
+    /// Whether the peers this node hears count it: some member echoes its
+    /// incarnation, or no member is heard at all. A node heard by nobody
+    /// it hears (its datagrams dropped, its incarnation rejected) takes
+    /// nothing: the others are taking its groups.
+    pub(super) fn counted(&self) -> bool {
+        let mut heard = self
+            .peers
+            .iter()
+            .filter(|(name, p)| p.fresh && !p.departed && self.cluster.node_index(name).is_some());
+        let mut any = false;
+        let counted = heard.any(|(_, p)| {
+            any = true;
+            p.verified
+        });
+        counted || !any
+    }
+
+    /// Why this node takes nothing while active, if it does not.
+    pub fn waiting(&self) -> Option<String> {
+        if self.counted() {
+            return None;
+        }
+        let names: Vec<&str> = self
+            .peers
+            .iter()
+            .filter(|(name, p)| p.fresh && !p.departed && self.cluster.node_index(name).is_some())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        Some(format!(
+            "not counted yet: {} {} not echo incarnation {}",
+            names.join(", "),
+            if names.len() == 1 { "does" } else { "do" },
+            self.incarnation
+        ))
     }
 
     /// A peer counts for placement when it is present, a member, on the same
@@ -123,6 +178,21 @@ impl Node {
         let cluster = self.cluster.clone();
         let groups = &cluster.groups;
         self.prune_handoffs(now);
+        // A peer that becomes present (back after a lapse, a healed
+        // partition, a resumed pause, or met for the first time since either
+        // of us started) may have announced our groups while we could not
+        // hear each other: announce them again.
+        let mut back = Vec::new();
+        for (name, peer) in &mut self.peers {
+            let present = peer.present() && cluster.node_index(name).is_some();
+            if present && !peer.counted_before {
+                back.push(name.clone());
+            }
+            peer.counted_before = present;
+        }
+        if !back.is_empty() && !self.held.is_empty() && self.reannounce_all.is_none() {
+            self.reannounce_all = Some(format!("{} heard again", back.join(", ")));
+        }
         let mut eligible = Vec::new();
         if self.reasons.is_empty()
             && let Some(i) = self.index
@@ -146,10 +216,18 @@ impl Node {
 
         // Who announces each group: this node, and every present peer whose
         // config is known (mapped by group identity when it differs).
+        // Strangers (senders outside `nodes`) count for nothing.
         let mut holders: Vec<Vec<NodeIndex>> = vec![Vec::new(); groups.len()];
         let mut held_by_peer: Vec<Option<String>> = vec![None; groups.len()];
+        // Groups claimed by a member that is heard but does not hear us
+        // (not verified): they block acquiring, and we give them way.
+        let mut claimed_by_deaf: Vec<Option<String>> = vec![None; groups.len()];
         // Groups a present peer handed to someone for a planned move.
         let mut handed_to: Vec<Option<NodeIndex>> = vec![None; groups.len()];
+        // Present peers that claim each group, and those that handed it to
+        // us after holding it too: clients may have followed them.
+        let mut claimers: Vec<BTreeSet<String>> = vec![BTreeSet::new(); groups.len()];
+        let mut handing: Vec<BTreeSet<String>> = vec![BTreeSet::new(); groups.len()];
         let mut uncertain = false;
         if let Some(me) = self.index {
             for key in self.held.keys() {
@@ -160,6 +238,18 @@ impl Node {
         }
         let digest = cluster.digest();
         for (name, peer) in &self.peers {
+            if cluster.node_index(name).is_none() {
+                continue;
+            }
+            if peer.fresh && !peer.departed && !peer.verified {
+                let Some(state) = peer.state.as_ref() else {
+                    continue;
+                };
+                for g in self.map_holds(state) {
+                    claimed_by_deaf[g].get_or_insert_with(|| name.clone());
+                }
+                continue;
+            }
             let Some(state) = peer.state.as_ref().filter(|_| peer.present()) else {
                 continue;
             };
@@ -167,11 +257,16 @@ impl Node {
                 for h in &state.handoffs {
                     if let Some(slot) = handed_to.get_mut(usize::from(h.group)) {
                         *slot = Some(h.to);
+                        // It held the group to hand it over (to us or not).
+                        handing[usize::from(h.group)].insert(name.clone());
                     }
                 }
             }
             if state.holds.is_empty() {
                 continue;
+            }
+            for g in self.map_holds(state) {
+                claimers[g].insert(name.clone());
             }
             let index = cluster.node_index(name);
             if state.digest == digest {
@@ -244,12 +339,66 @@ impl Node {
         // Release first (DESIGN §4 rule 5).
         let mine = self.index;
         let held_keys: Vec<u64> = self.held.keys().copied().collect();
+        let mut contested = BTreeMap::new();
+        let mut reannounce = Vec::new();
         for key in held_keys {
             let Some(&g) = self.group_index.get(&key) else {
                 continue; // removed groups are released on reconfiguration
             };
+            if let Some(deaf) = claimed_by_deaf[g].clone() {
+                // It cannot hear that we hold this; we can hear that it
+                // does. One of us must give way, and only we can know.
+                self.yield_to(key, g, deaf, now);
+                continue;
+            }
             let owner = assignment.owners[g];
             if owner.is_some() && owner == mine {
+                // Kept. If another node claims it too, clients may follow
+                // that node's announcements: announce ours again when a
+                // rival appears, and again when a rival stops claiming it,
+                // so the last word clients hear is ours (keepalived re-sends
+                // GARP to a lower-priority master for the same reason).
+                let claim = std::mem::take(&mut claimers[g]);
+                let hand = std::mem::take(&mut handing[g]);
+                let prev = self.contested.get(&key);
+                let known = |r: &String| {
+                    prev.is_some_and(|c| c.claimers.contains_key(r) || c.handing.contains(r))
+                };
+                let new_rival = claim.iter().chain(&hand).any(|r| !known(r));
+                let ended = prev.is_some_and(|c| c.claimers.keys().any(|r| !claim.contains(r)));
+                let claimers: BTreeMap<String, Instant> = claim
+                    .into_iter()
+                    .map(|r| {
+                        let since = prev.and_then(|c| c.claimers.get(&r).copied());
+                        (r, since.unwrap_or(now))
+                    })
+                    .collect();
+                // A rival that keeps claiming it long after our heartbeat
+                // said we keep it does not hear us (a one-way link, in a
+                // cluster too large for its echoes to say so at once).
+                let deaf = claimers
+                    .iter()
+                    .find(|(_, since)| now >= **since + self.contest_patience())
+                    .map(|(r, _)| r.clone());
+                if let Some(deaf) = deaf {
+                    self.yield_to(key, g, deaf, now);
+                    continue;
+                }
+                if new_rival {
+                    self.counters.duplicates_resolved += 1;
+                }
+                if new_rival || ended || self.reannounce_all.is_some() {
+                    reannounce.push(g);
+                }
+                if !claimers.is_empty() || !hand.is_empty() {
+                    contested.insert(
+                        key,
+                        super::Contest {
+                            claimers,
+                            handing: hand,
+                        },
+                    );
+                }
                 continue;
             }
             let planned =
@@ -271,6 +420,8 @@ impl Node {
                     Some(o) => {
                         let name = cluster.nodes[usize::from(o)].clone();
                         if holders[g].contains(&o) {
+                            self.counters.duplicates_resolved += 1;
+                            self.yielded.insert(key, (o, now));
                             Cause::DuplicateResolved(name)
                         } else {
                             Cause::Reassigned(Some(name))
@@ -281,9 +432,23 @@ impl Node {
             };
             self.release(key, Some(g), cause);
         }
+        self.contested = contested;
+        let because = self.reannounce_all.take();
+        if !reannounce.is_empty() {
+            for &g in &reannounce {
+                self.actions.push_back(Action::Announce {
+                    group: g,
+                    ips: groups[g].ips.clone(),
+                });
+            }
+            self.events.push_back(Event::Reannounced {
+                groups: reannounce,
+                because: because.unwrap_or_else(|| "another node claims them too".into()),
+            });
+        }
 
         // Then acquire what is ours and free.
-        let may_acquire = self.reasons.is_empty() && !uncertain;
+        let may_acquire = self.reasons.is_empty() && !uncertain && self.counted();
         if !may_acquire {
             return;
         }
@@ -291,7 +456,7 @@ impl Node {
             if assignment.owners[g] != mine || self.held.contains_key(&group.key) {
                 continue;
             }
-            if held_by_peer[g].is_some() {
+            if held_by_peer[g].is_some() || claimed_by_deaf[g].is_some() {
                 continue; // wait for its release, or for it to go stale
             }
             if handed_to[g].is_some_and(|to| Some(to) != mine)
@@ -300,6 +465,17 @@ impl Node {
                 continue; // handed to another node, or by us and not yet taken
             }
             let (cause, failover) = self.takeover_cause(group.key, now);
+            if let Cause::PeerRestarted(holder) = &cause
+                && self
+                    .peers
+                    .get(holder)
+                    .is_some_and(|p| p.fresh && !p.departed && !p.verified)
+            {
+                // What a restarted holder holds is known once it proves it
+                // is live (a second process under its name may still
+                // serve the group): wait for its echo, or for it to go.
+                continue;
+            }
             // A group nobody held (a new one, a cold start) waits for the
             // membership to settle, and for `mature` after a new config.
             if cause == Cause::Unowned && (now < self.claim_unowned_at || self.settling) {
@@ -315,6 +491,17 @@ impl Node {
             );
             self.last_holder.insert(group.key, self.name.clone());
             self.holder_restarted.remove(&group.key);
+            if !handing[g].is_empty() {
+                // A planned move: whoever handed it to us is no rival.
+                let handing = std::mem::take(&mut handing[g]);
+                self.contested.insert(
+                    group.key,
+                    super::Contest {
+                        claimers: BTreeMap::new(),
+                        handing,
+                    },
+                );
+            }
             self.counters.acquisitions += 1;
             self.actions.push_back(Action::Plumb {
                 group: g,
@@ -332,6 +519,51 @@ impl Node {
             });
             self.dirty = true;
         }
+    }
+
+    /// Releases a group to a holder that does not hear us, and tells it
+    /// (for when it does again) that we held it too.
+    fn yield_to(&mut self, key: u64, g: usize, keeper: String, now: Instant) {
+        self.counters.duplicates_resolved += 1;
+        if let Some(to) = self.cluster.node_index(&keeper) {
+            self.yielded.insert(key, (to, now));
+        }
+        self.release(key, Some(g), Cause::PeerDeaf(keeper));
+    }
+
+    /// How long a rival may go on claiming a group we keep before we take
+    /// it that it does not hear us: it hears our next heartbeat within an
+    /// interval and releases at once.
+    pub(super) fn contest_patience(&self) -> std::time::Duration {
+        self.config.interval * 3 / 2
+    }
+
+    /// When the oldest running contest runs out of patience.
+    pub(super) fn contest_deadline(&self) -> Option<Instant> {
+        let patience = self.contest_patience();
+        self.contested
+            .values()
+            .flat_map(|c| c.claimers.values())
+            .min()
+            .map(|since| *since + patience)
+    }
+
+    /// A peer's holdings as group indices of our config: directly on the
+    /// same config, by group identity on one we know, nothing otherwise.
+    fn map_holds(&self, state: &super::peer::PeerState) -> Vec<usize> {
+        let len = self.cluster.groups.len();
+        if state.digest == self.cluster.digest() {
+            return state.holds.iter().filter(|g| *g < len).collect();
+        }
+        let Some(theirs) = self.known.get(&state.digest) else {
+            return Vec::new();
+        };
+        state
+            .holds
+            .iter()
+            .filter_map(|g| theirs.groups.get(g))
+            .filter_map(|grp| self.group_index.get(&grp.key).copied())
+            .collect()
     }
 
     /// Whether a present member runs another config version, for at most
@@ -354,6 +586,12 @@ impl Node {
     /// Forgets handoffs that were taken, whose recipient is gone, or that
     /// waited longer than `stale` (after which placement's owner may take it).
     fn prune_handoffs(&mut self, now: Instant) {
+        let told = self.config.interval * 2;
+        let before = self.yielded.len();
+        self.yielded.retain(|_, (_, since)| now < *since + told);
+        if self.yielded.len() != before {
+            self.dirty = true;
+        }
         if self.handoffs.is_empty() {
             return;
         }
@@ -379,7 +617,15 @@ impl Node {
                             .is_some_and(|&g| s.holds.contains(g))
                 })
             });
-            let gone = !recipient.is_some_and(|peer| peer.present());
+            // A recipient that cannot take it (inactive, booting, on another
+            // config) will not: the group is free for placement at once.
+            let gone = !recipient.is_some_and(|peer| {
+                peer.present()
+                    && peer
+                        .state
+                        .as_ref()
+                        .is_some_and(|s| s.active && s.mature && s.digest == digest)
+            });
             if taken || gone || now >= since + stale || !self.group_index.contains_key(&key) {
                 self.handoffs.remove(&key);
                 self.dirty = true; // peers learn at once that the group is free

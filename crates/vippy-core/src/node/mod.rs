@@ -76,6 +76,11 @@ pub struct Node {
     held: BTreeMap<u64, Held>,
     /// Groups released here for a planned move, by key: to whom, and since when.
     handoffs: BTreeMap<u64, (u16, Instant)>,
+    /// Groups released here because another holder keeps them, by key: to
+    /// whom, and since when. Told as handoffs for two intervals, so the
+    /// keeper learns it had a rival (whose announcements clients may have
+    /// followed) even if it never heard the rival's claim.
+    yielded: BTreeMap<u64, (u16, Instant)>,
     /// The last holder seen for each group (by key), to name the cause of a takeover.
     last_holder: HashMap<u64, String>,
     /// Groups whose last holder has restarted since (and so let them go).
@@ -95,6 +100,26 @@ pub struct Node {
     duplicate_name_reported: BTreeSet<u64>,
     local_neighbours: Vec<Neighbour>,
 
+    /// When this process started (the incarnation check waits a little).
+    started_at: Instant,
+    /// The last time any input reached the node: a longer gap than the
+    /// loop allows means it was paused or starved (see `wake`).
+    last_awake: Instant,
+    /// Peers are not judged stale before this: after the loop was away,
+    /// what queued meanwhile must be read first.
+    judge_after: Instant,
+    /// Nor is anything said before this, for the same reason.
+    quiet_until: Instant,
+    /// Another live process under this node's name, as last heard.
+    twin: Option<Twin>,
+    /// This process lost to a twin: it says nothing and holds nothing.
+    standing_down: bool,
+    /// Held groups other nodes were seen claiming (or handing to us) at
+    /// the last decision, with who: see `decide`.
+    contested: BTreeMap<u64, Contest>,
+    /// Announce every held group again at the next decision, and why.
+    reannounce_all: Option<String>,
+
     next_heartbeat: Instant,
     /// A state change waits to be announced by an immediate heartbeat.
     dirty: bool,
@@ -107,6 +132,23 @@ pub struct Node {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     counters: Counters,
+}
+
+/// Other nodes that claim a group this node keeps, or handed it to us.
+#[derive(Debug, Clone, Default)]
+struct Contest {
+    /// Claiming it, and since when.
+    claimers: BTreeMap<String, Instant>,
+    /// Released it to us (so they held it too).
+    handing: BTreeSet<String>,
+}
+
+/// Another process heard sending under this node's name.
+#[derive(Debug, Clone, Copy)]
+struct Twin {
+    incarnation: u64,
+    last_heard: Instant,
+    mature: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +190,7 @@ impl Node {
             peers: BTreeMap::new(),
             held: BTreeMap::new(),
             handoffs: BTreeMap::new(),
+            yielded: BTreeMap::new(),
             last_holder: HashMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,
@@ -159,6 +202,14 @@ impl Node {
             conflicts_reported: BTreeSet::new(),
             duplicate_name_reported: BTreeSet::new(),
             local_neighbours: Vec::new(),
+            started_at: now,
+            last_awake: now,
+            judge_after: now,
+            quiet_until: now,
+            twin: None,
+            standing_down: false,
+            contested: BTreeMap::new(),
+            reannounce_all: None,
             next_heartbeat: now,
             dirty: true,
             echo_cursor: 0,
@@ -242,6 +293,7 @@ impl Node {
         if self.said_goodbye {
             return;
         }
+        self.wake(now);
         self.receive(now, from, bytes);
         self.flush(now);
     }
@@ -251,14 +303,23 @@ impl Node {
         if self.said_goodbye {
             return;
         }
+        self.wake(now);
         if self.unowned_waiting && now >= self.unowned_claim_time() {
             self.unowned_waiting = false;
             self.needs_decide = true;
         }
         let stale = self.config.stale;
+        let window = self.echo_window();
+        let judging = now >= self.judge_after;
         let mut gone = Vec::new();
         for (name, peer) in &mut self.peers {
-            if peer.fresh && now >= peer.stale_at(stale) {
+            // An echo is good for a while only: one that stops coming
+            // means the peer no longer hears us.
+            if judging && peer.verified && now >= peer.echoed_at + window {
+                peer.verified = false;
+                self.needs_decide = true;
+            }
+            if judging && peer.fresh && now >= peer.stale_at(stale) {
                 peer.fresh = false;
                 if !peer.departed {
                     gone.push(name.clone());
@@ -269,6 +330,9 @@ impl Node {
             self.events.push_back(Event::PeerStale { node });
             self.needs_decide = true;
         }
+        if self.contest_deadline().is_some_and(|t| now >= t) {
+            self.needs_decide = true;
+        }
         if self.settling && now >= self.settle_until {
             self.settling = false;
             self.needs_decide = true;
@@ -277,7 +341,8 @@ impl Node {
         if now >= self.next_heartbeat {
             self.dirty = true;
             // Pending handoffs expire with time, not with messages.
-            self.needs_decide |= !self.handoffs.is_empty() || self.skew_since.is_some();
+            self.needs_decide |=
+                !self.handoffs.is_empty() || !self.yielded.is_empty() || self.skew_since.is_some();
             // A config that failed to arrive is tried again once its backoff ends.
             if self.fetch.is_none() {
                 self.start_fetch(now);
@@ -290,6 +355,7 @@ impl Node {
         if self.said_goodbye {
             return; // after goodbye, peers must not hear from us again
         }
+        self.wake(now);
         match event {
             LocalEvent::Health { check, ok } => {
                 let changed = if ok {
@@ -345,7 +411,7 @@ impl Node {
         if self.said_goodbye {
             return None;
         }
-        let mut next = self.next_heartbeat;
+        let mut next = self.next_heartbeat.max(self.quiet_until);
         if !self.matured {
             next = next.min(self.mature_at);
         }
@@ -353,9 +419,13 @@ impl Node {
             next = next.min(self.unowned_claim_time());
         }
         let stale = self.config.stale;
+        let window = self.echo_window();
         for peer in self.peers.values() {
             if peer.fresh {
-                next = next.min(peer.stale_at(stale));
+                next = next.min(peer.stale_at(stale).max(self.judge_after));
+            }
+            if peer.verified {
+                next = next.min((peer.echoed_at + window).max(self.judge_after));
             }
         }
         if let Some(fetch) = &self.fetch {
@@ -363,6 +433,12 @@ impl Node {
         }
         if self.settling {
             next = next.min(self.settle_until);
+        }
+        if self.dirty {
+            next = next.min(self.quiet_until);
+        }
+        if let Some(t) = self.contest_deadline() {
+            next = next.min(t);
         }
         Some(next)
     }
@@ -406,7 +482,7 @@ impl Node {
             self.needs_decide = false;
             self.decide(now);
         }
-        if self.dirty {
+        if self.dirty && now >= self.quiet_until {
             self.send_heartbeat(now);
         }
     }
@@ -433,6 +509,11 @@ impl Node {
         let mut handoffs: Vec<wire::Handoff> = self
             .handoffs
             .iter()
+            .chain(
+                self.yielded
+                    .iter()
+                    .filter(|(k, _)| !self.handoffs.contains_key(k)),
+            )
             .filter_map(|(key, (to, _))| {
                 let group = u16::try_from(*self.group_index.get(key)?).ok()?;
                 Some(wire::Handoff { group, to: *to })
@@ -494,13 +575,81 @@ impl Node {
             chosen.extend((0..room).map(|k| rest[(start + k) % rest.len()]));
             self.echo_cursor = (start + room) % rest.len();
         }
-        chosen
+        let mut echoes: Vec<wire::Echo> = chosen
             .into_iter()
             .map(|(name, p)| wire::Echo {
                 node: self.cluster.node_index(name).unwrap_or(u16::MAX),
                 incarnation: p.incarnation,
             })
-            .collect()
+            .collect();
+        // Tell a member whose older incarnation we reject which one we
+        // hold (its clock stepped back), and a twin of ours that we hear
+        // it: each then knows what to do (see `receive`).
+        // Only while it keeps being rejected (it heartbeats every interval)
+        // and nothing newer was accepted: a straggler of an old run must not
+        // read as an echo of the live one.
+        let now = self.last_awake;
+        let stale = self.config.stale;
+        let recent = self.config.interval * 2;
+        let mut told: Vec<wire::Echo> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                !p.fresh
+                    && p.regressed_at
+                        .is_some_and(|t| now < t + recent && t > p.last_heard)
+            })
+            .filter_map(|(name, p)| {
+                Some(wire::Echo {
+                    node: self.cluster.node_index(name)?,
+                    incarnation: p.incarnation,
+                })
+            })
+            .collect();
+        if let (Some(twin), Some(me)) = (self.twin, self.index)
+            && now < twin.last_heard + stale
+        {
+            told.push(wire::Echo {
+                node: me,
+                incarnation: twin.incarnation,
+            });
+        }
+        for echo in told.into_iter().rev() {
+            if echoes.len() >= max {
+                echoes.pop();
+            }
+            echoes.insert(0, echo);
+        }
+        echoes
+    }
+
+    /// How long one echo keeps a peer verified: `stale`, or longer when
+    /// echoes rotate (more fresh peers than slots) and ours comes round
+    /// only every few heartbeats.
+    fn echo_window(&self) -> Duration {
+        let peers = self.cluster.nodes.len().saturating_sub(1);
+        let max = wire::Heartbeat::MAX_ECHOES;
+        if peers <= max {
+            return self.config.stale;
+        }
+        let rounds = (peers - NEWEST_ECHOES).div_ceil(max - NEWEST_ECHOES) as u32 + 1;
+        self.config.stale.max(self.config.interval * rounds)
+    }
+
+    /// Every input passes here first. A gap since the last input longer
+    /// than the loop allows (one interval plus a quarter of `stale`) means
+    /// this process was paused or starved: its peers' heartbeats are
+    /// queued unread, so none is judged stale until they have been read.
+    fn wake(&mut self, now: Instant) {
+        let away = now.saturating_duration_since(self.last_awake);
+        self.last_awake = now;
+        if away > self.config.interval + self.config.stale / 4 {
+            self.judge_after = now + self.config.interval.min(self.config.stale / 2);
+            self.quiet_until = now + self.config.interval.min(self.config.stale) / 4;
+            if !self.peers.is_empty() {
+                self.events.push_back(Event::LoopLag { away });
+            }
+        }
     }
 
     fn encoded_len(&self, heartbeat: &wire::Heartbeat) -> usize {
@@ -516,6 +665,9 @@ impl Node {
     }
 
     fn send(&mut self, _now: Instant, body: Body, destination: Destination) {
+        if self.standing_down {
+            return; // peers must hear only the twin that serves
+        }
         self.sequence += 1;
         let msg = Message {
             header: Header {

@@ -16,9 +16,19 @@ pub(crate) struct Peer {
     pub fresh: bool,
     /// Said goodbye and has not been heard since.
     pub departed: bool,
-    /// Its current incarnation has echoed ours: it is live, not a replay
-    /// recorded before this node started (docs/PROTOCOL.md, "Echoes").
+    /// Its current incarnation echoes ours: it is live, not a replay
+    /// recorded before this node started, and it hears this node now
+    /// (docs/PROTOCOL.md, "Echoes"). Cleared when its heartbeats stop
+    /// echoing us: a peer that does not hear us is not counted.
     pub verified: bool,
+    /// When its heartbeat last echoed our current incarnation.
+    pub echoed_at: Instant,
+    /// Present at the last decision (see `decide`).
+    pub counted_before: bool,
+    /// When an authentic datagram of an older incarnation than `incarnation`
+    /// was last rejected from it: it restarted with its clock behind (or a
+    /// second process runs under its name), and is told what we hold.
+    pub regressed_at: Option<Instant>,
     /// When this node first heard its current incarnation.
     pub met_at: Instant,
     /// The goodbye's sequence: a heartbeat older than it (reordered on the
@@ -67,6 +77,9 @@ impl Peer {
             fresh: true,
             departed: false,
             verified: false,
+            echoed_at: now,
+            counted_before: false,
+            regressed_at: None,
             met_at: now,
             goodbye_sequence: None,
             state: None,

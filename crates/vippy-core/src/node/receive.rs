@@ -31,12 +31,7 @@ impl Node {
         };
         let Message { header, body } = msg;
         if header.sender == self.name {
-            if header.incarnation > self.incarnation
-                && self.duplicate_name_reported.len() < MAX_DUPLICATE_REPORTS
-                && self.duplicate_name_reported.insert(header.incarnation)
-            {
-                self.events.push_back(Event::DuplicateName { from });
-            }
+            self.hear_twin(now, from, header.incarnation, &body);
             return;
         }
         let member = self.cluster.node_index(&header.sender).is_some();
@@ -68,9 +63,25 @@ impl Node {
                 self.peers.remove(&gone);
             }
         }
-        if let Some(peer) = self.peers.get(&header.sender)
+        if let Some(peer) = self.peers.get_mut(&header.sender)
             && let Err(replay) = peer.replay.check(header.incarnation, header.sequence)
         {
+            if replay == wire::Replay::OldIncarnation && member {
+                // Its clock may have stepped back: our heartbeats say which
+                // incarnation we hold, so it can pick one above it.
+                if peer.regressed_at.is_none() {
+                    self.dirty = true;
+                }
+                peer.regressed_at = Some(now);
+                // It may hold a newer one for us in turn (several nodes
+                // restarted behind their clocks): reading that is safe, as
+                // it can only make our incarnation larger.
+                if let Body::Heartbeat(hb) = &body
+                    && let Some(held) = self.held_for_me(hb)
+                {
+                    self.incarnation_behind(now, &header.sender, held);
+                }
+            }
             self.reject(
                 from,
                 Some(header.sender),
@@ -80,6 +91,10 @@ impl Node {
             return;
         }
 
+        if !member {
+            self.hear_stranger(now, from, header, body);
+            return;
+        }
         // Accepted: it is authentic and new.
         let peer = match self.peers.entry(header.sender.clone()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -106,6 +121,7 @@ impl Node {
             // the new one numbers its datagrams from 1 again.
             peer.state = None;
             peer.goodbye_sequence = None;
+            peer.regressed_at = None;
             let sender = header.sender.clone();
             let lost: Vec<u64> = self
                 .last_holder
@@ -134,20 +150,34 @@ impl Node {
         if !peer.fresh {
             peer.fresh = true;
             self.needs_decide = true;
+            self.dirty = true; // echo it at once: it may have lost us too
         }
         let sender = header.sender;
         match body {
             Body::Heartbeat(hb) => {
+                let echoes_me = self.echoes_me(&hb);
+                let held_for_me = self.held_for_me(&hb);
                 let peer = self.peers.get_mut(&sender).expect("present");
                 if peer.departed {
                     peer.departed = false;
                     self.needs_decide = true;
                 }
                 self.counters.heartbeats_received += 1;
-                let newly_verified =
-                    !peer.verified && hb.echoes.iter().any(|e| e.incarnation == self.incarnation);
-                if newly_verified {
-                    peer.verified = true;
+                let older = peer
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.sequence > header.sequence);
+                let newly_verified = !peer.verified && echoes_me;
+                if echoes_me {
+                    peer.echoed_at = now;
+                    if newly_verified {
+                        peer.verified = true;
+                        self.needs_decide = true;
+                    }
+                } else if peer.verified && !older && hb.echoes.len() < wire::Heartbeat::MAX_ECHOES {
+                    // A list with room to spare names every peer it hears:
+                    // without us, this peer has stopped hearing us.
+                    peer.verified = false;
                     self.needs_decide = true;
                 }
                 let state = PeerState {
@@ -160,10 +190,10 @@ impl Node {
                     holds: hb.holds,
                     handoffs: hb.handoffs,
                 };
-                let older = peer
-                    .state
-                    .as_ref()
-                    .is_some_and(|s| s.sequence > state.sequence);
+                if let Some(held) = held_for_me {
+                    self.incarnation_behind(now, &sender, held);
+                }
+                let peer = self.peers.get_mut(&sender).expect("present");
                 if older {
                     return; // reordered: a newer heartbeat already said more
                 }
@@ -172,19 +202,6 @@ impl Node {
                 if changed || newly_verified {
                     self.needs_decide = true;
                     self.notice_config(now, &sender);
-                }
-                if !member
-                    && self.peers[&sender]
-                        .state
-                        .as_ref()
-                        .is_some_and(|s| s.version <= self.cluster.version)
-                {
-                    self.reject(
-                        from,
-                        Some(sender),
-                        Rejection::UnknownNode,
-                        "not in nodes".into(),
-                    );
                 }
             }
             Body::Goodbye(_) => {
@@ -212,6 +229,185 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// This node's index in the config a heartbeat's sender runs (echo
+    /// indices are in it), when that config is known here.
+    fn my_index_in(&self, hb: &wire::Heartbeat) -> Option<u16> {
+        if hb.config_digest == self.cluster.digest() {
+            self.index
+        } else {
+            self.known
+                .get(&hb.config_digest)
+                .and_then(|c| c.node_index(&self.name))
+        }
+    }
+
+    /// Whether the heartbeat echoes this node's current incarnation (by
+    /// incarnation alone when the sender's config is unknown).
+    fn echoes_me(&self, hb: &wire::Heartbeat) -> bool {
+        let me = self.my_index_in(hb);
+        hb.echoes
+            .iter()
+            .any(|e| e.incarnation == self.incarnation && me.is_none_or(|m| e.node == m))
+    }
+
+    /// A newer incarnation than ours that the sender holds for us, if it
+    /// does not echo ours: it rejects what we say.
+    fn held_for_me(&self, hb: &wire::Heartbeat) -> Option<u64> {
+        // An unknown config most likely lists us where ours does; a wrong
+        // guess only gives us a larger incarnation than needed.
+        let me = self.my_index_in(hb).or(self.index)?;
+        hb.echoes
+            .iter()
+            .filter(|e| e.node == me)
+            .map(|e| e.incarnation)
+            .max()
+            .filter(|held| *held > self.incarnation && !self.echoes_me(hb))
+    }
+
+    /// A sender outside `nodes` with the secret: a node of a newer config
+    /// not adopted yet, or another cluster sharing the secret and channel.
+    /// It is remembered for status and counted, and never acted on: its
+    /// config is not adopted, its holdings block nothing, its conflicts
+    /// stop nothing.
+    fn hear_stranger(&mut self, now: Instant, from: SocketAddr, header: wire::Header, body: Body) {
+        self.counters.stranger_datagrams += 1;
+        let peer = self
+            .peers
+            .entry(header.sender.clone())
+            .or_insert_with(|| Peer::new(from, header.incarnation, now));
+        peer.replay.accept(header.incarnation, header.sequence);
+        if header.incarnation > peer.incarnation {
+            peer.incarnation = header.incarnation;
+            peer.verified = false;
+            peer.state = None;
+        }
+        peer.addr = from;
+        peer.last_heard = now;
+        peer.fresh = true;
+        if let Body::ConfigRequest(req) = body {
+            // Serving our config is harmless (it has the secret) and lets a
+            // node that a newer config removed learn that it was removed.
+            let sender = header.sender.clone();
+            self.serve_config(now, from, sender, req);
+            return;
+        }
+        let peer = self.peers.get_mut(&header.sender).expect("inserted above");
+        if let Body::Heartbeat(hb) = body {
+            // Kept so that, once a config naming it is adopted, it counts
+            // at once without waiting for its next heartbeat.
+            if hb.echoes.iter().any(|e| e.incarnation == self.incarnation) {
+                peer.verified = true;
+                peer.echoed_at = now;
+            }
+            peer.state = Some(PeerState {
+                sequence: header.sequence,
+                version: hb.config_version,
+                digest: hb.config_digest,
+                mature: hb.mature,
+                active: hb.active,
+                reasons: hb.reasons,
+                holds: hb.holds,
+                handoffs: hb.handoffs,
+            });
+        }
+        self.reject(
+            from,
+            Some(header.sender),
+            Rejection::UnknownNode,
+            "not in nodes".into(),
+        );
+    }
+
+    /// A datagram under this node's own name from another incarnation: a
+    /// second live process (a cloned VM, a second start) or a replay of an
+    /// earlier run. The twin that started later (booting while the other
+    /// is mature; else the lower incarnation) stands down for good once the
+    /// other proves it is live by echoing this incarnation; the one that
+    /// serves keeps its incarnation above the twin's, so peers hear it.
+    fn hear_twin(&mut self, now: Instant, from: SocketAddr, incarnation: u64, body: &Body) {
+        if incarnation == self.incarnation || self.standing_down {
+            return; // our own datagram looped back, or already silent
+        }
+        if incarnation > self.incarnation
+            && self.duplicate_name_reported.len() < MAX_DUPLICATE_REPORTS
+            && self.duplicate_name_reported.insert(incarnation)
+        {
+            self.events.push_back(Event::DuplicateName { from });
+        }
+        let (mature, proof) = match body {
+            Body::Heartbeat(hb) => (
+                hb.mature,
+                hb.echoes.iter().any(|e| e.incarnation == self.incarnation),
+            ),
+            Body::Goodbye(_) => {
+                if self.twin.is_some_and(|t| t.incarnation == incarnation) {
+                    self.twin = None;
+                }
+                return;
+            }
+            _ => (self.twin.is_some_and(|t| t.mature), false),
+        };
+        let known = self.twin.is_some_and(|t| t.incarnation == incarnation);
+        self.twin = Some(super::Twin {
+            incarnation,
+            last_heard: now,
+            mature,
+        });
+        if !known {
+            self.dirty = true; // tell it at once that we hear it
+        }
+        if proof {
+            let later = (!self.matured && mature)
+                || (self.matured == mature && incarnation > self.incarnation);
+            if later {
+                self.standing_down = true;
+                self.needs_decide = true;
+                return;
+            }
+        }
+        if self.matured && incarnation > self.incarnation {
+            self.bump_incarnation(
+                incarnation + 1,
+                format!("a second process under this name is heard from {from} with incarnation {incarnation}"),
+            );
+        }
+    }
+
+    /// A peer on our config holds a newer incarnation for us than ours and
+    /// does not echo ours: it rejects everything we say. Unless a twin is
+    /// heard (then `hear_twin` decides), take one above it, after a short
+    /// wait in which a twin would have been heard.
+    fn incarnation_behind(&mut self, now: Instant, peer: &str, held: u64) {
+        let stale = self.config.stale;
+        let twin_heard = self.twin.is_some_and(|t| now < t.last_heard + stale);
+        let waited = now >= self.started_at + self.config.interval * 2;
+        if self.standing_down || twin_heard || !waited {
+            return;
+        }
+        self.bump_incarnation(
+            held + 1,
+            format!("{peer} holds incarnation {held} for this node, newer than its own (clock behind its previous run?)"),
+        );
+    }
+
+    pub(super) fn bump_incarnation(&mut self, to: u64, because: String) {
+        let previous = self.incarnation;
+        self.incarnation = to;
+        self.sequence = 0;
+        self.counters.incarnation_bumps += 1;
+        // Peers' echoes of the old incarnation prove nothing now.
+        for peer in self.peers.values_mut() {
+            peer.verified = false;
+        }
+        self.events.push_back(Event::IncarnationBumped {
+            previous,
+            incarnation: to,
+            because,
+        });
+        self.needs_decide = true;
+        self.dirty = true;
     }
 
     pub(super) fn reject(

@@ -100,6 +100,7 @@ impl Node {
             .collect();
         // Handoff recipients likewise; a handoff is short-lived, so drop them.
         self.handoffs.clear();
+        self.yielded.clear();
         // A node takes no group until `mature` after adopting a new config
         // (issue 3); it keeps the groups it holds meanwhile.
         self.settle_until = now + self.config.mature;
@@ -110,6 +111,11 @@ impl Node {
             from,
         });
         self.prune_known();
+        // Peers on the other config may have announced our groups while
+        // their holdings could not be read here.
+        if !self.held.is_empty() {
+            self.reannounce_all = Some(format!("config version {} in force", cluster.version));
+        }
         self.needs_decide = true;
         self.dirty = true;
     }

@@ -45,6 +45,11 @@ impl Node {
     pub(super) fn notice_config(&mut self, now: Instant, peer: &str) {
         // Only a verified peer's config is acted on (a replay must not
         // make us adopt or fetch anything).
+        // Only a member's: a stranger with the secret may be another
+        // cluster sharing the channel.
+        if self.cluster.node_index(peer).is_none() {
+            return;
+        }
         let Some(state) = self
             .peers
             .get(peer)
@@ -75,7 +80,7 @@ impl Node {
             // we fetched before), else it is only for reading holdings.
             if state.version > self.cluster.version {
                 let cluster = self.known[&state.digest].clone();
-                self.install_cluster(cluster, Some(peer.to_string()), now);
+                self.adopt(cluster, peer.to_string(), now);
             }
             return;
         }
@@ -88,7 +93,7 @@ impl Node {
         let wanted = self
             .peers
             .iter()
-            .filter(|(_, p)| p.present())
+            .filter(|(name, p)| p.present() && self.cluster.node_index(name).is_some())
             .filter_map(|(name, p)| {
                 p.state
                     .as_ref()
@@ -292,12 +297,39 @@ impl Node {
         self.known.insert(cluster.digest(), cluster.clone());
         self.prune_known();
         if cluster.version > self.cluster.version {
-            self.install_cluster(cluster, Some(fetch.peer), now);
+            self.adopt(cluster, fetch.peer, now);
         } else {
             self.needs_decide = true; // its holdings are readable now
+            if !self.held.is_empty() {
+                // It may have announced ours while they could not be read.
+                self.reannounce_all = Some(format!("{}'s config is readable now", fetch.peer));
+            }
         }
         // Another peer may run a config we do not know yet.
         self.start_fetch(now);
+    }
+
+    /// A member's newer config is adopted only if it lists this node; one
+    /// that does not makes this node stand down while that member is
+    /// present (`excluded_by_newer`), and is never kept as this node's.
+    fn adopt(&mut self, cluster: Arc<crate::config::Cluster>, from: String, now: Instant) {
+        if cluster.node_index(&self.name).is_some() {
+            self.install_cluster(cluster, Some(from), now);
+            return;
+        }
+        if self.conflicts_reported.len() < MAX_CONFLICT_REPORTS
+            && self
+                .conflicts_reported
+                .insert((from.clone(), cluster.digest()))
+        {
+            self.events.push_back(Event::ConfigKept {
+                detail: format!(
+                    "{from} runs config version {}, which does not list this node; not adopted, and this node serves nothing while {from} runs it",
+                    cluster.version
+                ),
+            });
+        }
+        self.needs_decide = true;
     }
 
     /// How long a config that failed to arrive or to load is left alone.

@@ -86,6 +86,9 @@ pub enum InactiveReason {
     ConfigConflict,
     NotInConfig,
     NoQuorum,
+    /// Another live process runs under this node's name, and this one
+    /// started later: it stays silent and plumbs nothing.
+    DuplicateName,
 }
 
 impl fmt::Display for InactiveReason {
@@ -98,6 +101,7 @@ impl fmt::Display for InactiveReason {
             InactiveReason::ConfigConflict => f.write_str("config-conflict"),
             InactiveReason::NotInConfig => f.write_str("not-in-config"),
             InactiveReason::NoQuorum => f.write_str("no-quorum"),
+            InactiveReason::DuplicateName => f.write_str("duplicate-name"),
         }
     }
 }
@@ -119,6 +123,9 @@ pub enum Cause {
     Reassigned(Option<String>),
     /// Two holders were seen; placement kept the other.
     DuplicateResolved(String),
+    /// Another node holds it and does not hear this node (a one-way link):
+    /// the side that can hear gives way, as a VRRP master yields.
+    PeerDeaf(String),
     /// This node stopped being eligible (reasons listed).
     Inactive(Vec<InactiveReason>),
     /// The group is no longer in the configuration.
@@ -136,6 +143,7 @@ impl fmt::Display for Cause {
             Cause::Reassigned(Some(n)) => write!(f, "reassigned to {n}"),
             Cause::Reassigned(None) => f.write_str("no eligible owner"),
             Cause::DuplicateResolved(n) => write!(f, "also held by {n}, which keeps it"),
+            Cause::PeerDeaf(n) => write!(f, "also held by {n}, which does not hear this node"),
             Cause::Inactive(reasons) => write!(f, "inactive: {}", join(reasons)),
             Cause::RemovedFromConfig => f.write_str("removed from the configuration"),
         }
@@ -222,6 +230,27 @@ pub enum Event {
     DuplicateName {
         from: SocketAddr,
     },
+    /// Groups held here were announced again: another node claimed them,
+    /// or a peer that could not hear us is back (its side may have
+    /// announced them meanwhile, and clients must follow the keeper).
+    Reannounced {
+        groups: Vec<usize>,
+        because: String,
+    },
+    /// This node took a new incarnation: peers held a newer one for its
+    /// name (its clock is behind its previous run), or a second process
+    /// under its name is heard.
+    IncarnationBumped {
+        previous: u64,
+        incarnation: u64,
+        because: String,
+    },
+    /// The node's own loop was away (a paused process, an overloaded
+    /// host) for `away`: peers are judged again only after what queued
+    /// meanwhile has been read.
+    LoopLag {
+        away: Duration,
+    },
 }
 
 /// Why a datagram was dropped, as metrics count it.
@@ -277,6 +306,12 @@ pub struct Counters {
     pub acquisitions: u64,
     pub releases: u64,
     pub config_adoptions: u64,
+    /// Groups held by this node and another at once that this node resolved
+    /// (kept and announced again, or released).
+    pub duplicates_resolved: u64,
+    pub incarnation_bumps: u64,
+    /// Authenticated datagrams from senders outside `nodes`.
+    pub stranger_datagrams: u64,
 }
 
 impl Counters {

@@ -352,5 +352,14 @@ fn describe_event(event: &Event) -> String {
         Event::DuplicateName { from } => {
             format!("DUPLICATE NAME: another process sends as this node from {from}")
         }
+        Event::Reannounced { groups, because } => {
+            format!("REANNOUNCED groups {groups:?}: {because}")
+        }
+        Event::IncarnationBumped {
+            previous,
+            incarnation,
+            because,
+        } => format!("INCARNATION {previous} -> {incarnation}: {because}"),
+        Event::LoopLag { away } => format!("LOOP LAG: away {away:?}"),
     }
 }

@@ -440,6 +440,7 @@ impl LoopState {
         for _ in self.last_counters.heartbeats_received..now.heartbeats_received {
             reporter.metrics.heartbeat_received();
         }
+        reporter.metrics.set_core_counters(&now);
         self.last_counters = now;
     }
 

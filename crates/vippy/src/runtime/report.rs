@@ -232,6 +232,28 @@ impl Reporter {
             CoreEvent::DuplicateName { from } => {
                 error!(node = %me, "another process at {from} sends as node {me}: two nodes share a name");
             }
+            CoreEvent::Reannounced { groups, because } => {
+                // Thousands at once after a healed partition: one line.
+                let shown: Vec<String> = groups.iter().take(8).map(|g| g.to_string()).collect();
+                let more = groups.len().saturating_sub(shown.len());
+                info!(node = %me, "announcing {} held group(s) again ({}{}): {because}", groups.len(), shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() });
+            }
+            CoreEvent::IncarnationBumped {
+                previous,
+                incarnation,
+                because,
+            } => {
+                warn!(node = %me, "incarnation {previous} -> {incarnation}: {because}");
+                self.publish(
+                    Event::new(EventKind::State, &me)
+                        .detail("incarnation")
+                        .reason(because),
+                );
+            }
+            CoreEvent::LoopLag { away } => {
+                self.metrics.loop_lagged(away);
+                warn!(node = %me, "the core loop was away for {:.0} ms (paused or starved); peers are judged again once what queued has been read", away.as_secs_f64() * 1000.0);
+            }
         }
     }
 
