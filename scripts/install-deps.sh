@@ -8,6 +8,7 @@ command -v nft >/dev/null || need+=(nftables)
 command -v curl >/dev/null || need+=(curl)
 command -v arping >/dev/null || need+=(arping)
 command -v ping >/dev/null || need+=(iputils-ping)
+command -v faketime >/dev/null || need+=(faketime)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: need root to install: ${need[*]}" >&2

@@ -208,6 +208,11 @@ impl Cluster {
     /// Starts (or restarts) node `i`'s daemon with more `vippyd` arguments
     /// after `-c FILE -n NODE` (e.g. `["-p", PROGRAM]`).
     pub fn start_with(&mut self, i: usize, args: &[&str]) -> Result<()> {
+        self.start_env(i, args, &[])
+    }
+
+    /// Like [`Cluster::start_with`], with more environment (e.g. libfaketime's).
+    pub fn start_env(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
         let config = self.config_path(i).display().to_string();
         let name = format!("node{}", i + 1);
         let host = self.lab.nodes()[i].clone();
@@ -219,7 +224,7 @@ impl Cluster {
             &host,
             &self.bins.vippyd,
             &argv,
-            &[("VIPPY_LOG", level.as_str())],
+            &[&[("VIPPY_LOG", level.as_str())], env].concat(),
             &self.log_path(i),
         )?;
         self.daemons[i] = Some(process);

@@ -72,6 +72,15 @@ impl Lab {
         self.add_rules(host, &rules.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// Drops the chat (UDP port `port`) arriving at the host, nothing else:
+    /// it is heard but hears nobody (a host firewall, IGMP snooping).
+    pub fn drop_chat_input(&self, host: &LabHost, port: u16) -> Result<()> {
+        self.add_rules(
+            host,
+            &[&format!("ingress meta l4proto udp udp dport {port} drop")],
+        )
+    }
+
     /// Drops `percent`% of the frames arriving at the host, at random.
     pub fn drop_fraction(&self, host: &LabHost, percent: u8) -> Result<()> {
         ensure!(percent <= 100, "loss of {percent}%");

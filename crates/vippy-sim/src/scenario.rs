@@ -675,10 +675,11 @@ impl Run {
                 if self.world.alive(pick) {
                     self.world.crash(pick);
                 }
-                // Half the last one, keeping the node's residue (incarnations
-                // stay distinct between nodes, as wall-clock nanoseconds are).
+                // About half the last one, never one used before by any
+                // node (wall-clock nanoseconds do not repeat): starts use
+                // residues below 500 (mod 1000), these 500 and up.
                 let last = self.world.nodes[pick].incarnation;
-                let behind = last / 2000 * 1000 + last % 1000;
+                let behind = last / 2000 * 1000 + 500 + last % 500;
                 self.world.start_as(pick, behind);
                 true
             }

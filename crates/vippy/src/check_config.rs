@@ -35,13 +35,36 @@ pub fn read_config(path: &Path) -> Result<Config, String> {
 
 /// A clear error naming the known nodes when `node` is not one of them.
 pub fn node_in_config(config: &Config, node: &str) -> Result<(), String> {
-    if config.cluster.node_index(node).is_some() {
+    if config.cluster.node_index(node).is_none() {
+        return Err(format!(
+            "{}: node \"{node}\" is not in \"nodes\" ({}); pass the right name with -n NODE",
+            config.source,
+            config.cluster.nodes.join(", ")
+        ));
+    }
+    peers_cover_nodes(config, node)
+}
+
+/// In unicast mode a node that is not in `peers` is never sent to: it
+/// would hear nobody's heartbeats and take every group beside its peers.
+pub fn peers_cover_nodes(config: &Config, node: &str) -> Result<(), String> {
+    if config.peers.is_empty() {
+        return Ok(());
+    }
+    let missing: Vec<&str> = config
+        .cluster
+        .nodes
+        .iter()
+        .filter(|n| n.as_str() != node && !config.peers.contains_key(n.as_str()))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "{}: node \"{node}\" is not in \"nodes\" ({}); pass the right name with -n NODE",
+        "{}: peers: no address for {} (unicast chat must name every node but this one)",
         config.source,
-        config.cluster.nodes.join(", ")
+        missing.join(", ")
     ))
 }
 

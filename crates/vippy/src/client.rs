@@ -296,6 +296,16 @@ pub fn render_status(status: &Status) -> String {
         };
         let _ = writeln!(out, "Reason: {reasons}");
     }
+    if let Some(waiting) = &status.waiting {
+        let _ = writeln!(out, "Waiting: {waiting}");
+    }
+    if !status.strangers.is_empty() {
+        let _ = writeln!(
+            out,
+            "Strangers: {} (senders with the secret outside nodes; ignored)",
+            status.strangers.join(", ")
+        );
+    }
     for group in &status.groups {
         let mark = if group.held_here { "(*) " } else { "    " };
         let owner = group.owner.as_deref().unwrap_or("(unowned)");

@@ -26,7 +26,7 @@ pub struct Status {
     pub active: bool,
     /// Why this node is not active, in a stable order: `"booting"`,
     /// `"administrative"`, `"check:NAME"`, `"shutdown"`, `"config-conflict"`,
-    /// `"not-in-config"`, `"no-quorum"`. Empty when active.
+    /// `"not-in-config"`, `"no-quorum"`, `"duplicate-name"`. Empty when active.
     pub reasons: Vec<String>,
     /// The administrative drains in one line: each reason, prefixed with
     /// its source unless that is the operator's (`"admin"`), joined by
@@ -38,6 +38,12 @@ pub struct Status {
     pub peers: Vec<PeerStatus>,
     /// Counter snapshot (see [`crate::metrics::Metrics::counters`]).
     pub counters: BTreeMap<String, u64>,
+    /// Why this node takes nothing although active, e.g. `"not counted
+    /// yet: node2 does not echo incarnation …"`; `None` when it serves.
+    pub waiting: Option<String>,
+    /// Authenticated senders outside `nodes` heard recently (another
+    /// cluster sharing the secret and channel); never acted on.
+    pub strangers: Vec<String>,
 }
 
 /// One group of VIPs, in config order.

@@ -10,38 +10,7 @@ use vippy_core::wire::{self, Body, Header, Heartbeat, Key, Message};
 use vippy_lab::{Cluster, ClusterSpec, Signal, in_netns};
 
 mod lab_support;
-use lab_support::{bins, root, status};
-
-fn started(spec: ClusterSpec) -> Cluster {
-    let mut cluster = Cluster::build(spec, bins()).expect("lab");
-    cluster.start_all().expect("daemons start");
-    let all: Vec<usize> = (0..cluster.spec.nodes).collect();
-    cluster
-        .wait_converged(&all, Duration::from_secs(10))
-        .expect("cluster converges");
-    cluster
-        .wait_settled(Duration::from_secs(1), Duration::from_secs(10))
-        .expect("cluster settles");
-    cluster
-}
-
-/// The single running holder of VIP `v`.
-fn holder(cluster: &Cluster, v: usize) -> usize {
-    let running = cluster.running();
-    let h = cluster.holders(&cluster.vips()).unwrap();
-    let live: Vec<usize> = h[v]
-        .iter()
-        .copied()
-        .filter(|n| running.contains(n))
-        .collect();
-    assert_eq!(
-        live.len(),
-        1,
-        "VIP {v} held by {live:?}\n{}",
-        cluster.logs_tail()
-    );
-    live[0]
-}
+use lab_support::{bins, holder, root, started, status};
 
 /// (1) Every group plumbed exactly once, and balanced.
 #[test]

@@ -23,6 +23,12 @@ pub struct NodeStatus {
     pub drains: BTreeMap<String, String>,
     pub groups: Vec<GroupView>,
     pub peers: Vec<PeerView>,
+    /// Why this node takes nothing although active (no peer it hears
+    /// counts it yet), if so.
+    pub waiting: Option<String>,
+    /// Authenticated senders outside `nodes` heard within `stale`: another
+    /// cluster on the same channel and secret, or nodes of a newer config.
+    pub strangers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +117,13 @@ impl Node {
             drains: self.admin.clone(),
             groups,
             peers,
+            waiting: self.waiting(),
+            strangers: self
+                .peers
+                .iter()
+                .filter(|(name, p)| p.fresh && cluster.node_index(name).is_none())
+                .map(|(name, _)| name.clone())
+                .collect(),
         }
     }
 

@@ -418,6 +418,24 @@ impl LoopState {
             } = &event
             {
                 state::save_adopted(&self.config, node.cluster(), peer);
+                let missing: Vec<&str> = node
+                    .cluster()
+                    .nodes
+                    .iter()
+                    .filter(|n| {
+                        !self.chat.config().peers.is_empty()
+                            && n.as_str() != node.name()
+                            && !self.config.peers.contains_key(n.as_str())
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() {
+                    error!(node = %reporter.node, "config adopted from {peer} names {} without an address in this node's peers: they are never sent to; add them to peers and reload", missing.join(", "));
+                }
+            }
+            if let vippy_core::node::Event::IncarnationBumped { incarnation, .. } = &event {
+                // A restart must start above it, clock or no clock.
+                state::keep_incarnation(&self.config, *incarnation);
             }
             adopted |= matches!(event, vippy_core::node::Event::ConfigAdopted { .. });
             reporter.core(event, now);
@@ -465,6 +483,8 @@ impl LoopState {
         if config.management != self.config.management {
             warn!(node = %options.node, "the management socket path changed; it takes effect on restart");
         }
+        crate::check_config::peers_cover_nodes(&config, &options.node)
+            .map_err(anyhow::Error::msg)?;
         if config.cluster.node_index(&options.node).is_none() {
             bail!(
                 "node \"{}\" is not in the new file's \"nodes\" ({})",
@@ -473,8 +493,20 @@ impl LoopState {
             );
         }
         if config.checks != self.config.checks {
-            // Unchanged checks keep running and keep their state.
+            // Unchanged checks keep running and keep their state; a new one
+            // counts as failing until it passes, as at start.
             checks.reconfigure(config.checks.clone()).await;
+            for check in &config.checks {
+                if !self.config.checks.iter().any(|c| c.name == check.name) {
+                    node.handle_local(
+                        Instant::now(),
+                        LocalEvent::Health {
+                            check: check.name.clone(),
+                            ok: false,
+                        },
+                    );
+                }
+            }
             for check in &self.config.checks {
                 if !config.checks.iter().any(|c| c.name == check.name) {
                     node.handle_local(

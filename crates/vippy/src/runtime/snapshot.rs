@@ -61,6 +61,8 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         groups,
         peers,
         counters: metrics.counters(),
+        waiting: view.waiting,
+        strangers: view.strangers,
     }
 }
 

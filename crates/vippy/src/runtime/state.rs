@@ -68,6 +68,19 @@ pub fn next_incarnation(config: &Config, clock: u64) -> u64 {
     next
 }
 
+/// Keeps an incarnation taken while running (see
+/// [`vippy_core::node::Event::IncarnationBumped`]), so the next start is
+/// above it even with the clock behind.
+pub fn keep_incarnation(config: &Config, incarnation: u64) {
+    let Some(dir) = &config.state_dir else {
+        return;
+    };
+    let path = dir.join(INCARNATION);
+    if let Err(e) = std::fs::write(&path, format!("{incarnation}\n")) {
+        warn!("cannot keep the incarnation in {}: {e}", path.display());
+    }
+}
+
 /// The drains the last run kept (reason by source), so that a node drained
 /// for maintenance stays drained across a restart (a package upgrade, a
 /// crash) until someone undrains it. An unreadable file is logged and

@@ -283,5 +283,7 @@ pub fn sample_status() -> Status {
             },
         ],
         counters: BTreeMap::from([("heartbeats_sent".to_string(), 10)]),
+        waiting: None,
+        strangers: Vec::new(),
     }
 }

@@ -1,7 +1,10 @@
 //! What the lab test files share: the binaries under test, the root check,
-//! and a node's status as JSON.
+//! a node's status as JSON, and a started cluster.
+#![allow(dead_code)] // each test file uses its own part of it
 
-use vippy_lab::{Binaries, Cluster};
+use std::time::Duration;
+
+use vippy_lab::{Binaries, Cluster, ClusterSpec};
 
 pub fn bins() -> Binaries {
     Binaries {
@@ -30,4 +33,36 @@ pub fn status(cluster: &Cluster, i: usize) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("status is JSON")
+}
+
+/// A cluster of `spec` with every daemon started, converged and settled.
+pub fn started(spec: ClusterSpec) -> Cluster {
+    let mut cluster = Cluster::build(spec, bins()).expect("lab");
+    cluster.start_all().expect("daemons start");
+    let all: Vec<usize> = (0..cluster.spec.nodes).collect();
+    cluster
+        .wait_converged(&all, Duration::from_secs(10))
+        .expect("cluster converges");
+    cluster
+        .wait_settled(Duration::from_secs(1), Duration::from_secs(10))
+        .expect("cluster settles");
+    cluster
+}
+
+/// The single running holder of VIP `v`.
+pub fn holder(cluster: &Cluster, v: usize) -> usize {
+    let running = cluster.running();
+    let h = cluster.holders(&cluster.vips()).unwrap();
+    let live: Vec<usize> = h[v]
+        .iter()
+        .copied()
+        .filter(|n| running.contains(n))
+        .collect();
+    assert_eq!(
+        live.len(),
+        1,
+        "VIP {v} held by {live:?}\n{}",
+        cluster.logs_tail()
+    );
+    live[0]
 }

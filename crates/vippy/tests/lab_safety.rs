@@ -1,0 +1,373 @@
+//! Faults a single-fault test never showed, on real daemons in network
+//! namespaces, observed from outside them (netlink in every node
+//! namespace, the client's neighbour table): a chat cut with the client LAN
+//! intact, a restart with the clock a day behind, another cluster on the
+//! same channel and secret, a node that hears nothing, and a pause longer
+//! than `stale`. Each fails without the fix it guards (see
+//! docs/PROTOCOL.md, "Echoes are refreshed").
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vippy_lab::{Cluster, ClusterSpec, Signal};
+
+mod lab_support;
+use lab_support::{bins, holder, root, started, status};
+
+/// The chat port the lab's configs use.
+const CHAT_PORT: u16 = 5007;
+
+/// Every running node's holders of every VIP.
+fn live_holders(cluster: &Cluster) -> Vec<Vec<usize>> {
+    let running = cluster.running();
+    cluster
+        .holders(&cluster.vips())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.into_iter().filter(|n| running.contains(n)).collect())
+        .collect()
+}
+
+/// Whether every VIP has one running holder and the client's neighbour
+/// entry for it names that holder's MAC.
+fn clients_follow(cluster: &Cluster) -> anyhow::Result<bool> {
+    let vips = cluster.vips();
+    for (v, h) in live_holders(cluster).iter().enumerate() {
+        if h.len() != 1 {
+            return Ok(false);
+        }
+        if cluster.client_sees(vips[v].addr())? != Some(cluster.node(h[0]).mac) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The chat is cut between one node and the rest while the client LAN
+/// stays up: both sides take groups and announce them. After the heal the
+/// losers release; the keepers must announce again, or the client keeps
+/// sending to a node that gave the address up.
+#[test]
+fn after_a_chat_partition_heals_clients_follow_the_keepers() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(3, 6));
+    let vips = cluster.vips();
+    // The client learns every VIP's holder first.
+    for vip in &vips {
+        assert!(cluster.lab.ping(cluster.client(), vip.addr()).unwrap());
+    }
+    let cut = holder(&cluster, 0);
+    cluster.lab.drop_multicast(cluster.node(cut)).unwrap();
+    // Both sides hold everything, and each announced what it took.
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(live_holders(c).iter().all(|h| h.len() == 2))
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200)); // the GARP repeats are over
+    cluster.lab.heal(cluster.node(cut)).unwrap();
+    let healed = Instant::now();
+    let took = cluster
+        .wait_for(Duration::from_secs(5), clients_follow)
+        .unwrap_or_else(|e| {
+            let seen: Vec<_> = vips
+                .iter()
+                .map(|v| cluster.client_sees(v.addr()).unwrap())
+                .collect();
+            panic!(
+                "clients do not follow the keepers: holders {:?}, client sees {seen:02x?}\n{e}",
+                live_holders(&cluster)
+            )
+        });
+    for vip in &vips {
+        assert!(
+            cluster.lab.ping(cluster.client(), vip.addr()).unwrap(),
+            "{vip} answers the client after the heal"
+        );
+    }
+    let resolved: u64 = (0..3)
+        .map(|i| {
+            status(&cluster, i)["counters"]["duplicates_resolved"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(resolved > 0, "status counts the duplicates resolved");
+    eprintln!(
+        "after the heal: one holder per VIP and the client's entries on it after {:.0} ms ({:.0} ms to check)",
+        healed.elapsed().as_secs_f64() * 1000.0,
+        took.as_secs_f64() * 1000.0
+    );
+}
+
+/// A node restarted with its wall clock a day behind its previous run (no
+/// `state_dir`): its peers reject the older incarnation. It must find out,
+/// take one above it, and take nothing meanwhile.
+#[test]
+fn a_restart_with_the_clock_a_day_behind_never_makes_two_holders() {
+    if !root() {
+        return;
+    }
+    let Some(faketime) = libfaketime() else {
+        panic!("libfaketime is missing: scripts/install-deps.sh installs the faketime package");
+    };
+    let mut cluster = started(ClusterSpec::ipv4(3, 3));
+    cluster.kill(0).unwrap();
+    cluster
+        .wait_converged(&[1, 2], Duration::from_secs(5))
+        .unwrap();
+    cluster
+        .start_env(
+            0,
+            &[],
+            &[
+                ("LD_PRELOAD", faketime.as_str()),
+                ("FAKETIME", "-1d"),
+                ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            ],
+        )
+        .unwrap();
+    // It first removes what its kernel kept from before the kill; its
+    // socket answers once that is done.
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(c.vippyctl(0, &["status"])?.status.success())
+        })
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(4) {
+        for (v, h) in live_holders(&cluster).iter().enumerate() {
+            assert!(
+                h.len() <= 1,
+                "VIP {v} held by {h:?} after a restart a day behind\n{}",
+                cluster.logs_tail()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // It is counted again and takes its share by planned moves.
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(live_holders(c).iter().all(|h| h.len() == 1)
+                && live_holders(c).iter().any(|h| h == &[0]))
+        })
+        .unwrap();
+    let s = status(&cluster, 0);
+    assert!(
+        s["counters"]["incarnation_bumps"].as_u64() >= Some(1),
+        "the restarted node took a new incarnation: {s}"
+    );
+    let log = std::fs::read_to_string(cluster.log_path(0)).unwrap();
+    assert!(
+        log.contains("newer than its own"),
+        "the log says why the incarnation changed:\n{log}"
+    );
+}
+
+fn libfaketime() -> Option<String> {
+    let dirs = std::fs::read_dir("/usr/lib").ok()?;
+    dirs.filter_map(|e| e.ok())
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .map(|p| p.display().to_string())
+}
+
+/// Two clusters copied from one example: the same secret and chat
+/// channel, other nodes and VIPs, and the other one on a higher version.
+/// Neither adopts the other's config or drops a VIP; each shows the other's
+/// nodes as strangers.
+#[test]
+fn two_clusters_on_one_channel_and_secret_change_nothing() {
+    if !root() {
+        return;
+    }
+    let mut spec = ClusterSpec::ipv4(4, 4);
+    spec.groups = (0..4)
+        .map(|g| (vec![format!("198.51.100.{}/24", 100 + g)], None))
+        .collect();
+    let mut cluster = Cluster::build(spec, bins()).unwrap();
+    let all = "nodes: ['node1', 'node2', 'node3', 'node4']";
+    for i in 0..4 {
+        let text = std::fs::read_to_string(cluster.config_path(i)).unwrap();
+        let (nodes, version, drop) = if i < 2 {
+            ("nodes: ['node1', 'node2']", "version: 1", [102, 103])
+        } else {
+            ("nodes: ['node3', 'node4']", "version: 7", [100, 101])
+        };
+        let mut text = text.replace(all, nodes).replace("version: 1", version);
+        for g in drop {
+            text = text.replace(&format!("    [{{ ip: '198.51.100.{g}/24' }}],\n"), "");
+        }
+        std::fs::write(cluster.config_path(i), text).unwrap();
+    }
+    cluster.start_all().unwrap();
+    let expected = |c: &Cluster| -> anyhow::Result<bool> {
+        let h = live_holders(c);
+        Ok(h[0].len() == 1
+            && h[1].len() == 1
+            && h[0].iter().chain(&h[1]).all(|n| *n < 2)
+            && h[2].len() == 1
+            && h[3].len() == 1
+            && h[2].iter().chain(&h[3]).all(|n| *n >= 2))
+    };
+    cluster.wait_for(Duration::from_secs(10), expected).unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        assert!(
+            expected(&cluster).unwrap(),
+            "a cluster changed: {:?}\n{}",
+            live_holders(&cluster),
+            cluster.logs_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = status(&cluster, 0);
+    assert_eq!(s["version"], 1, "node1 keeps its own config: {s}");
+    let strangers: Vec<&str> = s["strangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(strangers, ["node3", "node4"], "{s}");
+    assert!(s["counters"]["stranger_datagrams"].as_u64() > Some(0));
+}
+
+/// One node's chat input is dropped (nftables): it is heard and hears
+/// nobody, so it takes every group. The others must give way, so every VIP
+/// has one holder within stale + 2 intervals, for as long as the fault
+/// lasts.
+#[test]
+fn a_node_that_hears_nothing_leaves_one_holder_per_vip() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(3, 6));
+    let deaf = holder(&cluster, 0);
+    let spec = &cluster.spec;
+    // Plumbing and a decision or two on a busy machine, beyond the bound.
+    let bound = Duration::from_secs_f64(spec.stale + 2.0 * spec.interval + 0.4);
+    cluster
+        .lab
+        .drop_chat_input(cluster.node(deaf), CHAT_PORT)
+        .unwrap();
+    let cut = Instant::now();
+    std::thread::sleep(bound);
+    let mut worst = BTreeMap::new();
+    while cut.elapsed() < bound + Duration::from_secs(3) {
+        for (v, h) in live_holders(&cluster).iter().enumerate() {
+            if h.len() != 1 {
+                worst.insert(v, h.clone());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        worst.is_empty(),
+        "VIPs not held exactly once {:?} after stale + 2 intervals of a one-way fault: {worst:?}\n{}",
+        bound,
+        cluster.logs_tail()
+    );
+    cluster.lab.heal(cluster.node(deaf)).unwrap();
+    cluster
+        .wait_converged(&[0, 1, 2], Duration::from_secs(5))
+        .unwrap();
+}
+
+/// A holder stopped (SIGSTOP, a frozen VM) for five times `stale`, then
+/// continued. Its peers took its groups meanwhile; on resume it must read
+/// what queued before judging them, and plumb nothing they hold. Watched
+/// with `ip monitor address` in its namespace, so a plumb of a few
+/// milliseconds is seen.
+#[test]
+fn a_node_resumed_after_a_long_pause_plumbs_nothing_its_peers_hold() {
+    if !root() {
+        return;
+    }
+    let cluster = started(ClusterSpec::ipv4(3, 6));
+    let paused = holder(&cluster, 0);
+    let others: Vec<usize> = (0..3).filter(|&i| i != paused).collect();
+    cluster.signal(paused, Signal::SIGSTOP).unwrap();
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            let h = c.holders(&c.vips())?;
+            Ok(h.iter()
+                .all(|nodes| nodes.iter().any(|n| others.contains(n))))
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_secs_f64(cluster.spec.stale * 5.0));
+    // Every node's address changes, timestamped by the kernel's netlink
+    // events, from just before SIGCONT.
+    let monitors: Vec<(std::path::PathBuf, std::process::Child)> = (0..3)
+        .map(|i| {
+            let log = cluster.dir().join(format!("monitor{i}.log"));
+            let child = Command::new("ip")
+                .args(["-ts", "-n", &cluster.node(i).netns, "monitor", "address"])
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            (log, child)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300)); // subscribed
+    let vips = cluster.vips();
+    let mut held: Vec<Vec<usize>> = cluster.holders(&vips).unwrap();
+    cluster.signal(paused, Signal::SIGCONT).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let mut events = Vec::new();
+    for (i, (log, mut child)) in monitors.into_iter().enumerate() {
+        let _ = child.kill();
+        let _ = child.wait();
+        for line in std::fs::read_to_string(&log).unwrap().lines() {
+            if let Some(event) = address_event(line, &vips) {
+                events.push((event.0, i, event.1, event.2));
+            }
+        }
+    }
+    events.sort();
+    // Replayed in time order from the state before SIGCONT: the resumed
+    // node gave its groups up (its peers took them while it was stopped),
+    // and whatever it plumbs again must be free at that moment.
+    let mut bad = Vec::new();
+    for (at, node, added, v) in &events {
+        if *added {
+            let others: Vec<usize> = held[*v].iter().copied().filter(|n| n != node).collect();
+            if *node == paused && !others.is_empty() {
+                bad.push(format!(
+                    "{at}: plumbed {} while {others:?} held it",
+                    vips[*v]
+                ));
+            }
+            held[*v].push(*node);
+        } else {
+            held[*v].retain(|n| n != node);
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "the resumed node plumbed VIPs its peers held:\n{}\n{}",
+        bad.join("\n"),
+        cluster.logs_tail()
+    );
+    cluster
+        .wait_converged(&[0, 1, 2], Duration::from_secs(5))
+        .unwrap();
+}
+
+/// `[2026-12-01T22:45:08.053406] 2: eth0    inet 198.51.100.100/24 …` (or
+/// `Deleted …`) as (timestamp, added, VIP index), for the lab's VIPs.
+fn address_event(line: &str, vips: &[ipnet::IpNet]) -> Option<(String, bool, usize)> {
+    let (stamp, rest) = line.strip_prefix('[')?.split_once("] ")?;
+    let added = !rest.starts_with("Deleted");
+    let address = rest
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)?;
+    let ip: ipnet::IpNet = address.parse().ok()?;
+    let v = vips.iter().position(|vip| vip.addr() == ip.addr())?;
+    Some((stamp.to_string(), added, v))
+}
