@@ -325,18 +325,7 @@ pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
         // of it from the other's next heartbeat.
         run.world.strict_single_holder = false;
         let deaf = run.world.rng.chance(0.5);
-        let hosts = run.world.nodes.len();
-        for other in (0..hosts).filter(|&o| o != x) {
-            let pair = if deaf { (other, x) } else { (x, other) };
-            run.world.faults.blocked.insert(pair);
-        }
-        let what = if deaf {
-            "hears nothing"
-        } else {
-            "is heard by nobody"
-        };
-        let name = Shape::node_name(x);
-        run.world.log(format!("ONE-WAY: {name} {what}"));
+        run.world.one_way(x, deaf);
         let t = run.world.now + shape.stale + shape.interval * 2;
         run.world.run_until(t);
         let end = run.world.now + shape.interval * 6;
@@ -464,12 +453,16 @@ impl Run {
                 .world
                 .client_cache
                 .get(&ip.addr())
-                .is_some_and(|&c| c != h[0] && self.world.alive(c))
+                .is_some_and(|&(c, incarnation)| {
+                    c != h[0]
+                        && self.world.alive(c)
+                        && self.world.nodes[c].incarnation == incarnation
+                })
                 || !self.world.client_cache.contains_key(&ip.addr())
             {
                 // Clients send where the last announcement they heard
-                // said: that must be the holder. (One that names a node that
-                // has since died is left to the clients' own neighbour
+                // said: that must be the holder. (One made by a process
+                // that has since died is left to the clients' own neighbour
                 // probing: a rival that announced while cut off from the
                 // cluster and then died was never heard by the holder.)
                 return Err(format!(
@@ -478,7 +471,7 @@ impl Run {
                     self.world
                         .client_cache
                         .get(&ip.addr())
-                        .map(|&i| Shape::node_name(i))
+                        .map(|&(i, _)| Shape::node_name(i))
                 ));
             }
         }
@@ -655,19 +648,8 @@ impl Run {
             }
             10 => {
                 // One direction only: `pick` hears nothing, or is heard by nobody.
-                self.world.faults.blocked.clear();
                 let deaf = rng.chance(0.5);
-                for other in (0..n).filter(|&o| o != pick) {
-                    let pair = if deaf { (other, pick) } else { (pick, other) };
-                    self.world.faults.blocked.insert(pair);
-                }
-                let what = if deaf {
-                    "hears nothing"
-                } else {
-                    "is heard by nobody"
-                };
-                let name = Shape::node_name(pick);
-                self.world.log(format!("one-way: {name} {what}"));
+                self.world.one_way(pick, deaf);
                 false
             }
             11 => {

@@ -53,6 +53,26 @@ pub struct SimNode {
     timer_lag: Option<(Instant, Duration)>,
 }
 
+impl SimNode {
+    /// Host number `i` of the world, not started.
+    fn new(name: &str, i: usize, config: Arc<Config>) -> SimNode {
+        SimNode {
+            name: name.to_string(),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i as u8)), 5007),
+            node: None,
+            paused: false,
+            queued: Vec::new(),
+            plumbed: BTreeSet::new(),
+            config,
+            restarts: 0,
+            incarnation: 0,
+            drained: false,
+            failing_check: false,
+            timer_lag: None,
+        }
+    }
+}
+
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Delivery {
     at: Instant,
@@ -85,7 +105,8 @@ pub struct World {
     /// The clients' neighbour caches: for each address, the node whose
     /// announcement a client on the LAN heard last (the LAN itself is never
     /// cut: faults are on the chat). A client sends there.
-    pub client_cache: BTreeMap<IpAddr, usize>,
+    /// With the announcing process's incarnation (its start's).
+    pub client_cache: BTreeMap<IpAddr, (usize, u64)>,
 }
 
 /// One output of one node, as the golden tests see it.
@@ -123,20 +144,7 @@ impl World {
         let nodes = configs
             .into_iter()
             .enumerate()
-            .map(|(i, config)| SimNode {
-                name: config.cluster.nodes[i].clone(),
-                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i as u8)), 5007),
-                node: None,
-                paused: false,
-                queued: Vec::new(),
-                plumbed: BTreeSet::new(),
-                config,
-                restarts: 0,
-                incarnation: 0,
-                drained: false,
-                failing_check: false,
-                timer_lag: None,
-            })
+            .map(|(i, config)| SimNode::new(&config.cluster.nodes[i].clone(), i, config))
             .collect();
         World {
             base,
@@ -162,21 +170,25 @@ impl World {
     /// [`World::start`]. Returns its index.
     pub fn add_host(&mut self, name: &str, config: Arc<Config>) -> usize {
         let i = self.nodes.len();
-        self.nodes.push(SimNode {
-            name: name.to_string(),
-            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i as u8)), 5007),
-            node: None,
-            paused: false,
-            queued: Vec::new(),
-            plumbed: BTreeSet::new(),
-            config,
-            restarts: 0,
-            incarnation: 0,
-            drained: false,
-            failing_check: false,
-            timer_lag: None,
-        });
+        self.nodes.push(SimNode::new(name, i, config));
         i
+    }
+
+    /// Cuts one direction of the chat between host `x` and every other:
+    /// with `deaf` it hears nothing, else nobody hears it.
+    pub fn one_way(&mut self, x: usize, deaf: bool) {
+        self.faults.blocked.clear();
+        for other in (0..self.nodes.len()).filter(|&o| o != x) {
+            let pair = if deaf { (other, x) } else { (x, other) };
+            self.faults.blocked.insert(pair);
+        }
+        let what = if deaf {
+            "hears nothing"
+        } else {
+            "is heard by nobody"
+        };
+        let name = self.nodes[x].name.clone();
+        self.log(format!("ONE-WAY: {name} {what}"));
     }
 
     /// From now on, keeps every transmit, action and event of every node
@@ -526,7 +538,8 @@ impl World {
             }
             Action::Announce { ips, .. } => {
                 for ip in ips {
-                    self.client_cache.insert(ip.addr(), i);
+                    let process = self.nodes[i].incarnation;
+                    self.client_cache.insert(ip.addr(), (i, process));
                 }
             }
         }

@@ -248,6 +248,14 @@ impl Node {
                 for g in self.map_holds(state) {
                     claimed_by_deaf[g].get_or_insert_with(|| name.clone());
                 }
+                if state.digest == digest {
+                    // It held what it hands over: clients may have followed it.
+                    for h in &state.handoffs {
+                        if let Some(set) = handing.get_mut(usize::from(h.group)) {
+                            set.insert(name.clone());
+                        }
+                    }
+                }
                 continue;
             }
             let Some(state) = peer.state.as_ref().filter(|_| peer.present()) else {
@@ -291,6 +299,27 @@ impl Node {
                 // Holdings we cannot read yet: take nothing until we can.
                 uncertain = true;
             }
+        }
+
+        // A group released here that a peer now holds: that peer may never
+        // have seen our claim (we held it unseen by each other), so clients
+        // may still follow our old announcements. Tell it once, as a handoff.
+        let longest = self.config.stale * 10;
+        self.released_recently.retain(|_, at| now < *at + longest);
+        let told: Vec<(u64, u16)> = self
+            .released_recently
+            .keys()
+            .filter(|key| !self.held.contains_key(key))
+            .filter_map(|key| {
+                let g = *self.group_index.get(key)?;
+                let keeper = claimers[g].iter().next()?;
+                Some((*key, cluster.node_index(keeper)?))
+            })
+            .collect();
+        for (key, to) in told {
+            self.released_recently.remove(&key);
+            self.yielded.insert(key, (to, now));
+            self.dirty = true;
         }
 
         // Groups nobody holds are claimed only once the set of eligible nodes
@@ -586,6 +615,8 @@ impl Node {
     /// Forgets handoffs that were taken, whose recipient is gone, or that
     /// waited longer than `stale` (after which placement's owner may take it).
     fn prune_handoffs(&mut self, now: Instant) {
+        // Told for two intervals: only as long as it cannot keep others
+        // from a group the keeper may drop meanwhile.
         let told = self.config.interval * 2;
         let before = self.yielded.len();
         self.yielded.retain(|_, (_, since)| now < *since + told);
@@ -659,6 +690,10 @@ impl Node {
             return;
         };
         self.counters.releases += 1;
+        if !self.handoffs.contains_key(&key) {
+            // A planned move names its recipient already.
+            self.released_recently.insert(key, self.last_awake);
+        }
         self.actions.push_back(Action::Unplumb {
             group,
             ips: held.ips.clone(),

@@ -81,6 +81,9 @@ pub struct Node {
     /// keeper learns it had a rival (whose announcements clients may have
     /// followed) even if it never heard the rival's claim.
     yielded: BTreeMap<u64, (u16, Instant)>,
+    /// Groups released here lately, by key, and when: the next holder is
+    /// told (see `decide`).
+    released_recently: BTreeMap<u64, Instant>,
     /// The last holder seen for each group (by key), to name the cause of a takeover.
     last_holder: HashMap<u64, String>,
     /// Groups whose last holder has restarted since (and so let them go).
@@ -191,6 +194,7 @@ impl Node {
             held: BTreeMap::new(),
             handoffs: BTreeMap::new(),
             yielded: BTreeMap::new(),
+            released_recently: BTreeMap::new(),
             last_holder: HashMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,
