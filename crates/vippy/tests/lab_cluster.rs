@@ -205,8 +205,14 @@ fn higher_version_spreads() {
             Ok((0..3).all(|i| status(c, i)["version"] == 2))
         })
         .unwrap();
+    // node1 may hear the new config from node3 or from node2 once node2 adopted it:
+    // both are the spreading this test is about.
     let s = status(&cluster, 0);
-    assert_eq!(s["config_origin"], "adopted from node3", "{s}");
+    let origin = s["config_origin"].as_str().unwrap_or_default();
+    assert!(
+        origin == "adopted from node3" || origin == "adopted from node2",
+        "{s}"
+    );
     let new_vip: ipnet::IpNet = "198.51.100.150/24".parse().unwrap();
     cluster
         .wait_for(Duration::from_secs(10), |c| {
