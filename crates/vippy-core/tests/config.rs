@@ -45,7 +45,10 @@ fn original_readme_config_loads_verbatim() {
     let c = load(ORIGINAL, "vippy.conf").expect("the original's example must load");
     assert_eq!(c.chat, "224.1.1.1:5007".parse().unwrap());
     assert_eq!(c.chat_interface, ChatInterface::All);
-    assert_eq!(c.secret, Secret::Inline("knsdfkjnsdfkjnweroib0u3".into()));
+    assert_eq!(
+        c.secrets,
+        [Secret::Inline("knsdfkjnsdfkjnweroib0u3".into())]
+    );
     assert_eq!(c.cluster.version, 5);
     assert_eq!(c.cluster.nodes, ["node1", "node2"]);
     assert_eq!(c.cluster.groups.len(), 3);
@@ -130,7 +133,7 @@ fn extensions_parse() {
       "logging": { "driver": "posix" }
     }"#;
     let c = load(text, "ext.conf").unwrap();
-    assert_eq!(c.secret, Secret::File("/etc/vippy.secret".into()));
+    assert_eq!(c.secrets, [Secret::File("/etc/vippy.secret".into())]);
     assert_eq!(c.peers.len(), 2);
     assert_eq!(c.garp.count, 5);
     assert_eq!(c.garp.refresh, Some(Duration::from_secs(30)));
@@ -287,6 +290,44 @@ fn secret_missing_or_empty() {
     assert!(e.contains("secret") && e.contains("missing"), "{e}");
     let e = one_error(&BASE.replace("\"s3cret\"", "\"\""));
     assert!(e.contains("secret") && e.contains("empty"), "{e}");
+}
+
+#[test]
+fn secrets_list_for_rotation() {
+    let text = BASE.replace(
+        "\"secret\": \"s3cret\",",
+        "\"secrets\": [\"new\", { \"file\": \"/etc/vippy.old\" }],",
+    );
+    let c = load(&text, "test.conf").unwrap();
+    assert_eq!(
+        c.secrets,
+        [
+            Secret::Inline("new".into()),
+            Secret::File("/etc/vippy.old".into())
+        ]
+    );
+    // Exactly one way to give the secret.
+    let both = BASE.replace(
+        "\"secret\": \"s3cret\",",
+        "\"secret\": \"a\", \"secrets\": [\"b\"],",
+    );
+    let e = one_error(&both);
+    assert!(e.contains("secrets") && e.contains("not both"), "{e}");
+    // Empty list, empty entry, repeated entry, wrong type: each named by position.
+    for (list, want) in [
+        ("[]", "secrets: "),
+        ("[\"a\", \"\"]", "secrets[1]: "),
+        ("[\"a\", \"a\"]", "secrets[1]: "),
+        ("[\"a\", 7]", "secrets[1]: "),
+        ("[{ \"path\": \"/x\" }]", "secrets[0].path: unknown key"),
+    ] {
+        let text = BASE.replace("\"secret\": \"s3cret\",", &format!("\"secrets\": {list},"));
+        let errors = errors_of(&text);
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "{list}: want {want:?} in {errors:#?}"
+        );
+    }
 }
 
 #[test]

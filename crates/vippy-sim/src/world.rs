@@ -279,7 +279,7 @@ impl World {
         let node = Node::new(
             n.config.clone(),
             &n.name.clone(),
-            SECRET.as_bytes(),
+            &[SecretBytes(SECRET.as_bytes().to_vec())],
             incarnation,
             self.now,
         );
@@ -345,8 +345,8 @@ impl World {
 
     pub fn reload(&mut self, i: usize, config: Arc<Config>) {
         self.nodes[i].config = config.clone();
-        let secret = SecretBytes(SECRET.as_bytes().to_vec());
-        self.local(i, LocalEvent::Reload { config, secret });
+        let secrets = vec![SecretBytes(SECRET.as_bytes().to_vec())];
+        self.local(i, LocalEvent::Reload { config, secrets });
     }
 
     pub fn alive(&self, i: usize) -> bool {

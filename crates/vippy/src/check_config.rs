@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use vippy_core::config::{self, Config, Secret};
+use vippy_core::node::SecretBytes;
 
 /// Reads and validates `path`; with `node`, also checks that the node is in
 /// the file. Returns the summary to print, or every error found.
@@ -12,7 +13,7 @@ pub fn check_config(path: &Path, node: Option<&str>) -> Result<String, String> {
     if let Some(node) = node {
         node_in_config(&config, node)?;
     }
-    secret_bytes(&config)?;
+    secrets_bytes(&config)?;
     Ok(config::summary(&config, node))
 }
 
@@ -68,15 +69,30 @@ pub fn peers_cover_nodes(config: &Config, node: &str) -> Result<(), String> {
     ))
 }
 
-/// The secret's bytes, reading `secret_file` if that is how it is given.
-/// Errors never include the secret itself.
-pub fn secret_bytes(config: &Config) -> Result<Vec<u8>, String> {
-    match &config.secret {
+/// The secrets' bytes in order (the first signs), reading each file that
+/// holds one. Errors never include a secret itself.
+pub fn secrets_bytes(config: &Config) -> Result<Vec<SecretBytes>, String> {
+    let mut out = Vec::with_capacity(config.secrets.len());
+    for secret in &config.secrets {
+        let bytes = secret_bytes(config, secret)?;
+        if out.iter().any(|s: &SecretBytes| s.0 == bytes) {
+            return Err(format!(
+                "{}: secrets: two entries hold the same secret",
+                config.source
+            ));
+        }
+        out.push(SecretBytes(bytes));
+    }
+    Ok(out)
+}
+
+fn secret_bytes(config: &Config, secret: &Secret) -> Result<Vec<u8>, String> {
+    match secret {
         Secret::Inline(s) => Ok(s.as_bytes().to_vec()),
         Secret::File(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
                 format!(
-                    "{}: secret_file {}: cannot read: {e}",
+                    "{}: secret file {}: cannot read: {e}",
                     config.source,
                     path.display()
                 )
@@ -85,7 +101,7 @@ pub fn secret_bytes(config: &Config) -> Result<Vec<u8>, String> {
             let trimmed = bytes.trim_ascii_end().to_vec();
             if trimmed.is_empty() {
                 return Err(format!(
-                    "{}: secret_file {}: is empty",
+                    "{}: secret file {}: is empty",
                     config.source,
                     path.display()
                 ));

@@ -332,10 +332,15 @@ pub fn render_status(status: &Status) -> String {
                     Some(s) => format!("heard {s:.1}s ago"),
                     None => "never heard".to_string(),
                 };
-                let config = match p.config_version {
+                let mut config = match p.config_version {
                     Some(v) => format!("config {v}"),
                     None => "config ?".to_string(),
                 };
+                if p.secret_index > 0 {
+                    // Only shown mid-rotation: the peer signs with a secret
+                    // this node accepts but does not sign with.
+                    config.push_str(&format!(", signs with secret {}", p.secret_index + 1));
+                }
                 [p.name.clone(), eligible, heard, config]
             })
             .collect();

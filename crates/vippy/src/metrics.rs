@@ -110,6 +110,7 @@ pub struct Metrics {
     duplicates_resolved: AtomicU64,
     incarnation_bumps: AtomicU64,
     stranger_datagrams: AtomicU64,
+    older_secret_datagrams: AtomicU64,
     loop_lags: AtomicU64,
     /// f64 bits: how long the loop was away the last time it lagged.
     last_loop_lag_seconds: AtomicU64,
@@ -176,6 +177,8 @@ impl Metrics {
             .store(counters.incarnation_bumps, Relaxed);
         self.stranger_datagrams
             .store(counters.stranger_datagrams, Relaxed);
+        self.older_secret_datagrams
+            .store(counters.older_secret_datagrams, Relaxed);
     }
 
     /// The core loop was away (paused, starved) for `away`.
@@ -250,6 +253,10 @@ impl Metrics {
         out.insert(
             "stranger_datagrams".into(),
             self.stranger_datagrams.load(Relaxed),
+        );
+        out.insert(
+            "older_secret_datagrams".into(),
+            self.older_secret_datagrams.load(Relaxed),
         );
         out.insert("loop_lags".into(), self.loop_lags.load(Relaxed));
         out
@@ -365,6 +372,12 @@ impl Metrics {
             "counter",
             "Authenticated datagrams from senders outside nodes (never acted on).",
             &plain(self.stranger_datagrams.load(Relaxed)),
+        );
+        family(
+            "vippy_older_secret_datagrams_total",
+            "counter",
+            "Datagrams whose tag matched one of the secrets after the first (a rotation is under way).",
+            &plain(self.older_secret_datagrams.load(Relaxed)),
         );
         family(
             "vippy_loop_lags_total",

@@ -81,6 +81,10 @@ pub struct PeerStatus {
     /// Why not eligible: e.g. `"stale"`, `"immature"`, `"inactive: check:http"`,
     /// `"config-conflict"`.
     pub why_not: Option<String>,
+    /// Which of this node's `secrets` the peer's latest datagram matched:
+    /// 0 is the first (the one this node signs with). During a rotation,
+    /// the old secret can be dropped once no peer shows anything but 0.
+    pub secret_index: usize,
 }
 
 /// What an [`Event`] reports. Serialised as the dotted names below.

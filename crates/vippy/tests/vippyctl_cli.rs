@@ -44,7 +44,7 @@ async fn status_prints_the_original_layout() {
         "    node2: 203.0.113.147/24 P(node2)",
         "    (unowned): 203.0.113.149/24 198.51.100.196/24",
         "Peers:",
-        "  node2  eligible                   heard 0.4s ago  config 5",
+        "  node2  eligible                   heard 0.4s ago  config 5, signs with secret 2",
         "  node3  not eligible: never heard  never heard     config ?",
         "Config: version 5 from file, digest 3f2a9c0d1e4b5a69",
     ];

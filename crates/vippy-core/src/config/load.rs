@@ -38,6 +38,7 @@ pub const TOP_KEYS: &[&str] = &[
     "quorum",
     "management_mode",
     "state_dir",
+    "secrets",
 ];
 
 const CLUSTER_KEYS: &[&str] = &["version", "vips", "nodes"];
@@ -103,7 +104,7 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
             name => ChatInterface::Named(name.to_string()),
         }),
     };
-    let secret = read_secret(f, &top);
+    let secrets = read_secrets(f, &top);
 
     let interval = duration_or(f, &top, "interval", 0.001, 3600.0, 1.0);
     let mature = duration_or(f, &top, "mature", 0.0, DAY, 5.0);
@@ -204,7 +205,7 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         interfaces,
         chat: chat?,
         chat_interface: chat_interface?,
-        secret: secret?,
+        secrets: secrets?,
         interval: interval?,
         mature: mature?,
         stale: stale?,
@@ -528,6 +529,83 @@ fn socket_addr(f: &mut Fields, v: &Value, path: &str) -> Option<SocketAddr> {
             None
         }
     }
+}
+
+/// `secret`, `secret_file` or `secrets` (exactly one of them).
+fn read_secrets(f: &mut Fields, top: &Object) -> Option<Vec<Secret>> {
+    let Some(list) = top.get("secrets") else {
+        return read_secret(f, top).map(|s| vec![s]);
+    };
+    if let Some(other) = top.get("secret").or(top.get("secret_file")) {
+        f.error(
+            "secrets",
+            Some(other.at),
+            "give \"secrets\" or one of \"secret\" and \"secret_file\", not both",
+        );
+        return None;
+    }
+    let items = f.array(list, "secrets")?;
+    if items.is_empty() {
+        f.error(
+            "secrets",
+            Some(list.at),
+            "is empty; list at least one secret (the first signs, every one is accepted)",
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let path = index_path("secrets", i);
+        let secret = match &item.kind {
+            Kind::String(s) if s.is_empty() => {
+                f.error(&path, Some(item.at), "is empty; a secret must be set");
+                None
+            }
+            Kind::String(s) => Some(Secret::Inline(s.clone())),
+            Kind::Object(_) => f.object(item, &path, &["file"]).and_then(|o| {
+                let Some(v) = o.get("file") else {
+                    f.error(
+                        &path,
+                        Some(item.at),
+                        "needs \"file\": the path of a file holding the secret",
+                    );
+                    return None;
+                };
+                let file_path = format!("{path}.file");
+                let s = f.string(v, &file_path)?;
+                if s.is_empty() {
+                    f.error(
+                        &file_path,
+                        Some(v.at),
+                        "is empty; give the path of a file holding the secret",
+                    );
+                    return None;
+                }
+                Some(Secret::File(PathBuf::from(s)))
+            }),
+            _ => {
+                f.error(
+                    &path,
+                    Some(item.at),
+                    format!(
+                        "must be a string or {{ \"file\": PATH }}, not {}",
+                        item.type_name()
+                    ),
+                );
+                None
+            }
+        };
+        match secret {
+            Some(s) if out.contains(&s) => {
+                f.error(&path, Some(item.at), "repeats an earlier entry");
+                ok = false;
+            }
+            Some(s) => out.push(s),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 fn read_secret(f: &mut Fields, top: &Object) -> Option<Secret> {

@@ -22,7 +22,10 @@ pub struct Config {
     pub interfaces: BTreeMap<IpAddr, String>,
     pub chat: SocketAddr,
     pub chat_interface: ChatInterface,
-    pub secret: Secret,
+    /// The shared secrets, at least one: the first signs every datagram,
+    /// every one is accepted (`secrets`, for rotation; `secret` or
+    /// `secret_file` give a list of one).
+    pub secrets: Vec<Secret>,
     pub interval: Duration,
     pub mature: Duration,
     pub stale: Duration,

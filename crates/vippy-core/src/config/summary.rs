@@ -42,10 +42,15 @@ pub fn summary(config: &Config, node: Option<&str>) -> String {
         ChatInterface::All => "all interfaces".to_string(),
         ChatInterface::Named(name) => name.clone(),
     };
-    let secret = match &config.secret {
-        Secret::Inline(_) => "inline".to_string(),
-        Secret::File(path) => format!("from {}", path.display()),
-    };
+    let secret = config
+        .secrets
+        .iter()
+        .map(|s| match s {
+            Secret::Inline(_) => "inline".to_string(),
+            Secret::File(path) => format!("from {}", path.display()),
+        })
+        .collect::<Vec<_>>()
+        .join(", accepting ");
     let _ = writeln!(
         out,
         "  chat {} on {on} ({mode}), secret {secret}",

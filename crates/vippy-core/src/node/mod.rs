@@ -48,7 +48,8 @@ pub struct Node {
     index: Option<u16>,
     /// Group index by identity key, for `cluster`.
     group_index: HashMap<u64, usize>,
-    key: Key,
+    /// The chat keys, one per secret; the first signs.
+    keys: Vec<Key>,
     incarnation: u64,
     sequence: u64,
 
@@ -163,11 +164,12 @@ struct Held {
 impl Node {
     /// A node named `name` starting at `now`. `incarnation` must grow
     /// across restarts (the daemon uses wall-clock nanoseconds at start);
-    /// `secret` is the shared secret's bytes.
+    /// `secrets` are the shared secrets' bytes: the first signs, every one is
+    /// accepted (a secret being rotated). None at all means the empty secret.
     pub fn new(
         config: Arc<Config>,
         name: &str,
-        secret: &[u8],
+        secrets: &[SecretBytes],
         incarnation: u64,
         now: Instant,
     ) -> Node {
@@ -176,7 +178,7 @@ impl Node {
             name: name.to_string(),
             index: cluster.node_index(name),
             group_index: index_groups(&cluster),
-            key: Key::derive(secret),
+            keys: derive_keys(secrets),
             incarnation,
             sequence: 0,
             mature_at: now + boot_listen(&config),
@@ -386,7 +388,7 @@ impl Node {
                 self.admin.clear();
                 self.needs_decide = true;
             }
-            LocalEvent::Reload { config, secret } => self.reload(config, &secret.0, now),
+            LocalEvent::Reload { config, secrets } => self.reload(config, &secrets, now),
             LocalEvent::Shutdown => {
                 self.shutting_down = true;
                 self.needs_decide = true;
@@ -656,6 +658,11 @@ impl Node {
         }
     }
 
+    fn signing_key(&self) -> &Key {
+        // `derive_keys` never returns an empty list.
+        &self.keys[0]
+    }
+
     fn encoded_len(&self, heartbeat: &wire::Heartbeat) -> usize {
         let msg = Message {
             header: Header {
@@ -665,7 +672,7 @@ impl Node {
             },
             body: Body::Heartbeat(heartbeat.clone()),
         };
-        wire::encode(&msg, &self.key).map_or(usize::MAX, |b| b.len())
+        wire::encode(&msg, self.signing_key()).map_or(usize::MAX, |b| b.len())
     }
 
     fn send(&mut self, _now: Instant, body: Body, destination: Destination) {
@@ -683,7 +690,7 @@ impl Node {
         };
         // Every field is bounded when built here, so encoding cannot fail;
         // if it ever did, dropping one datagram is the safe outcome.
-        if let Ok(bytes) = wire::encode(&msg, &self.key) {
+        if let Ok(bytes) = wire::encode(&msg, self.signing_key()) {
             self.transmits.push_back(Transmit { destination, bytes });
         }
     }
@@ -722,4 +729,13 @@ fn index_groups(cluster: &Cluster) -> HashMap<u64, usize> {
         .enumerate()
         .map(|(i, g)| (g.key, i))
         .collect()
+}
+
+/// One chat key per secret, in order; the empty secret if there is none
+/// (the config loader requires one, so that is only a caller's mistake).
+pub(super) fn derive_keys(secrets: &[SecretBytes]) -> Vec<Key> {
+    if secrets.is_empty() {
+        return vec![Key::derive(b"")];
+    }
+    secrets.iter().map(|s| Key::derive(&s.0)).collect()
 }

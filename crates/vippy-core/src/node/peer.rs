@@ -29,6 +29,9 @@ pub(crate) struct Peer {
     /// was last rejected from it: it restarted with its clock behind (or a
     /// second process runs under its name), and is told what we hold.
     pub regressed_at: Option<Instant>,
+    /// Which of our secrets its latest datagram's tag matched (0: the one
+    /// we sign with), so a rotation shows who still signs with an old one.
+    pub signed_with: usize,
     /// When this node first heard its current incarnation.
     pub met_at: Instant,
     /// The goodbye's sequence: a heartbeat older than it (reordered on the
@@ -78,6 +81,7 @@ impl Peer {
             departed: false,
             verified: false,
             echoed_at: now,
+            signed_with: 0,
             counted_before: false,
             regressed_at: None,
             met_at: now,

@@ -22,14 +22,17 @@ const MAX_DUPLICATE_REPORTS: usize = 16;
 
 impl Node {
     pub(super) fn receive(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let msg = match wire::decode(bytes, &self.key) {
-            Ok(msg) => msg,
+        let (msg, signed_with) = match wire::decode_any(bytes, &self.keys) {
+            Ok(found) => found,
             Err(e) => {
                 self.reject(from, None, e.reason().into(), e.to_string());
                 return;
             }
         };
         let Message { header, body } = msg;
+        if signed_with > 0 {
+            self.counters.older_secret_datagrams += 1;
+        }
         if header.sender == self.name {
             self.hear_twin(now, from, header.incarnation, &body);
             return;
@@ -147,6 +150,7 @@ impl Node {
         }
         peer.addr = from;
         peer.last_heard = now;
+        peer.signed_with = signed_with;
         if !peer.fresh {
             peer.fresh = true;
             self.needs_decide = true;

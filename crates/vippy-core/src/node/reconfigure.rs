@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Action, Cause, Event, Node, index_groups};
+use super::{Action, Cause, Event, Node, SecretBytes, index_groups};
 use crate::config::{Cluster, Config};
 
 /// Adopted configs and peers' configs kept to read their holdings.
@@ -14,10 +14,10 @@ const MAX_KNOWN_CONFIGS: usize = 8;
 impl Node {
     /// A reloaded file. Local settings always apply; its cluster part applies
     /// unless the cluster already runs a newer version adopted from a peer.
-    pub(super) fn reload(&mut self, config: Arc<Config>, secret: &[u8], now: Instant) {
+    pub(super) fn reload(&mut self, config: Arc<Config>, secrets: &[SecretBytes], now: Instant) {
         let file_cluster = config.cluster.clone();
         self.config = config;
-        self.key = crate::wire::Key::derive(secret);
+        self.keys = super::derive_keys(secrets);
         if file_cluster.digest() == self.cluster.digest() {
             // Same vips and nodes: timers, logging, checks changed; nothing moves.
             self.needs_decide = true;

@@ -53,6 +53,9 @@ pub struct PeerView {
     pub config_version: Option<u64>,
     pub eligible: bool,
     pub why_not: Option<String>,
+    /// Which of this node's secrets the peer's latest datagram matched
+    /// (0: the first, the one this node signs with).
+    pub secret_index: usize,
 }
 
 impl Node {
@@ -103,6 +106,7 @@ impl Node {
                     config_version: peer.state.as_ref().map(|s| s.version),
                     eligible: eligible.is_ok(),
                     why_not: eligible.err(),
+                    secret_index: peer.signed_with,
                 }
             })
             .collect();

@@ -25,10 +25,11 @@ pub enum LocalEvent {
     },
     /// Lifts every source's drain at once.
     UndrainAll,
-    /// A new configuration file was read and validated, with its secret.
+    /// A new configuration file was read and validated, with its secrets
+    /// (the first signs, every one is accepted).
     Reload {
         config: Arc<Config>,
-        secret: SecretBytes,
+        secrets: Vec<SecretBytes>,
     },
     /// Graceful stop: release everything and say goodbye.
     Shutdown,
@@ -312,6 +313,9 @@ pub struct Counters {
     pub incarnation_bumps: u64,
     /// Authenticated datagrams from senders outside `nodes`.
     pub stranger_datagrams: u64,
+    /// Datagrams whose tag matched a secret other than the first (the
+    /// signing one): some node still signs with a secret being rotated out.
+    pub older_secret_datagrams: u64,
 }
 
 impl Counters {

@@ -31,6 +31,13 @@ pub fn encode(msg: &Message, key: &Key) -> Result<Vec<u8>, EncodeError> {
 /// version, the MAC (in constant time, before any other field is read),
 /// then every field, and that nothing trails the message. Never panics.
 pub fn decode(bytes: &[u8], key: &Key) -> Result<Message, WireError> {
+    decode_any(bytes, std::slice::from_ref(key)).map(|(msg, _)| msg)
+}
+
+/// [`decode`] with several accepted keys (a secret being rotated): the MAC
+/// may match any of them. Returns the message and the index of the key that
+/// matched, so a receiver can tell which peers still sign with an old secret.
+pub fn decode_any(bytes: &[u8], keys: &[Key]) -> Result<(Message, usize), WireError> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(WireError::Oversize { len: bytes.len() });
     }
@@ -55,9 +62,9 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<Message, WireError> {
     let Some((signed, tag)) = bytes.split_last_chunk::<TAG_LEN>() else {
         return Err(WireError::TooShort);
     };
-    if !key.verify(signed, tag) {
+    let Some(signed_with) = keys.iter().position(|key| key.verify(signed, tag)) else {
         return Err(WireError::BadMac);
-    }
+    };
 
     // Authentic from here on; still checked field by field.
     let mut r = Reader::new(signed);
@@ -69,5 +76,5 @@ pub fn decode(bytes: &[u8], key: &Key) -> Result<Message, WireError> {
     let header = Header::read(&mut r)?;
     let body = Body::read(kind, &mut r)?;
     r.finish()?;
-    Ok(Message { header, body })
+    Ok((Message { header, body }, signed_with))
 }

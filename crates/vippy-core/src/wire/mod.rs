@@ -61,7 +61,7 @@ mod replay;
 
 pub use auth::Key;
 pub use error::{EncodeError, RejectReason, WireError};
-pub use frame::{decode, encode};
+pub use frame::{decode, decode_any, encode};
 pub use groupset::GroupSet;
 pub use message::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, Handoff, Header, Heartbeat, Message,

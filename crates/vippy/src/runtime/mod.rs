@@ -28,10 +28,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vippy_core::config::{Config, NotifyTarget};
-use vippy_core::node::{Action, Counters, Destination, LocalEvent, Node, SecretBytes};
+use vippy_core::node::{Action, Counters, Destination, LocalEvent, Node};
 
 use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState};
-use crate::check_config::{node_in_config, read_config, secret_bytes};
+use crate::check_config::{node_in_config, read_config, secrets_bytes};
 use crate::checks::{CheckResult, HealthChecks};
 use crate::hooks::Hooks;
 use crate::metrics::Metrics;
@@ -65,7 +65,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let config = Arc::new(read_config(&options.config_path).map_err(anyhow::Error::msg)?);
     node_in_config(&config, &options.node).map_err(anyhow::Error::msg)?;
-    let secret = secret_bytes(&config).map_err(anyhow::Error::msg)?;
+    let secrets = secrets_bytes(&config).map_err(anyhow::Error::msg)?;
 
     let netlink = Netlink::new().context("opening rtnetlink")?;
     let links = netlink.links().await.context("listing interfaces")?;
@@ -80,7 +80,13 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         .map_or(1, |d| d.as_nanos() as u64);
     let incarnation = state::next_incarnation(&config, clock);
     let started = Instant::now();
-    let mut node = Node::new(config.clone(), &options.node, &secret, incarnation, started);
+    let mut node = Node::new(
+        config.clone(),
+        &options.node,
+        &secrets,
+        incarnation,
+        started,
+    );
     if let Some((cluster, from)) = state::load_adopted(&config) {
         info!(node = %options.node, "resuming config version {} adopted from {from} (kept in {})", cluster.version, config.state_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         node.resume_adopted(Arc::new(cluster), from, started);
@@ -142,7 +148,6 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
 
     let mut loop_state = LoopState {
         config,
-        secret,
         chat,
         dp: dp_tx,
         last_counters: Counters::default(),
@@ -335,7 +340,6 @@ fn chat_config(config: &Config, me: &str) -> ChatConfig {
 
 struct LoopState {
     config: Arc<Config>,
-    secret: Vec<u8>,
     chat: Chat,
     dp: mpsc::UnboundedSender<Command>,
     last_counters: Counters,
@@ -473,7 +477,7 @@ impl LoopState {
         plugins: &mut Plugins,
     ) -> anyhow::Result<()> {
         let config = Arc::new(read_config(&options.config_path).map_err(anyhow::Error::msg)?);
-        let secret = secret_bytes(&config).map_err(anyhow::Error::msg)?;
+        let secrets = secrets_bytes(&config).map_err(anyhow::Error::msg)?;
         if config.chat != self.config.chat
             || config.peers != self.config.peers
             || config.chat_interface != self.config.chat_interface
@@ -538,10 +542,9 @@ impl LoopState {
             Instant::now(),
             LocalEvent::Reload {
                 config: config.clone(),
-                secret: SecretBytes(secret.clone()),
+                secrets,
             },
         );
-        self.secret = secret;
         self.config = config.clone();
         let _ = self.dp.send(Command::Configure {
             config,

@@ -43,6 +43,7 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
             config_version: p.config_version,
             eligible: p.eligible,
             why_not: p.why_not,
+            secret_index: p.secret_index,
         })
         .collect();
     Status {

@@ -271,6 +271,7 @@ pub fn sample_status() -> Status {
                 config_version: Some(5),
                 eligible: true,
                 why_not: None,
+                secret_index: 1,
             },
             PeerStatus {
                 name: "node3".into(),
@@ -280,6 +281,7 @@ pub fn sample_status() -> Status {
                 config_version: None,
                 eligible: false,
                 why_not: Some("never heard".into()),
+                secret_index: 0,
             },
         ],
         counters: BTreeMap::from([("heartbeats_sent".to_string(), 10)]),
