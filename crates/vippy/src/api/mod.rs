@@ -1,4 +1,4 @@
-//! The management API: HTTP/1.1 + JSON over the unix socket (DESIGN §6),
+//! The management API: HTTP/1.1 + JSON over the unix socket,
 //! so `curl --unix-socket /var/run/vippy.socket http://localhost/status`
 //! works. Endpoints are described in docs/API.md.
 //!

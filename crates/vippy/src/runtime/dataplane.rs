@@ -1,8 +1,9 @@
-//! The data plane task (DESIGN §5): applies the core's desired state to the
-//! kernel over rtnetlink, announces acquired VIPs, and reconciles — so a
-//! failed call is retried, a VIP removed by hand comes back, and a VIP this
-//! node does not hold (left by a crash or kill -9) goes away. It runs apart
-//! from the core loop, so a slow netlink call never delays a heartbeat.
+//! The data plane task (docs/ARCHITECTURE.md, "The data plane"): applies the
+//! core's desired state to the kernel over rtnetlink, announces acquired VIPs,
+//! and reconciles — so a failed call is retried, a VIP removed by hand comes
+//! back, and a VIP this node does not hold (left by a crash or kill -9) goes
+//! away. It runs apart from the core loop, so a slow netlink call never delays
+//! a heartbeat.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -140,7 +141,8 @@ impl DataPlane {
     }
 
     /// Removes configured VIPs this node does not hold: at start it holds
-    /// none, so anything left by a crash or kill -9 goes (DESIGN §5).
+    /// none, so anything left by a crash or kill -9 goes before this node
+    /// says anything to its peers.
     pub async fn remove_leftovers(&mut self) {
         self.reconcile().await;
     }
@@ -278,7 +280,7 @@ impl DataPlane {
     }
 
     /// The interface for a VIP: the configured one, else the one whose
-    /// connected subnet contains it (DESIGN §5).
+    /// connected subnet contains it.
     fn interface_for(
         &self,
         ip: &IpNet,
@@ -482,7 +484,7 @@ impl DataPlane {
 
     /// One round of announcements for `ips`: gratuitous ARP in both forms
     /// (switches differ in which they honour) or an unsolicited NA, then
-    /// targeted ARP replies to the notify list (DESIGN §5).
+    /// targeted ARP replies to the notify list.
     async fn announce_once(&mut self, ips: &[IpNet], cluster_neighbours: &[wire::Neighbour]) {
         let Ok((addresses, links)) = self.snapshot().await else {
             return;
