@@ -9,8 +9,9 @@
 //! the runtime up.
 //!
 //! Access: the socket is created with the configured mode (0600 unless
-//! configured), and every connection's peer credentials are checked: only
-//! root and the daemon's own uid are served; anyone else gets 403.
+//! configured), and every connection's peer credentials are checked: root
+//! and the daemon's own uid are served, and so is the socket's group when
+//! the mode gives the group read and write; anyone else gets 403.
 
 mod routes;
 mod socket;
