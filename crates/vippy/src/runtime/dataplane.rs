@@ -44,7 +44,9 @@ pub enum Command {
         config: Arc<Config>,
         cluster: Arc<Cluster>,
     },
-    /// Answer once every earlier command is applied (used at shutdown).
+    /// Answer once every earlier command is applied: the core loop waits
+    /// for it after a release, before the release is announced, and at
+    /// shutdown.
     Flush(oneshot::Sender<()>),
 }
 
@@ -417,8 +419,6 @@ impl DataPlane {
         self.delete(group, &present, leftover).await;
     }
 
-    /// Puts back what should be here and removes configured VIPs that
-    /// should not; never touches an address that is not a configured VIP.
     /// Reports the interfaces when they changed since last time.
     async fn follow_links(&mut self) {
         let Ok(links) = self.netlink.links().await else {
@@ -434,6 +434,8 @@ impl DataPlane {
         }
     }
 
+    /// Puts back what should be here and removes configured VIPs that
+    /// should not; never touches an address that is not a configured VIP.
     async fn reconcile(&mut self) {
         let Ok((addresses, links)) = self.snapshot().await else {
             return;
