@@ -2,7 +2,7 @@
 # Installs what `vippy-lab bench-keepalived` needs: Debian's keepalived. Only
 # for the head-to-head benchmark; the tests never use it. Idempotent.
 #
-# keepalived is only ever run inside lab namespaces (DESIGN §7). The package's
+# keepalived is only ever run inside lab namespaces (docs/LAB.md). The package's
 # service must not start in the host's namespace, so a policy-rc.d refusing
 # every start is in place during the install (an existing one is kept as it
 # is), and afterwards any keepalived in this script's own network namespace

@@ -1,5 +1,6 @@
-//! Placement at the largest supported size: 4096 groups over 64 nodes
-//! (DESIGN §3). Results and how to read them: docs/BENCHMARKS.md.
+//! Placement at the largest supported size: 4096 groups (the most a config
+//! may have, so that a heartbeat fits its budget) over 64 nodes. Results and
+//! how to read them: docs/BENCHMARKS.md.
 
 use std::hint::black_box;
 

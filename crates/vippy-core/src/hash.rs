@@ -1,5 +1,5 @@
 //! Stable hashes: identical on every node, every architecture and every
-//! release, because placement on different nodes must agree (DESIGN §4).
+//! release, because placement on different nodes must agree.
 
 use sha2::{Digest, Sha256};
 

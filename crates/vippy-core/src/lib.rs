@@ -1,6 +1,7 @@
 //! The pure half of vippy: configuration, wire format, placement and the
 //! node state machine. Nothing here touches a socket, a clock or a random
-//! number generator (DESIGN §2); the daemon in `crates/vippy` drives it.
+//! number generator, so the simulator can run it on a fake clock; the
+//! daemon in `crates/vippy` drives it (docs/ARCHITECTURE.md).
 //!
 //! # Layout
 //! - [`config`]: parse (JSON5, so the original's files load), validate,

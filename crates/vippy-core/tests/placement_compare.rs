@@ -1,4 +1,4 @@
-//! vippy's placement against the original's rule (DESIGN §1, §4), on random
+//! vippy's placement against the original's md5 rule, on random
 //! clusters: balance, and groups moved when one node fails or joins.
 //!
 //! The table in docs/BENCHMARKS.md comes from

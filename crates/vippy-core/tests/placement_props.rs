@@ -1,4 +1,5 @@
-//! Property tests for placement (DESIGN §4): the five rules, the fixpoint,
+//! Property tests for placement: the five rules (docs/ARCHITECTURE.md,
+//! "Placement rules"), the fixpoint,
 //! convergence from arbitrary holders, and a release-before-acquire model.
 //!
 //! Proptest draws only sizes and a seed; a small PRNG builds the cluster, so
@@ -199,7 +200,7 @@ fn check_rules(cluster: &Cluster, seed: u64) -> Result<Assignment, TestCaseError
     let settled = cluster.with_holders(assignment.as_holders());
     same(&settled.assign(), &assignment, "not a fixpoint")?;
 
-    // Release before acquire (§4 rule 5): holders told to let go have let
+    // Release before acquire (rule 5): holders told to let go have let
     // go, some new owners have acquired. The assignment must not change
     // midway, or orphans would chase a moving target.
     let released: Vec<Vec<NodeIndex>> = cluster
@@ -410,7 +411,7 @@ fn no_eligible_node_no_owner() {
 
 #[test]
 fn two_groups_on_two_nodes_split() {
-    // The original's weak spot (DESIGN §4): rendezvous alone puts both on
+    // The original's weak spot: rendezvous alone puts both on
     // one node half the time.
     let nodes = [
         PlacementNode { index: 0, key: 11 },

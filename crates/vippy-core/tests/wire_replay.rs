@@ -1,4 +1,4 @@
-//! The per-sender anti-replay window (DESIGN §3, RFC 4303 §3.4.3).
+//! The per-sender anti-replay window (docs/PROTOCOL.md, RFC 4303 §3.4.3).
 
 use proptest::prelude::*;
 use std::collections::HashSet;

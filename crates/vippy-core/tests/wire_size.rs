@@ -1,5 +1,5 @@
 //! The size budget of docs/PROTOCOL.md: what is promised to fit in 1200
-//! bytes (DESIGN §3) and in MAX_DATAGRAM, checked at the worst case.
+//! bytes and in MAX_DATAGRAM, checked at the worst case.
 
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv6Addr};
@@ -8,7 +8,7 @@ use vippy_core::wire::{
     MAX_DATAGRAM, Message, Neighbour, decode, encode,
 };
 
-/// The budget DESIGN §3 sets for one datagram on any path.
+/// The budget for one datagram: a size that crosses any path unfragmented.
 const BUDGET: usize = 1200;
 
 fn header(name_len: usize) -> Header {

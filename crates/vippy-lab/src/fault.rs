@@ -1,9 +1,9 @@
-//! Faults without `sch_netem` (DESIGN §7): a cable pulled (the bridge port
-//! down), and nftables rules on the host's lab interface for isolation,
-//! partitions, dropped multicast and random loss. All rules live in one
-//! `netdev` table per host namespace, on the ingress and egress hooks of its
-//! lab interface, so they catch ARP and neighbour discovery too; `heal`
-//! deletes that table.
+//! Faults without `sch_netem` (so they work on kernels without it): a cable
+//! pulled (the bridge port down), and nftables rules on the host's lab
+//! interface for isolation, partitions, dropped multicast and random loss. All
+//! rules live in one `netdev` table per host namespace, on the ingress and
+//! egress hooks of its lab interface, so they catch ARP and neighbour discovery
+//! too; `heal` deletes that table.
 
 use anyhow::{Result, ensure};
 

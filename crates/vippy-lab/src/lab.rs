@@ -164,7 +164,8 @@ impl Lab {
         // router solicitations, MLD reports or DAD probes into the lab.
         sysctl(&sw, "net.ipv6.conf.all.disable_ipv6", "1")?;
         sysctl(&sw, "net.ipv6.conf.default.disable_ipv6", "1")?;
-        // DESIGN §7: no multicast snooping, so chat multicast floods.
+        // No multicast snooping, so chat multicast floods to every port, as
+        // on a plain switch.
         run(
             "ip",
             &[

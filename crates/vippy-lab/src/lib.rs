@@ -1,7 +1,7 @@
 //! The network-namespace lab: a switch namespace with a bridge, node, client
 //! and attacker namespaces on it, processes inside them, faults, and a sweep
 //! of what earlier runs left. Everything that sends packets in vippy's tests
-//! runs here, never in the host's own namespace (DESIGN §7). See docs/LAB.md.
+//! runs here, never in the host's own namespace. See docs/LAB.md.
 //!
 //! # Layout
 //! - `lab.rs`: [`LabSpec`], [`Lab`] (build, drop, spawn, exec), [`LabHost`]

@@ -1,8 +1,8 @@
-//! A deterministic multi-node simulator for the vippy core (issue 3): real
-//! [`vippy_core::node::Node`]s on a fake clock and a seeded network with
-//! delay, loss, duplication, reordering, partitions, crashes, restarts,
-//! pauses, health flaps and config bumps. A failing seed prints itself and
-//! a readable trace; `VIPPY_SIM_SEED` replays one seed with the full trace.
+//! A deterministic multi-node simulator for the vippy core (docs/TESTING.md):
+//! real [`vippy_core::node::Node`]s on a fake clock and a seeded network with
+//! delay, loss, duplication, reordering, partitions, crashes, restarts, pauses,
+//! health flaps and config bumps. A failing seed prints itself and a readable
+//! trace; `VIPPY_SIM_SEED` replays one seed with the full trace.
 //!
 //! # Layout
 //! - `rng.rs`: the seeded generator.

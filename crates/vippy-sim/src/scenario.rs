@@ -1,6 +1,8 @@
 //! One seeded run: a random cluster goes through boot, quiet, crash,
-//! restart, chaos, heal and reload, and the invariants of issue 3 are
-//! checked after each phase (and, where the network is clean, at every step).
+//! restart, chaos, heal and reload, and the invariants (one holder per group,
+//! the clients' caches on the holder, nothing moving without a fault, every
+//! node on the newest config) are checked after each phase (and, where the
+//! network is clean, at every step).
 
 use std::fmt::Write as _;
 use std::sync::Arc;

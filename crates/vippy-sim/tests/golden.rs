@@ -1,4 +1,5 @@
-//! Golden scenario tests for the node state machine (issue 3; STYLE rule 6).
+//! Golden scenario tests for the node state machine, the second of the four
+//! test rings in docs/TESTING.md.
 //!
 //! Each `tests/golden/NAME.jsonl` holds a scenario's inputs and
 //! `NAME.out` the expected transcript: every event and action of every

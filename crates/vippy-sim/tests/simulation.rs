@@ -1,6 +1,6 @@
 //! The simulator in CI: many seeds, every invariant, and a replay hook.
 
-/// At least 1000 seeds (issue 3); `VIPPY_SIM_SEEDS` raises it.
+/// 1000 seeds by default, as CI runs them; `VIPPY_SIM_SEEDS` sets another count.
 #[test]
 fn seeds() {
     let count = std::env::var("VIPPY_SIM_SEEDS")

@@ -1,5 +1,5 @@
 //! Health checks: commands run every `interval`, killed at `timeout`,
-//! debounced with `rise`/`fall` (DESIGN §6). A failing check makes the node
+//! debounced with `rise`/`fall` (docs/plugins.md). A failing check makes the node
 //! inactive with reason `check:NAME`; that decision is the runtime's, this
 //! module only reports state changes.
 //!

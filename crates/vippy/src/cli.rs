@@ -1,6 +1,6 @@
-//! Command lines of `vippyd` and `vippyctl` (DESIGN §1: the original's
-//! flags), shared by the binaries and by `vippy-gen`, which writes the man
-//! pages and shell completions from them.
+//! Command lines of `vippyd` and `vippyctl` (the original's flags and defaults:
+//! `-c`, `-n`, `-p`, the socket path), shared by the binaries and by
+//! `vippy-gen`, which writes the man pages and shell completions from them.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! Event hooks: commands run when this node takes a group (`up`), gives one
-//! up (`down`), or changes state (`change`) (DESIGN §6).
+//! up (`down`), or changes state (`change`) (docs/plugins.md).
 //!
 //! [`Hooks::run`] only queues: failover never waits for a hook. Hooks of one
 //! group run one at a time in the order they were queued (so a `down` hook

@@ -1,4 +1,4 @@
-//! vippyd's log output (DESIGN §6): one tracing subscriber that writes to
+//! vippyd's log output (docs/OPERATIONS.md, "Logging"): one tracing subscriber that writes to
 //! the console, to syslog (`/dev/log`) or to journald, and filters with the
 //! configuration's mask of syslog severities.
 //!

@@ -1,5 +1,5 @@
 //! Counters and gauges for `GET /metrics`, in the Prometheus text exposition
-//! format 0.0.4 (DESIGN §6).
+//! format 0.0.4 (docs/API.md, "GET /metrics").
 //!
 //! Everything is an atomic, so the runtime, hooks and the API update and read
 //! them without locks; only the per-check gauges sit behind a short mutex.
@@ -20,7 +20,7 @@ pub enum RejectReason {
     Malformed,
     /// Sender is not in `nodes`.
     UnknownNode,
-    /// Same config version, different digest (DESIGN §3).
+    /// Same config version, different digest.
     ConfigConflict,
     /// Unknown protocol version.
     Version,
@@ -66,7 +66,7 @@ impl Direction {
     }
 }
 
-/// What kind of neighbour announcement was sent (DESIGN §5).
+/// What kind of neighbour announcement was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Announcement {
     /// Gratuitous ARP (IPv4).

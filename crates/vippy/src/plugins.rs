@@ -1,5 +1,5 @@
 //! Plugins: long-running programs (any language) supervised by vippyd that
-//! talk to it through the management API (DESIGN §6, docs/plugins.md).
+//! talk to it through the management API (docs/plugins.md).
 //!
 //! Each gets `VIPPY_SOCKET` (the API socket) and `VIPPY_NODE` in its
 //! environment and inherits vippyd's stdout and stderr. One that exits is

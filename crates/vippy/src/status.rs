@@ -1,5 +1,5 @@
 //! What the management API shows: a snapshot of this node's view
-//! ([`Status`]) and the event stream ([`Event`]) (DESIGN §6).
+//! ([`Status`]) and the event stream ([`Event`]) (docs/API.md).
 //!
 //! The runtime builds these; the API serves them as JSON and `vippyctl`
 //! reads them back, so every type is both `Serialize` and `Deserialize`, and
@@ -20,7 +20,7 @@ pub struct Status {
     /// Cluster config digest, lowercase hex.
     pub digest: String,
     /// `"file"`, or `"adopted from NODE"` when a peer's newer config is in
-    /// force (DESIGN §3).
+    /// force.
     pub config_origin: String,
     pub mature: bool,
     pub active: bool,
@@ -76,7 +76,7 @@ pub struct PeerStatus {
     pub last_heard_seconds: Option<f64>,
     pub incarnation: Option<u64>,
     pub config_version: Option<u64>,
-    /// Eligible for placement (DESIGN §4).
+    /// Eligible for placement.
     pub eligible: bool,
     /// Why not eligible: e.g. `"stale"`, `"immature"`, `"inactive: check:http"`,
     /// `"config-conflict"`.

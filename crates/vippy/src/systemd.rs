@@ -1,5 +1,6 @@
 //! Telling systemd how vippyd is doing (sd_notify(3)): ready, reloading,
-//! stopping, a status line, and watchdog pings (DESIGN §6).
+//! stopping, a status line, and watchdog pings (docs/OPERATIONS.md,
+//! "Running under systemd").
 //!
 //! Every function is a no-op returning `Ok` when `NOTIFY_SOCKET` is unset,
 //! so vippyd runs the same outside systemd. Errors are for the caller to log;

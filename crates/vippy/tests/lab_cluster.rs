@@ -1,4 +1,4 @@
-//! Real vippyd daemons in network namespaces (issue 4): real netlink, real
+//! Real vippyd daemons in network namespaces (docs/LAB.md): real netlink, real
 //! ARP and NDP on veth pairs, real multicast and unicast chat, real signals.
 //! Every test builds its own lab (unique names) and tears it down on drop,
 //! failure included. They need root; without it they say so and pass.

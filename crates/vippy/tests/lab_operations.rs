@@ -1,4 +1,4 @@
-//! Operations end to end (issue 5): the management API through
+//! Operations end to end: the management API through
 //! `curl --unix-socket`, vippyctl, drain and undrain, health checks, hooks,
 //! socket permissions and plugins, all against real vippyd daemons in the
 //! namespace lab. Every test builds its own cluster and tears it down on

@@ -22,7 +22,8 @@ fn the_example_configuration_is_valid() {
             .unwrap_or_else(|e| panic!("vippy.conf.example: {e}"));
     assert!(summary.contains("4 groups"), "{summary}");
     let text = std::fs::read_to_string(packaging("vippy.conf.example")).unwrap();
-    // Documentation addresses only (DESIGN §7).
+    // Documentation addresses only, not the original README's 10.8.x: an
+    // example copied as it is must not collide with a real network.
     assert!(!text.contains("10.8."), "the example uses 10.x addresses");
 }
 

@@ -1,6 +1,7 @@
 //! The cluster-wide part of the configuration: what must agree on every
 //! node (version, vips without interface names, nodes), its canonical text
-//! and its digest (DESIGN §1, §3).
+//! and its digest (docs/CONFIGURATION.md, "What must agree across the
+//! cluster").
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

@@ -43,7 +43,8 @@ pub const TOP_KEYS: &[&str] = &[
 
 const CLUSTER_KEYS: &[&str] = &["version", "vips", "nodes"];
 const MAX_NODE_NAME: usize = 64;
-/// Group indices travel as 16-bit numbers (DESIGN §3).
+/// Group indices travel as 16-bit numbers, and a heartbeat holding any
+/// subset of 4096 groups stays within its 1200-byte budget (docs/PROTOCOL.md).
 const MAX_GROUPS: usize = 4096;
 const MAX_NODES: usize = 1024;
 const DAY: f64 = 86_400.0;

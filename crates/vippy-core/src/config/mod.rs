@@ -1,4 +1,4 @@
-//! Configuration (DESIGN §1): the original vippy's file format, loaded
+//! Configuration (docs/CONFIGURATION.md): the original vippy's file format, loaded
 //! verbatim (it is JSON5, not JSON), plus vippy's extensions, validated
 //! with errors that name the file, key path and position.
 //!

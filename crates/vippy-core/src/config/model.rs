@@ -18,7 +18,7 @@ pub struct Config {
     pub source: String,
     pub cluster: Arc<Cluster>,
     /// Local interface names of VIPs, by address: interface names are local
-    /// and not part of the cluster digest (DESIGN §3).
+    /// and not part of the cluster digest.
     pub interfaces: BTreeMap<IpAddr, String>,
     pub chat: SocketAddr,
     pub chat_interface: ChatInterface,
@@ -260,7 +260,7 @@ impl LevelMask {
     }
 }
 
-/// Gratuitous ARP / unsolicited NA settings (DESIGN §5).
+/// Gratuitous ARP / unsolicited NA settings (`garp`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Garp {
     /// Announcements per acquisition.

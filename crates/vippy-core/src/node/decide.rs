@@ -1,4 +1,5 @@
-//! Deciding who holds what (DESIGN §4): which nodes are eligible, what
+//! Deciding who holds what (docs/ARCHITECTURE.md, "Placement rules"):
+//! which nodes are eligible, what
 //! placement assigns, and the safe way to get there — a node releases
 //! first, and a node acquires only a group no present node announces.
 
@@ -123,7 +124,7 @@ impl Node {
     }
 
     /// A peer counts for placement when it is present, a member, on the same
-    /// config, mature and active (DESIGN §4).
+    /// config, mature and active.
     pub(super) fn peer_eligible(&self, name: &str) -> Result<(), String> {
         let Some(peer) = self.peers.get(name) else {
             return Err("never heard".into());
@@ -365,7 +366,8 @@ impl Node {
         // until it adopts (or 2 × stale passes, for one that never does).
         let skew = self.version_skew(now);
 
-        // Release first (DESIGN §4 rule 5).
+        // Release first: a group is acquired only once no present node
+        // announces it, so whatever moves must be let go of here first.
         let mine = self.index;
         let held_keys: Vec<u64> = self.held.keys().copied().collect();
         let mut contested = BTreeMap::new();

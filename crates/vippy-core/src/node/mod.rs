@@ -1,4 +1,5 @@
-//! The node state machine (DESIGN §2–4), sans-IO in the manner of
+//! The node state machine (docs/ARCHITECTURE.md, "The core: inputs and
+//! outputs"), sans-IO in the manner of
 //! quinn-proto: time is an argument, inputs are `handle_*`, outputs are
 //! drained with `poll_*`, and [`Node::poll_timeout`] says when to call
 //! [`Node::handle_timeout`] next. Calling it early does nothing.
@@ -31,7 +32,8 @@ pub use status::{GroupView, NodeStatus, PeerView};
 use transfer::Fetch;
 pub use types::*;
 
-/// The size a heartbeat is kept within (DESIGN §3).
+/// The size a heartbeat is kept within: one datagram that crosses any path
+/// unfragmented (docs/PROTOCOL.md, "Size budget").
 const HEARTBEAT_BUDGET: usize = 1200;
 /// Echo slots always given to the newest acquaintances; the others rotate.
 const NEWEST_ECHOES: usize = 8;
@@ -53,7 +55,7 @@ pub struct Node {
     incarnation: u64,
     sequence: u64,
 
-    /// Boot maturity (DESIGN §1): not eligible before this.
+    /// Boot maturity (the original's `mature`): not eligible before this.
     mature_at: Instant,
     matured: bool,
     /// Groups nobody ever held are taken only after this: nodes that mature

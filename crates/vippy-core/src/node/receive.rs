@@ -1,6 +1,7 @@
 //! Datagrams in: authenticate, reject replays, then let each message kind
 //! update what this node knows. Nothing a peer sends can stop the node:
-//! every problem is an event and a counter (STYLE rule 2).
+//! every problem is an event and a counter (docs/ARCHITECTURE.md, "Peer
+//! input never stops a node").
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! New configurations without flaps (DESIGN §1, §3): a reload that keeps
+//! New configurations without flaps: a reload that keeps
 //! vips and nodes moves nothing; one that adds a group moves nothing else;
 //! one that removes a group releases only that group.
 
@@ -101,8 +101,9 @@ impl Node {
         // Handoff recipients likewise; a handoff is short-lived, so drop them.
         self.handoffs.clear();
         self.yielded.clear();
-        // A node takes no group until `mature` after adopting a new config
-        // (issue 3); it keeps the groups it holds meanwhile.
+        // A node takes no group nobody held until `mature` after adopting a
+        // new config, so that its peers adopt it too before anything new is
+        // placed; it keeps the groups it holds meanwhile.
         self.settle_until = now + self.config.mature;
         self.settling = !self.config.mature.is_zero();
         self.events.push_back(Event::ConfigAdopted {

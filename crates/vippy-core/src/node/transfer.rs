@@ -1,4 +1,4 @@
-//! Config transfer (DESIGN §3): a node that sees a peer on a config it does
+//! Config transfer (docs/PROTOCOL.md): a node that sees a peer on a config it does
 //! not know fetches it in authenticated chunks, checks the digest, and
 //! adopts it when its version is higher — or keeps it to read that peer's
 //! holdings when it is not. One fetch at a time, newest version first.

@@ -63,7 +63,8 @@ pub struct Transmit {
 }
 
 /// Desired state for the data plane. Applying one twice is harmless; the
-/// runtime reconciles the kernel with the sum of them (STYLE rule 3).
+/// runtime reconciles the kernel with the sum of them, so a failed or
+/// undone change is put right on the next pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// These addresses should be on this host.
@@ -77,7 +78,7 @@ pub enum Action {
     Announce { group: usize, ips: Vec<IpNet> },
 }
 
-/// Why this node is not serving (DESIGN §2; shown in status and heartbeats).
+/// Why this node is not serving (shown in status and heartbeats).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum InactiveReason {
     Booting,
@@ -205,7 +206,8 @@ pub enum Event {
         /// The peer it came from, or `None` for a local reload.
         from: Option<String>,
     },
-    /// Same version, different content: critical (DESIGN §3).
+    /// Same version, different content: critical, as the two sides would
+    /// place groups differently (docs/PROTOCOL.md).
     ConfigConflict {
         peer: String,
         version: u64,

@@ -1,4 +1,5 @@
-//! How many groups each eligible node may own (DESIGN §4, rule 3).
+//! How many groups each eligible node may own (placement's balance rule,
+//! rule 3 in docs/ARCHITECTURE.md, "Placement rules").
 
 use super::PlacementNode;
 
@@ -6,10 +7,10 @@ use super::PlacementNode;
 ///
 /// Water-filling: a node whose preferred groups alone exceed the fair share
 /// of what is left is capped at exactly those (preferences win over balance,
-/// §4 rule 2); the others share the rest as ⌊q⌋ or ⌈q⌉. The ⌈q⌉ slots go to
+/// rule 2); the others share the rest as ⌊q⌋ or ⌈q⌉. The ⌈q⌉ slots go to
 /// the highest-ranked nodes by key, never by what they hold: capacities then
 /// do not depend on holders, so they cannot feed back into themselves and
-/// oscillate. A fixed rank is still stable (§4 rule 4): removing a node only
+/// oscillate. A fixed rank is still stable (rule 4): removing a node only
 /// raises the level, and the ⌈q⌉ nodes are a prefix of the same ranking that
 /// only grows, so no survivor's capacity drops; adding a node only lowers
 /// them, so no old node gains room to take groups from another old node.

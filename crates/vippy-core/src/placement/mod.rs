@@ -1,4 +1,6 @@
-//! Placement: which eligible node owns each group (DESIGN §4).
+//! Placement: which eligible node owns each group. The rules it keeps, and
+//! the tests that prove each, are listed in docs/ARCHITECTURE.md,
+//! "Placement rules".
 //!
 //! [`assign`] is a pure function of the groups, the eligible nodes and who
 //! announces holding what, so every node that sees the same heartbeats
@@ -16,7 +18,8 @@
 //!    highest-weight node with room.
 //!
 //! Keeping what is held is what makes failures and joins move nothing else
-//! (§4 rule 4), while the capacities keep loads within one (§4 rule 3) —
+//! (stability, rule 4), while the capacities keep loads within one
+//! (balance, rule 3) —
 //! the balance pure rendezvous hashing lacks. Rendezvous weights only choose
 //! among nodes with room.
 
@@ -45,7 +48,7 @@ pub struct PlacementNode {
 }
 
 /// The owner of each group, by group index; `None` only when no node is
-/// eligible (§4 rule 5).
+/// eligible (rule 5: one owner per group).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Assignment {
     pub owners: Vec<Option<NodeIndex>>,
@@ -103,13 +106,13 @@ impl Assignment {
 /// No node: a group without an owner, or a node index that is not eligible.
 const NO_SLOT: u32 = u32::MAX;
 
-/// Assigns every group to one eligible node (DESIGN §4).
+/// Assigns every group to one eligible node.
 ///
 /// `holders[g]` lists the nodes that announce holding group `g`, in any
 /// order; nodes that are not eligible are ignored, a missing entry counts as
 /// no holder and extra entries are ignored. The result depends only on the
-/// contents of `eligible` and of each holders list, not their order (§4
-/// rule 1); a node listed twice in `eligible` counts once.
+/// contents of `eligible` and of each holders list, not their order
+/// (determinism, rule 1); a node listed twice in `eligible` counts once.
 pub fn assign(
     groups: &[PlacementGroup],
     eligible: &[PlacementNode],
@@ -128,7 +131,7 @@ pub fn assign(
     }
     let slot = |index: NodeIndex| slot_of.get(usize::from(index)).copied().unwrap_or(NO_SLOT);
 
-    // 1. Preferred (§4 rule 2).
+    // 1. Preferred (rule 2).
     let mut owner = vec![NO_SLOT; groups.len()];
     let mut fixed = vec![false; groups.len()];
     let mut preferred = vec![0usize; nodes.len()];
@@ -140,7 +143,7 @@ pub fn assign(
         }
     }
 
-    // 2. Capacity (§4 rule 3); `room` is what is left after preferred groups.
+    // 2. Capacity (balance, rule 3); `room` is what is left after preferred groups.
     let mut room: Vec<usize> = capacity::capacities(&nodes, &preferred, groups.len())
         .iter()
         .zip(&preferred)
@@ -200,7 +203,7 @@ pub fn assign(
 }
 
 /// Eligible nodes sorted by index, each index once, so input order cannot
-/// matter (§4 rule 1).
+/// matter (determinism, rule 1).
 fn canonical(eligible: &[PlacementNode]) -> Vec<PlacementNode> {
     let mut nodes = eligible.to_vec();
     nodes.sort_unstable_by_key(|node| (node.index, node.key));
@@ -215,7 +218,7 @@ fn strength(node: &PlacementNode, group: &PlacementGroup) -> (u64, u64, NodeInde
 }
 
 /// Un-owns the lowest-weight claimed groups of every node that claimed more
-/// than its room (§4: a node over capacity sheds its lowest-weight groups).
+/// than its room: a node over capacity sheds its lowest-weight groups.
 fn shed(
     groups: &[PlacementGroup],
     nodes: &[PlacementNode],

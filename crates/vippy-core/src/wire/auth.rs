@@ -1,4 +1,5 @@
-//! The chat key and the HMAC-SHA256 tag on every datagram (DESIGN §3).
+//! The chat key and the HMAC-SHA256 tag on every datagram (docs/PROTOCOL.md,
+//! "Key").
 
 use hmac::{KeyInit, Mac};
 

@@ -5,7 +5,7 @@ use super::replay::Replay;
 
 /// Why [`decode`](super::decode) rejected a datagram. Every variant is caused
 /// by the peer (or by a stranger on the network): count it, log it at debug
-/// with a rate limit, and carry on (STYLE rule 2).
+/// with a rate limit, and carry on: nothing a peer sends may stop a node.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum WireError {
     /// Shorter than the smallest possible datagram of its version.

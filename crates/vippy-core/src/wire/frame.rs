@@ -1,4 +1,5 @@
-//! Whole datagrams: framing, MAC and the order of checks (DESIGN §3).
+//! Whole datagrams: framing, MAC and the order of checks (docs/PROTOCOL.md,
+//! "Decoding order").
 
 use super::auth::{Key, TAG_LEN};
 use super::error::{EncodeError, WireError};

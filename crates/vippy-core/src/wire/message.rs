@@ -43,7 +43,7 @@ pub enum Body {
     ArpShare(ArpShare),
 }
 
-/// Sent every `interval` and at once on any change of state (DESIGN §3).
+/// Sent every `interval` and at once on any change of state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heartbeat {
     pub config_version: u64,
@@ -56,8 +56,9 @@ pub struct Heartbeat {
     /// The groups the sender holds, by index in its config's group list.
     pub holds: GroupSet,
     /// Groups the sender released for a planned move and the node it hands
-    /// each to (DESIGN §4 rule 5): only that node may take them while the
-    /// sender is present. Sorted by group, at most [`Heartbeat::MAX_HANDOFFS`].
+    /// each to: only that node may take them while the sender is present, so
+    /// nodes whose views differ for a moment cannot both take one. Sorted by
+    /// group, at most [`Heartbeat::MAX_HANDOFFS`].
     pub handoffs: Vec<Handoff>,
     /// Incarnations of peers the sender met recently, echoed back: proof to
     /// a node that has just (re)started that this heartbeat is live, not a

@@ -1,4 +1,4 @@
-//! The wire protocol (DESIGN §3): message encoding, HMAC-SHA256
+//! The wire protocol (docs/PROTOCOL.md): message encoding, HMAC-SHA256
 //! authentication and anti-replay. Pure: bytes in, bytes out.
 //!
 //! Every datagram is `magic, version, kind, header, body, tag`, with the

@@ -1,4 +1,4 @@
-//! Anti-replay for one sender (DESIGN §3): the incarnation must not go
+//! Anti-replay for one sender (docs/PROTOCOL.md): the incarnation must not go
 //! back, and within an incarnation each sequence number is accepted once,
 //! through a 64-entry sliding window (RFC 4303 §3.4.3) so that datagrams
 //! reordered slightly by the network still count.

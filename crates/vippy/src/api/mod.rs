@@ -1,4 +1,4 @@
-//! The management API: HTTP/1.1 + JSON over the unix socket (DESIGN §6),
+//! The management API: HTTP/1.1 + JSON over the unix socket,
 //! so `curl --unix-socket /var/run/vippy.socket http://localhost/status`
 //! works. Endpoints are described in docs/API.md.
 //!
@@ -9,8 +9,9 @@
 //! the runtime up.
 //!
 //! Access: the socket is created with the configured mode (0600 unless
-//! configured), and every connection's peer credentials are checked: only
-//! root and the daemon's own uid are served; anyone else gets 403.
+//! configured), and every connection's peer credentials are checked: root
+//! and the daemon's own uid are served, and so is the socket's group when
+//! the mode gives the group read and write; anyone else gets 403.
 
 mod routes;
 mod socket;

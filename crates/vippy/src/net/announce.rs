@@ -1,4 +1,4 @@
-//! Telling the network that a VIP moved (DESIGN §5): frames from
+//! Telling the network that a VIP moved: frames from
 //! [`super::frames`] sent on an AF_PACKET socket of one interface, paced by a
 //! token bucket whose default burst lets 1000 VIPs go out at once.
 

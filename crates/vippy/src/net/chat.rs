@@ -1,4 +1,4 @@
-//! The sockets nodes chat over (DESIGN §3): UDP on one port, multicast to an
+//! The sockets nodes chat over (docs/PROTOCOL.md): UDP on one port, multicast to an
 //! administratively scoped group (IPv4 and/or IPv6) on every multicast-capable
 //! interface or on one named interface, and unicast to configured peers.
 //! Multicast leaves with TTL/hop limit 1 and is not looped back, so a node

@@ -32,7 +32,7 @@ pub fn garp_reply(mac: Mac, vip: Ipv4Addr) -> Vec<u8> {
 }
 
 /// An ARP reply sent straight to one neighbour (`to_ip` at `to_mac`) that
-/// may hold a stale entry for the VIP (DESIGN §5, the notify hit list).
+/// may hold a stale entry for the VIP (the config's `notify` list).
 pub fn arp_reply(mac: Mac, vip: Ipv4Addr, to_mac: Mac, to_ip: Ipv4Addr) -> Vec<u8> {
     arp(mac, to_mac, ArpOperation::REPLY, vip, to_mac, to_ip)
 }

@@ -1,6 +1,7 @@
-//! The Linux data plane (DESIGN §5): addresses and neighbours over rtnetlink,
-//! gratuitous ARP and unsolicited neighbour advertisements on packet sockets,
-//! and the UDP chat sockets. Nothing here runs `ip`.
+//! The Linux data plane (docs/ARCHITECTURE.md, "The data plane"): addresses and
+//! neighbours over rtnetlink, gratuitous ARP and unsolicited neighbour
+//! advertisements on packet sockets, and the UDP chat sockets. Nothing here
+//! runs `ip`.
 //!
 //! # Layout
 //! - `netlink.rs`: [`Netlink`] — plumb and release VIPs, list links,

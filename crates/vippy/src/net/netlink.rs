@@ -1,4 +1,4 @@
-//! Addresses, links and neighbours over rtnetlink (DESIGN §5). VIPs are
+//! Addresses, links and neighbours over rtnetlink. VIPs are
 //! plumbed and released idempotently, and tagged with their own address
 //! protocol (`IFA_PROTO`, Linux ≥ 6.3; ignored by older kernels) so they can
 //! be told from the node's own addresses.
@@ -171,7 +171,7 @@ impl Netlink {
 
     /// The neighbour table, IPv4 and IPv6, without multicast addresses,
     /// unresolved (INCOMPLETE, FAILED, NONE) entries and entries without a
-    /// link-layer address: what is worth sharing with peers (DESIGN §3).
+    /// link-layer address: what is worth sharing with peers (`ArpShare`).
     pub async fn neighbours(&self) -> Result<Vec<Neighbour>, NetError> {
         let messages: Vec<NeighbourMessage> = self
             .handle
@@ -185,7 +185,7 @@ impl Netlink {
     }
 
     /// The interface (index, name) whose connected subnet contains `ip`, for
-    /// VIPs configured without an interface (DESIGN §5). VIPs (tagged ones)
+    /// VIPs configured without an interface. VIPs (tagged ones)
     /// and host routes (/32, /128) do not count as connected subnets; the
     /// longest prefix wins.
     pub async fn interface_for(&self, ip: IpAddr) -> Result<Option<(u32, String)>, NetError> {

@@ -1,8 +1,9 @@
-//! The data plane task (DESIGN §5): applies the core's desired state to the
-//! kernel over rtnetlink, announces acquired VIPs, and reconciles — so a
-//! failed call is retried, a VIP removed by hand comes back, and a VIP this
-//! node does not hold (left by a crash or kill -9) goes away. It runs apart
-//! from the core loop, so a slow netlink call never delays a heartbeat.
+//! The data plane task (docs/ARCHITECTURE.md, "The data plane"): applies the
+//! core's desired state to the kernel over rtnetlink, announces acquired VIPs,
+//! and reconciles — so a failed call is retried, a VIP removed by hand comes
+//! back, and a VIP this node does not hold (left by a crash or kill -9) goes
+//! away. It runs apart from the core loop, so a slow netlink call never delays
+//! a heartbeat.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -43,7 +44,9 @@ pub enum Command {
         config: Arc<Config>,
         cluster: Arc<Cluster>,
     },
-    /// Answer once every earlier command is applied (used at shutdown).
+    /// Answer once every earlier command is applied: the core loop waits
+    /// for it after a release, before the release is announced, and at
+    /// shutdown.
     Flush(oneshot::Sender<()>),
 }
 
@@ -140,7 +143,8 @@ impl DataPlane {
     }
 
     /// Removes configured VIPs this node does not hold: at start it holds
-    /// none, so anything left by a crash or kill -9 goes (DESIGN §5).
+    /// none, so anything left by a crash or kill -9 goes before this node
+    /// says anything to its peers.
     pub async fn remove_leftovers(&mut self) {
         self.reconcile().await;
     }
@@ -278,7 +282,7 @@ impl DataPlane {
     }
 
     /// The interface for a VIP: the configured one, else the one whose
-    /// connected subnet contains it (DESIGN §5).
+    /// connected subnet contains it.
     fn interface_for(
         &self,
         ip: &IpNet,
@@ -415,8 +419,6 @@ impl DataPlane {
         self.delete(group, &present, leftover).await;
     }
 
-    /// Puts back what should be here and removes configured VIPs that
-    /// should not; never touches an address that is not a configured VIP.
     /// Reports the interfaces when they changed since last time.
     async fn follow_links(&mut self) {
         let Ok(links) = self.netlink.links().await else {
@@ -432,6 +434,8 @@ impl DataPlane {
         }
     }
 
+    /// Puts back what should be here and removes configured VIPs that
+    /// should not; never touches an address that is not a configured VIP.
     async fn reconcile(&mut self) {
         let Ok((addresses, links)) = self.snapshot().await else {
             return;
@@ -482,7 +486,7 @@ impl DataPlane {
 
     /// One round of announcements for `ips`: gratuitous ARP in both forms
     /// (switches differ in which they honour) or an unsolicited NA, then
-    /// targeted ARP replies to the notify list (DESIGN §5).
+    /// targeted ARP replies to the notify list.
     async fn announce_once(&mut self, ips: &[IpNet], cluster_neighbours: &[wire::Neighbour]) {
         let Ok((addresses, links)) = self.snapshot().await else {
             return;

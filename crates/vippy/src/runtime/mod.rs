@@ -1,4 +1,6 @@
-//! The runtime: one tokio loop that drives the sans-IO core (DESIGN §2).
+//! The runtime: one tokio loop that drives the sans-IO core. Its tasks and
+//! channels are drawn in docs/ARCHITECTURE.md, "The daemon: tasks and
+//! channels".
 //! It sleeps until the core's next deadline or the next input, feeds the
 //! input in, then drains every output: datagrams to the chat sockets,
 //! desired state to the data plane task, events to logs, metrics, the API
@@ -73,8 +75,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         .context("binding the chat socket")?;
     info!(node = %options.node, "chat on {} via {:?}", config.chat, chat.interfaces().iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>());
 
-    // Grows across restarts without state on disk (DESIGN §3); with a
-    // state directory it also survives the clock being stepped back.
+    // Grows across restarts without state on disk, so peers' replay windows
+    // accept the new run; with a state directory it also survives the clock
+    // being stepped back.
     let clock = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
@@ -467,7 +470,7 @@ impl LoopState {
     }
 
     /// SIGHUP or `POST /reload`: a file that fails to read or validate is
-    /// rejected and the running configuration stays (DESIGN §1).
+    /// rejected and the running configuration stays.
     async fn reload(
         &mut self,
         options: &Options,

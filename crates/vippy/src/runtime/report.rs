@@ -1,5 +1,6 @@
 //! What happens, told once: each core event and data-plane report becomes a
-//! log line (cause, old and new state — STYLE rule 4), a metric, an API
+//! log line (cause, old and new state, so that the line alone says what
+//! happened and why), a metric, an API
 //! event and, where configured, a hook run.
 
 use std::collections::HashMap;
@@ -14,7 +15,8 @@ use crate::hooks::{HookEnv, HookKind, Hooks};
 use crate::metrics::{Announcement, Direction, Metrics, RejectReason};
 use crate::status::{Event, EventKind};
 
-/// Peer-caused problems are logged at most this often per reason (STYLE rule 2).
+/// Peer-caused problems are logged at most this often per reason: a flood of
+/// bad datagrams must not flood the log.
 const REJECT_LOG_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Reporter {

@@ -1,5 +1,5 @@
 //! What survives a restart when `state_dir` is set: an adopted cluster
-//! config (DESIGN §3), kept as its canonical text and loaded again at start
+//! config, kept as its canonical text and loaded again at start
 //! when it is newer than the file's; the last incarnation; and the
 //! administrative drains.
 
