@@ -138,7 +138,7 @@ pub enum VippyctlCommand {
     #[command(
         long_about = "Show the cluster from this node's point of view: the nodes with \
                             their state, the groups with their holder and addresses, and \
-                            whether the running configuration differs from the file."
+                            the configuration in force (version, origin, digest)."
     )]
     Status {
         /// Print the daemon's JSON instead.

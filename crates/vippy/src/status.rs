@@ -78,8 +78,8 @@ pub struct PeerStatus {
     pub config_version: Option<u64>,
     /// Eligible for placement.
     pub eligible: bool,
-    /// Why not eligible: e.g. `"stale"`, `"immature"`, `"inactive: check:http"`,
-    /// `"config-conflict"`.
+    /// Why not eligible: e.g. `"stale"`, `"booting"`, `"on config version 6"`,
+    /// or the peer's own reasons such as `"check:http"` (docs/API.md).
     pub why_not: Option<String>,
     /// Which of this node's `secrets` the peer's latest datagram matched:
     /// 0 is the first (the one this node signs with). During a rotation,

@@ -10,8 +10,9 @@
 //!
 //! Access: the socket is created with the configured mode (0600 unless
 //! configured), and every connection's peer credentials are checked: root
-//! and the daemon's own uid are served, and so is the socket's group when
-//! the mode gives the group read and write; anyone else gets 403.
+//! and the daemon's own uid are served, and, when the mode gives the group
+//! read and write, a peer whose primary gid is the socket file's group;
+//! anyone else gets 403.
 
 mod routes;
 mod socket;
