@@ -1060,7 +1060,9 @@ fn non_root_is_refused() {
     );
     let log = std::fs::read_to_string(cluster.log_path(0)).unwrap();
     assert!(
-        log.contains("management API refused a connection: not root"),
+        log.contains(
+            "management API refused a connection: not root, vippyd's uid or an allowed group"
+        ),
         "{log}"
     );
 }

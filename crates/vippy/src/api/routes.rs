@@ -44,11 +44,15 @@ pub(super) fn router(api: ApiState, stop: CancellationToken) -> Router {
 
 /// What a connection from a uid other than root or ours gets.
 pub(super) fn refused(uid: &str, own_uid: u32) -> Router {
+    // The group clause is always there: this answer does not know the mode,
+    // and "root only" misled operators who had configured group access.
     let message = if own_uid == 0 {
-        format!("permission denied: uid {uid} may not use the management API (root only)")
+        format!(
+            "permission denied: uid {uid} may not use the management API (root only, or the socket's group when management_mode gives it read and write)"
+        )
     } else {
         format!(
-            "permission denied: uid {uid} may not use the management API (root and uid {own_uid} only)"
+            "permission denied: uid {uid} may not use the management API (root and uid {own_uid} only, or the socket's group when management_mode gives it read and write)"
         )
     };
     Router::new().fallback(move || async move { error(StatusCode::FORBIDDEN, message) })

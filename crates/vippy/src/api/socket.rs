@@ -144,7 +144,7 @@ impl ApiSocket {
                         tracing::warn!(
                             uid,
                             suppressed,
-                            "management API refused a connection: not root"
+                            "management API refused a connection: not root, vippyd's uid or an allowed group"
                         );
                     }
                     (routes::refused(&uid, own_uid), &refused, false)

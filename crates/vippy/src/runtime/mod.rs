@@ -155,6 +155,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         dp: dp_tx,
         last_counters: Counters::default(),
         status_dirty: true,
+        systemd_status: String::new(),
     };
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
@@ -191,6 +192,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 if let Err(e) = loop_state.reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins).await {
                     error!(node = %options.node, "reload failed, keeping the running configuration: {e}");
                 }
+                // Done either way: systemd shows the unit reloading until then.
+                let _ = crate::systemd::notify_ready();
             }
             received = loop_state.chat.recv_from(&mut buf) => match received {
                 Ok((len, from)) => {
@@ -289,8 +292,21 @@ fn publish_status(
     loop_state.status_dirty = false;
     let now = Instant::now();
     let status = snapshot::status(node, &loop_state.config, metrics, now);
-    metrics.set_groups_held(status.groups.iter().filter(|g| g.held_here).count() as u64);
+    let held = status.groups.iter().filter(|g| g.held_here).count();
+    metrics.set_groups_held(held as u64);
     metrics.set_peers(status.peers.iter().filter(|p| p.eligible).count() as u64);
+    let mut line = format!(
+        "holding {held} of {} groups ({})",
+        status.groups.len(),
+        status.node
+    );
+    if !status.active {
+        line.push_str(&format!(", inactive: {}", status.reasons.join(", ")));
+    }
+    if line != loop_state.systemd_status {
+        let _ = crate::systemd::notify_status(&line);
+        loop_state.systemd_status = line;
+    }
     let _ = status_tx.send(status);
     now
 }
@@ -347,6 +363,8 @@ struct LoopState {
     dp: mpsc::UnboundedSender<Command>,
     last_counters: Counters,
     status_dirty: bool,
+    /// The last `STATUS=` line told to systemd, so it is sent on change only.
+    systemd_status: String,
 }
 
 impl LoopState {
