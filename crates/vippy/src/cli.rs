@@ -183,6 +183,13 @@ pub enum VippyctlCommand {
                             configuration stays."
     )]
     Reload,
+    /// Print the metrics, as Prometheus scrapes them.
+    #[command(
+        long_about = "Print GET /metrics: the OpenMetrics text a Prometheus server \
+                            scrapes (from the unix socket, or from the `metrics` TCP \
+                            address when configured)."
+    )]
+    Metrics,
     /// Follow events: one line each, until vippyd stops.
     Watch {
         /// Print the raw JSON lines.

@@ -85,6 +85,9 @@ pub struct PeerStatus {
     /// 0 is the first (the one this node signs with). During a rotation,
     /// the old secret can be dropped once no peer shows anything but 0.
     pub secret_index: usize,
+    /// Counted by this node: heard within `stale`, its heartbeats echo
+    /// this node, and it has not said goodbye.
+    pub present: bool,
 }
 
 /// What an [`Event`] reports. Serialised as the dotted names below.

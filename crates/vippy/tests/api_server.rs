@@ -37,10 +37,13 @@ async fn status_and_metrics_over_curl() {
     assert_eq!(code, 200);
     assert!(
         body.to_ascii_lowercase()
-            .contains("content-type: text/plain; version=0.0.4"),
+            .contains("content-type: application/openmetrics-text; version=1.0.0"),
         "{body}"
     );
-    assert!(body.contains("# TYPE vippy_heartbeats_sent_total counter"));
+    assert!(body.contains("# TYPE vippy_heartbeats_sent counter"));
+    // Read from the status snapshot at the scrape: one series per VIP.
+    assert!(body.contains("vippy_group_held{group=\"0\""), "{body}");
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
     assert!(body.contains("vippy_heartbeats_sent_total 1\n"));
     assert!(body.contains("vippy_datagrams_rejected_total{reason=\"replay\"} 1\n"));
     h.stop().await;
@@ -332,7 +335,13 @@ async fn own_client_speaks_every_endpoint() {
     let mut h = Harness::start().await;
     let client = Client::new(&h.socket);
     assert_eq!(client.status().await.unwrap(), sample_status());
-    assert!(client.metrics().await.unwrap().contains("vippy_active 0"));
+    assert!(
+        client
+            .metrics()
+            .await
+            .unwrap()
+            .contains("vippy_node_active 0")
+    );
     assert_eq!(
         client
             .set_active(false, Some("maintenance"), None)

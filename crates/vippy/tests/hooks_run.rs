@@ -181,7 +181,11 @@ async fn failing_hooks_are_counted() {
         metrics.counters()["hook_failures"] == 2
     })
     .await;
-    assert!(metrics.render().contains("vippy_hook_failures_total 2\n"));
+    assert!(
+        metrics
+            .render(&Default::default())
+            .contains("vippy_hook_failures_total 2\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,12 +241,12 @@ fn api_endpoints_answer_with_curl() {
             let (code, text) = api(c, 0, "GET", "/metrics", None);
             assert_eq!(code, 200, "{text}");
             assert!(
-                text.contains("# TYPE vippy_heartbeats_sent_total counter"),
+                text.contains("# TYPE vippy_heartbeats_sent counter"),
                 "{text}"
             );
             let sent = metric(&text, "vippy_heartbeats_sent_total").unwrap_or(0.0);
             let held = metric(&text, "vippy_groups_held");
-            Ok(sent > 0.0 && held == Some(1.0) && metric(&text, "vippy_active") == Some(1.0))
+            Ok(sent > 0.0 && held == Some(1.0) && metric(&text, "vippy_node_active") == Some(1.0))
         })
         .expect("metrics: heartbeats sent, one group held, active");
 

@@ -39,6 +39,7 @@ pub const TOP_KEYS: &[&str] = &[
     "management_mode",
     "state_dir",
     "secrets",
+    "metrics",
 ];
 
 const CLUSTER_KEYS: &[&str] = &["version", "vips", "nodes"];
@@ -195,6 +196,10 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         (Some(v), Some(cluster)) => read_quorum(f, v, cluster.nodes.len()),
         (Some(_), None) => None,
     };
+    let metrics = match top.get("metrics") {
+        None => Some(None),
+        Some(v) => socket_addr(f, v, "metrics").map(Some),
+    };
     let state_dir = match top.get("state_dir") {
         None => Some(None),
         Some(v) => f.string(v, "state_dir").map(|s| Some(PathBuf::from(s))),
@@ -222,6 +227,7 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         plugins: plugins?,
         quorum: quorum?,
         state_dir: state_dir?,
+        metrics: metrics?,
     })
 }
 

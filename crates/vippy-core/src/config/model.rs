@@ -44,6 +44,9 @@ pub struct Config {
     pub quorum: Quorum,
     /// Where an adopted cluster config is kept across restarts.
     pub state_dir: Option<PathBuf>,
+    /// A TCP address serving `GET /metrics` (and nothing else) for
+    /// Prometheus; `None` (the default): metrics only on the unix socket.
+    pub metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,6 +56,8 @@ pub struct PeerView {
     /// Which of this node's secrets the peer's latest datagram matched
     /// (0: the first, the one this node signs with).
     pub secret_index: usize,
+    /// Heard within `stale` and not departed.
+    pub present: bool,
 }
 
 impl Node {
@@ -107,6 +109,7 @@ impl Node {
                     eligible: eligible.is_ok(),
                     why_not: eligible.err(),
                     secret_index: peer.signed_with,
+                    present: peer.present(),
                 }
             })
             .collect();

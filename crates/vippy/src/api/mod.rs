@@ -14,6 +14,7 @@
 //! read and write, a peer whose primary gid is the socket file's group;
 //! anyone else gets 403.
 
+mod metrics_tcp;
 mod routes;
 mod socket;
 
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+pub use metrics_tcp::MetricsListener;
 pub use socket::{ApiSocket, MAX_CONNECTIONS};
 
 use crate::metrics::Metrics;

@@ -96,12 +96,19 @@ async fn status(State(s): State<Shared>) -> Response {
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {
+    metrics_response(&s.api)
+}
+
+/// `GET /metrics`, on the unix socket and on the optional TCP listener.
+pub(super) fn metrics_response(api: &ApiState) -> Response {
+    // Cloned under the watch's read lock, rendered after releasing it.
+    let snapshot = api.status.borrow().clone();
     (
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         )],
-        s.api.metrics.render(),
+        api.metrics.render(&snapshot),
     )
         .into_response()
 }

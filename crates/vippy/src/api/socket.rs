@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use nix::sys::stat::{Mode, umask};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -265,13 +265,15 @@ fn remove_stale(path: &Path) -> Result<(), ApiError> {
 
 /// Serves one connection while holding `_slot`; a refused peer gets its
 /// answer and the connection closes (`keep_alive` false).
-async fn serve_connection(
-    stream: UnixStream,
+pub(super) async fn serve_connection<S>(
+    stream: S,
     app: Router,
     keep_alive: bool,
     _slot: OwnedSemaphorePermit,
     stop: CancellationToken,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)

@@ -62,6 +62,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         }
         Cmd::Undrain { all: true, .. } => say(client.undrain_all().await?),
         Cmd::Reload => say(client.reload().await?),
+        Cmd::Metrics => print!("{}", client.metrics().await?),
         Cmd::Watch { json } => {
             let mut events = client.events().await?;
             let mut stdout = std::io::stdout().lock();

@@ -19,7 +19,7 @@ mod snapshot;
 mod state;
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -32,7 +32,7 @@ use tracing::{error, info, warn};
 use vippy_core::config::{Config, NotifyTarget};
 use vippy_core::node::{Action, Counters, Destination, LocalEvent, Node};
 
-use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState};
+use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState, MetricsListener};
 use crate::check_config::{node_in_config, read_config, secrets_bytes};
 use crate::checks::{CheckResult, HealthChecks};
 use crate::hooks::Hooks;
@@ -115,9 +115,18 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         .with_context(|| format!("management socket {}", config.management.display()))?;
     let stop = CancellationToken::new();
     let api_state = ApiState::new(status_rx, metrics.clone(), admin_tx, events_tx.clone());
+    let metrics_tcp = match config.metrics {
+        Some(addr) => Some(
+            MetricsTcp::start(addr, api_state.clone(), &stop)
+                .await
+                .with_context(|| format!("metrics listener {addr}"))?,
+        ),
+        None => None,
+    };
     let api_stop = stop.clone();
-    let api_task =
-        tokio::spawn(api_socket.serve(api_state, async move { api_stop.cancelled().await }));
+    let api_task = tokio::spawn(
+        api_socket.serve(api_state.clone(), async move { api_stop.cancelled().await }),
+    );
     let (check_tx, mut check_rx) = mpsc::channel::<CheckResult>(64);
     let mut checks = HealthChecks::spawn(config.checks.clone(), check_tx, stop.clone());
     // A check that has not passed yet counts as failing: no VIP is taken
@@ -156,6 +165,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         last_counters: Counters::default(),
         status_dirty: true,
         systemd_status: String::new(),
+        api_state,
+        metrics_tcp,
+        stop: stop.clone(),
     };
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
@@ -365,6 +377,34 @@ struct LoopState {
     status_dirty: bool,
     /// The last `STATUS=` line told to systemd, so it is sent on change only.
     systemd_status: String,
+    /// What the metrics listener serves, for one started by a reload.
+    api_state: ApiState,
+    metrics_tcp: Option<MetricsTcp>,
+    /// Cancelled at shutdown; every listener's token is a child of it.
+    stop: CancellationToken,
+}
+
+/// A running metrics listener and the token that stops it.
+struct MetricsTcp {
+    addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl MetricsTcp {
+    async fn start(
+        addr: SocketAddr,
+        api: ApiState,
+        parent: &CancellationToken,
+    ) -> std::io::Result<MetricsTcp> {
+        let listener = MetricsListener::bind(addr).await?;
+        info!(
+            "metrics for Prometheus on http://{}/metrics",
+            listener.addr()
+        );
+        let stop = parent.child_token();
+        tokio::spawn(listener.serve(api, stop.clone()));
+        Ok(MetricsTcp { addr, stop })
+    }
 }
 
 impl LoopState {
@@ -516,6 +556,22 @@ impl LoopState {
                 options.node,
                 config.cluster.nodes.join(", ")
             );
+        }
+        if config.metrics != self.metrics_tcp.as_ref().map(|m| m.addr) {
+            // The new listener binds before the old one stops, so a wrong
+            // or busy address fails the reload with the old one still up.
+            let started = match config.metrics {
+                Some(addr) => Some(
+                    MetricsTcp::start(addr, self.api_state.clone(), &self.stop)
+                        .await
+                        .with_context(|| format!("metrics listener {addr}"))?,
+                ),
+                None => None,
+            };
+            if let Some(old) = std::mem::replace(&mut self.metrics_tcp, started) {
+                old.stop.cancel();
+                info!(node = %options.node, "metrics listener on {} closed", old.addr);
+            }
         }
         if config.checks != self.config.checks {
             // Unchanged checks keep running and keep their state; a new one

@@ -26,6 +26,9 @@ pub struct Reporter {
     pub hooks: Hooks,
     /// Rejections not yet logged, and when the last line for each went out.
     rejected: HashMap<Rejection, (u64, Option<Instant>)>,
+    /// Takeovers decided and not plumbed yet: group, and when its previous
+    /// holder was last heard (the start of `vippy_takeover_seconds`).
+    takeovers: std::collections::BTreeMap<usize, Instant>,
 }
 
 fn ips_text(ips: &[ipnet::IpNet]) -> Vec<String> {
@@ -45,6 +48,7 @@ impl Reporter {
             events,
             hooks,
             rejected: HashMap::new(),
+            takeovers: std::collections::BTreeMap::new(),
         }
     }
 
@@ -86,6 +90,7 @@ impl Reporter {
                 self.metrics.ownership_transition(Direction::Acquire);
                 if let Some(took) = failover {
                     self.metrics.set_last_failover(took);
+                    self.takeovers.insert(group, now - took);
                 }
                 let took = failover
                     .map(|d| format!(" after {:.3}s", d.as_secs_f64()))
@@ -94,6 +99,9 @@ impl Reporter {
             }
             CoreEvent::Released { group, ips, cause } => {
                 self.metrics.ownership_transition(Direction::Release);
+                if let Some(g) = group {
+                    self.takeovers.remove(&g);
+                }
                 let g = group
                     .map(|g| g.to_string())
                     .unwrap_or_else(|| "(removed)".into());
@@ -290,6 +298,11 @@ impl Reporter {
                     event = event.group(*g);
                 }
                 self.publish(event);
+                if let Some(g) = group
+                    && let Some(since) = self.takeovers.remove(g)
+                {
+                    self.metrics.takeover(since.elapsed());
+                }
                 if !*restored {
                     self.hooks.run(
                         HookKind::Up,

@@ -44,6 +44,7 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
             eligible: p.eligible,
             why_not: p.why_not,
             secret_index: p.secret_index,
+            present: p.present,
         })
         .collect();
     Status {

@@ -272,6 +272,7 @@ pub fn sample_status() -> Status {
                 eligible: true,
                 why_not: None,
                 secret_index: 1,
+                present: true,
             },
             PeerStatus {
                 name: "node3".into(),
@@ -282,6 +283,7 @@ pub fn sample_status() -> Status {
                 eligible: false,
                 why_not: Some("never heard".into()),
                 secret_index: 0,
+                present: false,
             },
         ],
         counters: BTreeMap::from([("heartbeats_sent".to_string(), 10)]),
