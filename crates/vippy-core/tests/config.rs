@@ -99,7 +99,10 @@ fn original_defaults() {
 }
 
 fn with_failback(value: &str) -> String {
-    BASE.replace("\"version\": 1,", &format!("\"version\": 1,\n  \"failback\": {value},"))
+    BASE.replace(
+        "\"version\": 1,",
+        &format!("\"version\": 1,\n  \"failback\": {value},"),
+    )
 }
 
 #[test]
@@ -116,15 +119,24 @@ fn failback_values() {
         let c = load(&with_failback(value), "f.conf").unwrap();
         assert_eq!(c.failback, expected, "failback: {value}");
     }
-    assert_eq!(Failback::After(Duration::from_secs(5)).to_string(), "after 5s");
+    assert_eq!(
+        Failback::After(Duration::from_secs(5)).to_string(),
+        "after 5s"
+    );
     assert_eq!(Failback::Manual.to_string(), "manual");
 }
 
 #[test]
 fn failback_errors_name_key_and_position() {
     for (value, message) in [
-        ("-5", "test.conf:5:15: failback: -5 seconds is out of range (0 to 86400 seconds)"),
-        ("86401", "test.conf:5:15: failback: 86401 seconds is out of range (0 to 86400 seconds)"),
+        (
+            "-5",
+            "test.conf:5:15: failback: -5 seconds is out of range (0 to 86400 seconds)",
+        ),
+        (
+            "86401",
+            "test.conf:5:15: failback: 86401 seconds is out of range (0 to 86400 seconds)",
+        ),
         (
             "\"sometimes\"",
             "test.conf:5:15: failback: must be \"immediate\", \"manual\" or a number of seconds from 0 to 86400, not \"sometimes\"",
@@ -134,7 +146,11 @@ fn failback_errors_name_key_and_position() {
             "test.conf:5:15: failback: must be \"immediate\", \"manual\" or a number of seconds from 0 to 86400, not a boolean",
         ),
     ] {
-        assert_eq!(one_error(&with_failback(value)), message, "failback: {value}");
+        assert_eq!(
+            one_error(&with_failback(value)),
+            message,
+            "failback: {value}"
+        );
     }
     let e = one_error(&with_failback("\"Manual\""));
     assert!(e.contains("not \"Manual\""), "{e}");

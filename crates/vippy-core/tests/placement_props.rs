@@ -398,7 +398,11 @@ fn check_settling(
     // Nothing settling is `assign` itself.
     let (same_as_assign, none) =
         assign_settling(&cluster.groups, &cluster.eligible, &cluster.holders, &[]);
-    same(&same_as_assign, assignment, "nothing settling but not assign")?;
+    same(
+        &same_as_assign,
+        assignment,
+        "nothing settling but not assign",
+    )?;
     prop_assert!(none.is_empty());
 
     // A random subset settling (all of them: manual), and a node that is
@@ -414,8 +418,12 @@ fn check_settling(
             .collect()
     };
     settling.push(cluster.configured.len() as NodeIndex + 7);
-    let (result, deferred) =
-        assign_settling(&cluster.groups, &cluster.eligible, &cluster.holders, &settling);
+    let (result, deferred) = assign_settling(
+        &cluster.groups,
+        &cluster.eligible,
+        &cluster.holders,
+        &settling,
+    );
 
     // Rule 5 still: one eligible owner per group while any node is eligible.
     prop_assert_eq!(result.owners.len(), cluster.groups.len());
@@ -471,7 +479,11 @@ fn check_settling(
 
     // Fixpoint, and no moving target while nodes act on it.
     let settled = cluster.with_holders(result.as_holders());
-    same(&settled.assign_settling(&settling), &result, "not a fixpoint")?;
+    same(
+        &settled.assign_settling(&settling),
+        &result,
+        "not a fixpoint",
+    )?;
     let released: Vec<Vec<NodeIndex>> = cluster
         .holders
         .iter()

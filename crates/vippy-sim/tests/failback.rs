@@ -72,11 +72,7 @@ fn n1_held_any_during(world: &mut World, seconds: f64) -> bool {
 
 fn loads(world: &World) -> Vec<usize> {
     (0..3)
-        .map(|i| {
-            (0..4)
-                .filter(|&g| world.holders_of(&ip(g)) == [i])
-                .count()
-        })
+        .map(|i| (0..4).filter(|&g| world.holders_of(&ip(g)) == [i]).count())
         .collect()
 }
 
@@ -104,7 +100,11 @@ fn flap_n1(world: &mut World) -> bool {
 
 #[test]
 fn failback_delay_ignores_a_flapping_node_and_gives_back_once_it_stays_up() {
-    let mut world = world([config("failback: 5,"), config("failback: 5,"), config("failback: 5,")]);
+    let mut world = world([
+        config("failback: 5,"),
+        config("failback: 5,"),
+        config("failback: 5,"),
+    ]);
     assert_eq!(
         world.nodes[1].node.as_ref().unwrap().status().failback,
         Failback::After(Duration::from_secs(5))
@@ -121,17 +121,27 @@ fn failback_delay_ignores_a_flapping_node_and_gives_back_once_it_stays_up() {
     let up = world.now;
     run_for(&mut world, 0.5);
     let status = world.nodes[holder].node.as_ref().unwrap().status();
-    let pending = status.groups[0].failback.clone().expect("a pending failback");
+    let pending = status.groups[0]
+        .failback
+        .clone()
+        .expect("a pending failback");
     assert_eq!(pending.to, "n1");
     let at = pending.at.expect("a time with failback: 5");
     let after = (at - up).as_secs_f64();
-    assert!((5.0..5.1).contains(&after), "failback due {after} s after n1 came up");
+    assert!(
+        (5.0..5.1).contains(&after),
+        "failback due {after} s after n1 came up"
+    );
     assert!(
         !n1_held_any_during(&mut world, 4.3),
         "n1 took a group before it had been up 5 s"
     );
     run_for(&mut world, 0.4);
-    assert_eq!(world.holders_of(&ip(0)), [N1], "n1 up 5.2 s: group 0 is back");
+    assert_eq!(
+        world.holders_of(&ip(0)),
+        [N1],
+        "n1 up 5.2 s: group 0 is back"
+    );
     let mut back = loads(&world);
     back.sort();
     assert_eq!(back, [1, 1, 2], "balanced again");
@@ -143,7 +153,11 @@ fn failback_delay_ignores_a_flapping_node_and_gives_back_once_it_stays_up() {
 fn failback_delay_starts_again_when_the_node_restarts() {
     // Down here is a restart (a new incarnation, booting for `mature`): up
     // 2 s, restart, four times; stale (1.5 s) never passes.
-    let mut world = world([config("failback: 5,"), config("failback: 5,"), config("failback: 5,")]);
+    let mut world = world([
+        config("failback: 5,"),
+        config("failback: 5,"),
+        config("failback: 5,"),
+    ]);
     world.crash(N1);
     run_for(&mut world, 2.0);
     let holder = world.holders_of(&ip(0))[0];
@@ -156,14 +170,21 @@ fn failback_delay_starts_again_when_the_node_restarts() {
     assert!(!held, "n1 took a group between restarts with failback: 5");
     assert_eq!(world.holders_of(&ip(0)), [holder]);
     world.start(N1);
-    assert!(!n1_held_any_during(&mut world, 5.5), "1 s booting + 4.5 s up");
+    assert!(
+        !n1_held_any_during(&mut world, 5.5),
+        "1 s booting + 4.5 s up"
+    );
     run_for(&mut world, 1.0);
     assert_eq!(world.holders_of(&ip(0)), [N1]);
 }
 
 #[test]
 fn manual_failback_leaves_the_group_until_its_holder_goes() {
-    let mut world = world([config("failback: 'manual',"), config("failback: 'manual',"), config("failback: 'manual',")]);
+    let mut world = world([
+        config("failback: 'manual',"),
+        config("failback: 'manual',"),
+        config("failback: 'manual',"),
+    ]);
     let holder = fail_n1(&mut world);
     let before: Vec<Vec<usize>> = (0..4).map(|g| world.holders_of(&ip(g))).collect();
     check(&mut world, N1, true);
@@ -175,7 +196,10 @@ fn manual_failback_leaves_the_group_until_its_holder_goes() {
     assert_eq!(before, after, "nothing moved when n1 came back");
     let status = world.nodes[holder].node.as_ref().unwrap().status();
     assert_eq!(status.failback, Failback::Manual);
-    let pending = status.groups[0].failback.clone().expect("a pending failback");
+    let pending = status.groups[0]
+        .failback
+        .clone()
+        .expect("a pending failback");
     assert_eq!((pending.to.as_str(), pending.at), ("n1", None));
 
     // The holder dies: group 0 goes to its preferred node n1, after stale.
@@ -228,9 +252,17 @@ fn mixed_settings_follow_the_holder_and_never_double_hold() {
         check(&mut world, N1, true);
         run_for(&mut world, 1.0);
         let back_at_once = world.holders_of(&ip(0)) == [N1];
-        assert_eq!(back_at_once, setting == Failback::Immediate, "holder {holder} {setting}");
+        assert_eq!(
+            back_at_once,
+            setting == Failback::Immediate,
+            "holder {holder} {setting}"
+        );
         run_for(&mut world, 5.0);
         let back = world.holders_of(&ip(0)) == [N1];
-        assert_eq!(back, setting != Failback::Manual, "holder {holder} {setting}");
+        assert_eq!(
+            back,
+            setting != Failback::Manual,
+            "holder {holder} {setting}"
+        );
     }
 }

@@ -189,7 +189,11 @@ fn failback_delay_waits_out_the_flaps() {
     assert_eq!(before[0], ["n1"]);
     let holder = interim[0][0].clone();
     assert_ne!(holder, "n1", "group 0 failed over while n1's check failed");
-    assert_eq!(run.snapshot(19.9)[0], [holder.as_str()], "kept through the flaps");
+    assert_eq!(
+        run.snapshot(19.9)[0],
+        [holder.as_str()],
+        "kept through the flaps"
+    );
     assert_eq!(run.snapshot(21.0)[0], ["n1"], "back 5 s after n1 stayed up");
     // n1 took nothing while flapping, and group 0 once it had been up 5 s
     // (it came up at 15; its heartbeat reached the holder a delay later).
