@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use vippy_core::config::{
-    ChatInterface, Command, Facility, LogDriver, NotifyTarget, Quorum, Secret, Severity, load,
-    load_cluster,
+    ChatInterface, Command, Facility, Failback, LogDriver, NotifyTarget, Quorum, Secret, Severity,
+    load, load_cluster,
 };
 
 const ORIGINAL: &str = include_str!("fixtures/original-readme.conf");
@@ -94,7 +94,66 @@ fn original_defaults() {
     assert_eq!(c.management_mode, 0o600);
     assert_eq!(c.chat_interface, ChatInterface::All);
     assert_eq!(c.quorum, Quorum::Off);
+    assert_eq!(c.failback, Failback::Immediate);
     assert!(c.peers.is_empty() && c.checks.is_empty() && c.plugins.is_empty());
+}
+
+fn with_failback(value: &str) -> String {
+    BASE.replace(
+        "\"version\": 1,",
+        &format!("\"version\": 1,\n  \"failback\": {value},"),
+    )
+}
+
+#[test]
+fn failback_values() {
+    for (value, expected) in [
+        ("\"immediate\"", Failback::Immediate),
+        ("\"manual\"", Failback::Manual),
+        ("0", Failback::Immediate),
+        ("30", Failback::After(Duration::from_secs(30))),
+        ("2.5", Failback::After(Duration::from_millis(2500))),
+        ("\"90\"", Failback::After(Duration::from_secs(90))),
+        ("86400", Failback::After(Duration::from_secs(86_400))),
+    ] {
+        let c = load(&with_failback(value), "f.conf").unwrap();
+        assert_eq!(c.failback, expected, "failback: {value}");
+    }
+    assert_eq!(
+        Failback::After(Duration::from_secs(5)).to_string(),
+        "after 5s"
+    );
+    assert_eq!(Failback::Manual.to_string(), "manual");
+}
+
+#[test]
+fn failback_errors_name_key_and_position() {
+    for (value, message) in [
+        (
+            "-5",
+            "test.conf:5:15: failback: -5 seconds is out of range (0 to 86400 seconds)",
+        ),
+        (
+            "86401",
+            "test.conf:5:15: failback: 86401 seconds is out of range (0 to 86400 seconds)",
+        ),
+        (
+            "\"sometimes\"",
+            "test.conf:5:15: failback: must be \"immediate\", \"manual\" or a number of seconds from 0 to 86400, not \"sometimes\"",
+        ),
+        (
+            "true",
+            "test.conf:5:15: failback: must be \"immediate\", \"manual\" or a number of seconds from 0 to 86400, not a boolean",
+        ),
+    ] {
+        assert_eq!(
+            one_error(&with_failback(value)),
+            message,
+            "failback: {value}"
+        );
+    }
+    let e = one_error(&with_failback("\"Manual\""));
+    assert!(e.contains("not \"Manual\""), "{e}");
 }
 
 #[test]
@@ -379,6 +438,9 @@ mod digest {
             ['b', {interface: 'ens3', ip: '198.51.100.101/24'}]], version: 1, secret: 'other',
             chat: '239.9.9.9:7', interval: 0.3 }"#;
         assert_eq!(digest(reformatted), base);
+        // failback is local (docs/CONFIGURATION.md): it is not in the digest.
+        assert_eq!(digest(&with_failback("\"manual\"")), base);
+        assert_eq!(digest(&with_failback("30")), base);
     }
 
     #[test]

@@ -10,7 +10,9 @@ mod support;
 
 use proptest::prelude::*;
 use support::Rng;
-use vippy_core::placement::{Assignment, NodeIndex, PlacementGroup, PlacementNode, assign};
+use vippy_core::placement::{
+    Assignment, NodeIndex, PlacementGroup, PlacementNode, assign, assign_settling,
+};
 
 #[derive(Debug, Clone)]
 struct Cluster {
@@ -84,6 +86,22 @@ impl Cluster {
 
     fn assign(&self) -> Assignment {
         assign(&self.groups, &self.eligible, &self.holders)
+    }
+
+    fn assign_settling(&self, settling: &[NodeIndex]) -> Assignment {
+        assign_settling(&self.groups, &self.eligible, &self.holders, settling).0
+    }
+
+    /// The eligible nodes that hold `group`, sorted, each once.
+    fn eligible_holders(&self, group: usize) -> Vec<NodeIndex> {
+        let mut held: Vec<NodeIndex> = self.holders[group]
+            .iter()
+            .copied()
+            .filter(|&h| self.is_eligible(h))
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        held
     }
 
     fn with_holders(&self, holders: Vec<Vec<NodeIndex>>) -> Cluster {
@@ -310,9 +328,16 @@ fn check_stability(cluster: &Cluster, before: &Assignment, seed: u64) -> Result<
 /// eligible node announces. Returns the rounds until holders match the
 /// assignment. Checks that no round creates a double holding.
 fn simulate(cluster: &Cluster) -> Result<usize, TestCaseError> {
+    simulate_with(cluster, &[])
+}
+
+/// [`simulate`] with failback control: `settling` nodes take no held group.
+fn simulate_with(cluster: &Cluster, settling: &[NodeIndex]) -> Result<usize, TestCaseError> {
     let mut holders = cluster.holders.clone();
     for round in 0..6 {
-        let assignment = cluster.with_holders(holders.clone()).assign();
+        let assignment = cluster
+            .with_holders(holders.clone())
+            .assign_settling(settling);
         let eligible_holders = |holders: &[NodeIndex]| -> Vec<NodeIndex> {
             let mut held: Vec<NodeIndex> = holders
                 .iter()
@@ -360,6 +385,157 @@ fn simulate(cluster: &Cluster) -> Result<usize, TestCaseError> {
     Err(TestCaseError::fail("did not converge in 6 rounds"))
 }
 
+/// Failback control (`assign_settling`): some eligible nodes are settling
+/// (came back lately, or failback is manual). They take no group an
+/// eligible node holds; everything else is `assign`'s answer, and the
+/// rules that make acting on it safe still hold.
+fn check_settling(
+    cluster: &Cluster,
+    assignment: &Assignment,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let mut rng = Rng(seed ^ 0xfa11bac);
+    // Nothing settling is `assign` itself.
+    let (same_as_assign, none) =
+        assign_settling(&cluster.groups, &cluster.eligible, &cluster.holders, &[]);
+    same(
+        &same_as_assign,
+        assignment,
+        "nothing settling but not assign",
+    )?;
+    prop_assert!(none.is_empty());
+
+    // A random subset settling (all of them: manual), and a node that is
+    // not eligible, which must not matter.
+    let mut settling: Vec<NodeIndex> = if rng.chance(4) {
+        cluster.eligible.iter().map(|n| n.index).collect()
+    } else {
+        cluster
+            .eligible
+            .iter()
+            .filter(|_| rng.chance(2))
+            .map(|n| n.index)
+            .collect()
+    };
+    settling.push(cluster.configured.len() as NodeIndex + 7);
+    let (result, deferred) = assign_settling(
+        &cluster.groups,
+        &cluster.eligible,
+        &cluster.holders,
+        &settling,
+    );
+
+    // Rule 5 still: one eligible owner per group while any node is eligible.
+    prop_assert_eq!(result.owners.len(), cluster.groups.len());
+    for owner in &result.owners {
+        match owner {
+            Some(owner) => prop_assert!(cluster.is_eligible(*owner), "owner {owner} not eligible"),
+            None => prop_assert!(cluster.eligible.is_empty(), "group without owner"),
+        }
+    }
+
+    // Only moves to settling non-holders are held back, each to a holder,
+    // and `deferred` lists exactly those.
+    let mut held_back = Vec::new();
+    for group in 0..cluster.groups.len() {
+        let (now, target) = (result.owners[group], assignment.owners[group]);
+        let holders = cluster.eligible_holders(group);
+        if let Some(owner) = now
+            && settling.contains(&owner)
+            && !holders.is_empty()
+        {
+            prop_assert!(
+                holders.contains(&owner),
+                "group {} held by {:?} given to settling node {}",
+                group,
+                holders,
+                owner
+            );
+        }
+        if now == target {
+            continue;
+        }
+        let target = target.expect("an owner");
+        prop_assert!(settling.contains(&target) && !holders.contains(&target));
+        prop_assert!(now.is_some_and(|o| holders.contains(&o)));
+        held_back.push((group, target));
+    }
+    let listed: Vec<(usize, NodeIndex)> = deferred.iter().map(|d| (d.group, d.to)).collect();
+    prop_assert_eq!(listed, held_back);
+
+    // Rule 1: order of eligible, holders and settling does not matter.
+    let mut reordered = cluster.clone();
+    rng.shuffle(&mut reordered.eligible);
+    for holders in &mut reordered.holders {
+        rng.shuffle(holders);
+    }
+    let mut shuffled = settling.clone();
+    rng.shuffle(&mut shuffled);
+    same(
+        &reordered.assign_settling(&shuffled),
+        &result,
+        "input order changed the result",
+    )?;
+
+    // Fixpoint, and no moving target while nodes act on it.
+    let settled = cluster.with_holders(result.as_holders());
+    same(
+        &settled.assign_settling(&settling),
+        &result,
+        "not a fixpoint",
+    )?;
+    let released: Vec<Vec<NodeIndex>> = cluster
+        .holders
+        .iter()
+        .zip(&result.owners)
+        .map(|(holders, owner)| {
+            holders
+                .iter()
+                .copied()
+                .filter(|h| Some(*h) == *owner || !cluster.is_eligible(*h))
+                .collect()
+        })
+        .collect();
+    same(
+        &cluster
+            .with_holders(released.clone())
+            .assign_settling(&settling),
+        &result,
+        "changed after releases",
+    )?;
+    let partly_acquired: Vec<Vec<NodeIndex>> = released
+        .into_iter()
+        .zip(&result.owners)
+        .map(|(mut holders, owner)| {
+            let free = !holders.iter().any(|&h| cluster.is_eligible(h));
+            if let Some(owner) = owner.filter(|_| free && rng.chance(2)) {
+                holders.push(owner);
+            }
+            holders
+        })
+        .collect();
+    same(
+        &cluster
+            .with_holders(partly_acquired)
+            .assign_settling(&settling),
+        &result,
+        "changed after some acquisitions",
+    )?;
+
+    // Acting on views one round old converges without double holders.
+    let rounds = simulate_with(cluster, &settling)?;
+    prop_assert!(rounds <= 2, "took {rounds} rounds to settle");
+
+    // Once the settling nodes settle, it is `assign` from where it stands.
+    let after = settled.assign();
+    same(
+        &settled.assign_settling(&[]),
+        &after,
+        "settled but not assign",
+    )?;
+    Ok(())
+}
+
 fn check_all(eligible: usize, groups: usize, seed: u64) -> Result<(), TestCaseError> {
     let cluster = Cluster::random(eligible, groups, seed);
     let assignment = check_rules(&cluster, seed)?;
@@ -370,6 +546,8 @@ fn check_all(eligible: usize, groups: usize, seed: u64) -> Result<(), TestCaseEr
     // Acting on views one round old: release, then acquire.
     let rounds = simulate(&cluster)?;
     prop_assert!(rounds <= 2, "took {rounds} rounds to settle");
+
+    check_settling(&cluster, &assignment, seed)?;
 
     // Stability from a settled cluster with some history, not only cold starts.
     check_stability(&cluster, &assignment, seed)
@@ -547,4 +725,51 @@ fn acquiring_midway_does_not_retarget() {
             "acquired {acquired:07b}"
         );
     }
+}
+
+#[test]
+fn settling_preferred_node_waits_for_its_group() {
+    // As `preferred_node_takes_its_group_back`, but node 0 is settling: the
+    // holder keeps group 0 until it settles; a group nobody holds still
+    // goes to node 0 at once.
+    let nodes = [
+        PlacementNode { index: 0, key: 11 },
+        PlacementNode { index: 1, key: 22 },
+    ];
+    let groups = [5, 6, 7].map(|key| PlacementGroup {
+        key,
+        preferred: (key != 6).then_some(0),
+    });
+    let holders = [vec![1], vec![1], vec![]];
+    let (kept, deferred) = assign_settling(&groups, &nodes, &holders, &[0]);
+    assert_eq!(kept.owners, vec![Some(1), Some(1), Some(0)]);
+    assert_eq!(deferred.len(), 1);
+    assert_eq!((deferred[0].group, deferred[0].to), (0, 0));
+    let (settled, none) = assign_settling(&groups, &nodes, &holders, &[]);
+    assert_eq!(settled, assign(&groups, &nodes, &holders));
+    assert_eq!(settled.owners[0], Some(0));
+    assert!(none.is_empty());
+}
+
+#[test]
+fn settling_joiner_gets_no_share_of_held_groups() {
+    // Node 0 held everything while node 1 was away. Back and settling (or
+    // manual: everyone settling), it gets none of them; settled, its share.
+    let nodes = [
+        PlacementNode { index: 0, key: 11 },
+        PlacementNode { index: 1, key: 22 },
+    ];
+    let groups: Vec<PlacementGroup> = (0..6)
+        .map(|key| PlacementGroup {
+            key: 1000 + key,
+            preferred: None,
+        })
+        .collect();
+    let holders = vec![vec![0]; 6];
+    for settling in [&[1][..], &[0, 1]] {
+        let (kept, deferred) = assign_settling(&groups, &nodes, &holders, settling);
+        assert_eq!(kept.loads(2), vec![6, 0], "settling {settling:?}");
+        assert_eq!(deferred.len(), 3);
+    }
+    assert_eq!(assign(&groups, &nodes, &holders).loads(2), vec![3, 3]);
 }

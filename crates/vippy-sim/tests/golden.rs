@@ -183,6 +183,45 @@ fn goodbye_hands_over_at_once() {
 }
 
 #[test]
+fn failback_delay_waits_out_the_flaps() {
+    let run = scenario("failback_delay");
+    let (before, interim) = (run.snapshot(6.0), run.snapshot(8.0));
+    assert_eq!(before[0], ["n1"]);
+    let holder = interim[0][0].clone();
+    assert_ne!(holder, "n1", "group 0 failed over while n1's check failed");
+    assert_eq!(
+        run.snapshot(19.9)[0],
+        [holder.as_str()],
+        "kept through the flaps"
+    );
+    assert_eq!(run.snapshot(21.0)[0], ["n1"], "back 5 s after n1 stayed up");
+    // n1 took nothing while flapping, and group 0 once it had been up 5 s
+    // (it came up at 15; its heartbeat reached the holder a delay later).
+    let taken: Vec<(f64, usize)> = acquired(&run, "n1")
+        .into_iter()
+        .filter(|(t, ..)| *t > 6.0)
+        .map(|(t, g, ..)| (t, g))
+        .collect();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].1, 0);
+    assert!(
+        (20.0..20.01).contains(&taken[0].0),
+        "taken at {}",
+        taken[0].0
+    );
+    let release = released(&run, &holder)
+        .into_iter()
+        .find(|(t, g, _)| *t > 6.0 && *g == Some(0))
+        .expect("the holder released group 0");
+    assert!(release.0 >= 20.0, "released at {}", release.0);
+    assert_eq!(*release.2, Cause::Reassigned(Some("n1".into())));
+    // Nothing else moved.
+    for (g, (b, a)) in before.iter().zip(run.snapshot(21.0)).enumerate().skip(1) {
+        assert_eq!(b, a, "group {g} moved");
+    }
+}
+
+#[test]
 fn preferred_node_takes_its_group_back_release_first() {
     let run = scenario("preferred_returns");
     let interim = run.snapshot(11.0)[0][0].clone();
@@ -435,6 +474,7 @@ fn planned_moves_leave_no_group_unowned_for_long() {
         ("replay", 6.0),
         ("check_failure", 6.0),
         ("admin_drain", 6.0),
+        ("failback_delay", 6.0),
     ] {
         let run = scenario(name);
         let (gap, g) = longest_unowned(&run, from);

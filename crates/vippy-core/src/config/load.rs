@@ -40,6 +40,7 @@ pub const TOP_KEYS: &[&str] = &[
     "state_dir",
     "secrets",
     "metrics",
+    "failback",
 ];
 
 const CLUSTER_KEYS: &[&str] = &["version", "vips", "nodes"];
@@ -200,6 +201,10 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         None => Some(None),
         Some(v) => socket_addr(f, v, "metrics").map(Some),
     };
+    let failback = match top.get("failback") {
+        None => Some(Failback::Immediate),
+        Some(v) => read_failback(f, v),
+    };
     let state_dir = match top.get("state_dir") {
         None => Some(None),
         Some(v) => f.string(v, "state_dir").map(|s| Some(PathBuf::from(s))),
@@ -226,6 +231,7 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         hooks: hooks?,
         plugins: plugins?,
         quorum: quorum?,
+        failback: failback?,
         state_dir: state_dir?,
         metrics: metrics?,
     })
@@ -1068,6 +1074,31 @@ fn read_quorum(f: &mut Fields, v: &Value, node_count: usize) -> Option<Quorum> {
                 Some(v.at),
                 format!(
                     "must be \"majority\", \"off\" or a number of nodes from 1 to {node_count}"
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn read_failback(f: &mut Fields, v: &Value) -> Option<Failback> {
+    match &v.kind {
+        Kind::String(s) if s == "immediate" => Some(Failback::Immediate),
+        Kind::String(s) if s == "manual" => Some(Failback::Manual),
+        Kind::Number(..) => f.duration(v, "failback", 0.0, DAY).map(Failback::after),
+        Kind::String(s) if s.trim().parse::<f64>().is_ok() => {
+            f.duration(v, "failback", 0.0, DAY).map(Failback::after)
+        }
+        _ => {
+            let shown = match &v.kind {
+                Kind::String(s) => format!("\"{s}\""),
+                _ => v.type_name().to_string(),
+            };
+            f.error(
+                "failback",
+                Some(v.at),
+                format!(
+                    "must be \"immediate\", \"manual\" or a number of seconds from 0 to 86400, not {shown}"
                 ),
             );
             None

@@ -42,6 +42,8 @@ pub struct Config {
     pub hooks: Hooks,
     pub plugins: Vec<Command>,
     pub quorum: Quorum,
+    /// When groups go back to a returning node (`failback`).
+    pub failback: Failback,
     /// Where an adopted cluster config is kept across restarts.
     pub state_dir: Option<PathBuf>,
     /// A TCP address serving `GET /metrics` (and nothing else) for
@@ -353,6 +355,44 @@ impl Quorum {
             Quorum::Off => 0,
             Quorum::Majority => node_count / 2 + 1,
             Quorum::Count(n) => n,
+        }
+    }
+}
+
+/// When a node that comes back (restarted, undrained, its check passing
+/// again) gets back its preferred groups and its balanced share of the
+/// groups others hold (docs/ARCHITECTURE.md, "Failback"). Groups nobody
+/// holds, and groups whose holder fails, are placed at once whatever this
+/// says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Failback {
+    /// As soon as it is eligible (the original's rule).
+    #[default]
+    Immediate,
+    /// Once it has been eligible without a break for this long, as this
+    /// node has seen it.
+    After(Duration),
+    /// Never: a group stays with its holder while the holder is eligible.
+    Manual,
+}
+
+impl Failback {
+    /// `After(d)`, or `Immediate` for zero.
+    pub fn after(delay: Duration) -> Failback {
+        if delay.is_zero() {
+            Failback::Immediate
+        } else {
+            Failback::After(delay)
+        }
+    }
+}
+
+impl std::fmt::Display for Failback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failback::Immediate => f.write_str("immediate"),
+            Failback::After(d) => write!(f, "after {}s", d.as_secs_f64()),
+            Failback::Manual => f.write_str("manual"),
         }
     }
 }

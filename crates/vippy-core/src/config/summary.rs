@@ -64,6 +64,9 @@ pub fn summary(config: &Config, node: Option<&str>) -> String {
         config.stale.as_secs_f64(),
         config.arp_cache.as_secs_f64()
     );
+    if config.failback != Failback::Immediate {
+        let _ = writeln!(out, "  failback: {}", config.failback);
+    }
     let _ = writeln!(out, "  groups:");
     for (i, group) in cluster.groups.iter().enumerate().take(SHOWN_GROUPS) {
         let ips: Vec<String> = group

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::{Action, Cause, Event, Held, InactiveReason, Node};
+use crate::config::Failback;
 use crate::placement::{self, NodeIndex, PlacementGroup, PlacementNode};
 
 impl Node {
@@ -195,6 +196,8 @@ impl Node {
             self.reannounce_all = Some(format!("{} heard again", back.join(", ")));
         }
         let mut eligible = Vec::new();
+        // Each eligible node's name and incarnation, for failback.
+        let mut eligible_runs: Vec<(NodeIndex, String, u64)> = Vec::new();
         if self.reasons.is_empty()
             && let Some(i) = self.index
         {
@@ -202,6 +205,7 @@ impl Node {
                 index: i,
                 key: cluster.node_keys[usize::from(i)],
             });
+            eligible_runs.push((i, self.name.clone(), self.incarnation));
         }
         let names: Vec<String> = self.peers.keys().cloned().collect();
         for name in &names {
@@ -212,8 +216,10 @@ impl Node {
                     index: i,
                     key: cluster.node_keys[usize::from(i)],
                 });
+                eligible_runs.push((i, name.clone(), self.peers[name].incarnation));
             }
         }
+        let settling = self.settling_nodes(now, &eligible_runs);
 
         // Who announces each group: this node, and every present peer whose
         // config is known (mapped by group identity when it differs).
@@ -340,7 +346,9 @@ impl Node {
                 preferred: g.preferred.as_deref().and_then(|p| cluster.node_index(p)),
             })
             .collect();
-        let assignment = placement::assign(&placement_groups, &eligible, &holders);
+        let (assignment, deferred) =
+            placement::assign_settling(&placement_groups, &eligible, &holders, &settling);
+        self.note_deferred(&deferred);
 
         for (g, group) in groups.iter().enumerate() {
             let owner = assignment.owners[g];
@@ -550,6 +558,66 @@ impl Node {
             });
             self.dirty = true;
         }
+    }
+
+    /// Failback (docs/ARCHITECTURE.md, "Failback"): records since when each
+    /// eligible node has been eligible without a break (a new incarnation
+    /// starts afresh; a node missing from one decision loses its record),
+    /// and returns those that may not take held groups yet. With
+    /// `failback: N`, a node settles N seconds after this node first saw it
+    /// eligible; with `"manual"` none ever does; with `"immediate"` all are
+    /// settled at once, which is placement as it always was.
+    fn settling_nodes(
+        &mut self,
+        now: Instant,
+        eligible: &[(NodeIndex, String, u64)],
+    ) -> Vec<NodeIndex> {
+        let mut since = BTreeMap::new();
+        for (_, name, incarnation) in eligible {
+            let from = match self.eligible_since.get(name) {
+                Some(&(known, from)) if known == *incarnation => from,
+                _ => now,
+            };
+            since.insert(name.clone(), (*incarnation, from));
+        }
+        self.failback_at = None;
+        let settling = match self.config.failback {
+            Failback::Immediate => Vec::new(),
+            Failback::Manual => eligible.iter().map(|(i, _, _)| *i).collect(),
+            Failback::After(delay) => {
+                let mut settling = Vec::new();
+                for (i, name, _) in eligible {
+                    let at = since[name].1 + delay;
+                    if now < at {
+                        settling.push(*i);
+                        self.failback_at = Some(self.failback_at.map_or(at, |t| t.min(at)));
+                    }
+                }
+                settling
+            }
+        };
+        self.eligible_since = since;
+        settling
+    }
+
+    /// Keeps the moves failback holds back, for status: by group key, the
+    /// node it would go to and when (`None`: only by hand).
+    fn note_deferred(&mut self, deferred: &[placement::Deferred]) {
+        let cluster = self.cluster.clone();
+        self.deferred = deferred
+            .iter()
+            .map(|d| {
+                let at = match self.config.failback {
+                    Failback::After(delay) => cluster
+                        .nodes
+                        .get(usize::from(d.to))
+                        .and_then(|name| self.eligible_since.get(name))
+                        .map(|(_, since)| *since + delay),
+                    _ => None,
+                };
+                (cluster.groups[d.group].key, (d.to, at))
+            })
+            .collect();
     }
 
     /// Releases a group to a holder that does not hear us, and tells it

@@ -28,7 +28,7 @@ use crate::config::{Cluster, Config, Digest};
 use crate::wire::{self, Body, Header, Key, Message, Neighbour};
 
 use peer::Peer;
-pub use status::{GroupView, NodeStatus, PeerView};
+pub use status::{GroupView, NodeStatus, PeerView, PendingFailback};
 use transfer::Fetch;
 pub use types::*;
 
@@ -65,6 +65,14 @@ pub struct Node {
     unowned_waiting: bool,
     /// The eligible nodes at the last decision (sorted indices).
     last_eligible: Vec<u16>,
+    /// Failback: since when each node (this one included) has been
+    /// eligible without a break, by name, with the incarnation seen.
+    eligible_since: BTreeMap<String, (u64, Instant)>,
+    /// When the next settling node settles (`failback: N`): decide again then.
+    failback_at: Option<Instant>,
+    /// Moves failback holds back, by group key: to which node, and when
+    /// (`None`: manual, only when the holder goes).
+    deferred: BTreeMap<u64, (u16, Option<Instant>)>,
     /// After adopting a new config: takes no new group before this.
     settle_until: Instant,
     settling: bool,
@@ -188,6 +196,9 @@ impl Node {
             claim_unowned_at: now + boot_listen(&config) + config.interval / 4,
             unowned_waiting: false,
             last_eligible: Vec::new(),
+            eligible_since: BTreeMap::new(),
+            failback_at: None,
+            deferred: BTreeMap::new(),
             settle_until: now,
             settling: false,
             admin: BTreeMap::new(),
@@ -341,6 +352,9 @@ impl Node {
         if self.contest_deadline().is_some_and(|t| now >= t) {
             self.needs_decide = true;
         }
+        if self.failback_at.is_some_and(|t| now >= t) {
+            self.needs_decide = true;
+        }
         if self.settling && now >= self.settle_until {
             self.settling = false;
             self.needs_decide = true;
@@ -446,6 +460,9 @@ impl Node {
             next = next.min(self.quiet_until);
         }
         if let Some(t) = self.contest_deadline() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.failback_at {
             next = next.min(t);
         }
         Some(next)

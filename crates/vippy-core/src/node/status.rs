@@ -7,7 +7,7 @@ use std::time::Instant;
 use ipnet::IpNet;
 
 use super::{InactiveReason, Node};
-use crate::config::Digest;
+use crate::config::{Digest, Failback};
 use crate::placement;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,8 @@ pub struct NodeStatus {
     /// Authenticated senders outside `nodes` heard within `stale`: another
     /// cluster on the same channel and secret, or nodes of a newer config.
     pub strangers: Vec<String>,
+    /// The `failback` setting this node decides with.
+    pub failback: Failback,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,19 @@ pub struct GroupView {
     pub holders: Vec<String>,
     pub held_here: bool,
     pub held_since: Option<Instant>,
+    /// A move to a returning node that `failback` holds back, if any.
+    pub failback: Option<PendingFailback>,
+}
+
+/// A group that placement would give to a node that came back, kept by
+/// its holder for now (docs/ARCHITECTURE.md, "Failback").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFailback {
+    /// The node it goes to.
+    pub to: String,
+    /// When, if that node stays eligible (`failback: N`, as seen from
+    /// here); `None` with `"manual"`: only when its holder goes.
+    pub at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +108,12 @@ impl Node {
                 holders: std::mem::take(&mut holders[i]),
                 held_here: since.contains_key(&i),
                 held_since: since.get(&i).copied(),
+                failback: self.deferred.get(&g.key).and_then(|(to, at)| {
+                    Some(PendingFailback {
+                        to: cluster.nodes.get(usize::from(*to))?.clone(),
+                        at: *at,
+                    })
+                }),
             })
             .collect();
         let peers = self
@@ -131,6 +152,7 @@ impl Node {
                 .filter(|(name, p)| p.fresh && cluster.node_index(name).is_none())
                 .map(|(name, _)| name.clone())
                 .collect(),
+            failback: self.config.failback,
         }
     }
 

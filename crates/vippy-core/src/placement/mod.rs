@@ -202,6 +202,65 @@ pub fn assign(
     }
 }
 
+/// A held group [`assign_settling`] leaves with its holder for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferred {
+    pub group: usize,
+    /// Where [`assign`] would move it: a settling node.
+    pub to: NodeIndex,
+}
+
+/// [`assign`] with failback control: nodes in `settling` are eligible, but
+/// may not yet take a group that an eligible node holds (they came back
+/// lately, or failback is manual). A group [`assign`] would move from its
+/// holder to a settling node that does not hold it stays with its
+/// highest-weight eligible holder (the one [`assign`]'s keep step
+/// chooses); everything else is [`assign`]'s answer. So groups nobody
+/// holds (and those of a failed holder) are placed as always, moves to
+/// settled nodes happen as always, and with `settling` empty the result
+/// is exactly [`assign`]'s. Also returns the moves held back, in group
+/// order.
+///
+/// Deterministic as [`assign`] is (rule 1): the order of `settling` does
+/// not matter, and nodes in it that are not eligible are ignored.
+pub fn assign_settling(
+    groups: &[PlacementGroup],
+    eligible: &[PlacementNode],
+    holders: &[Vec<NodeIndex>],
+    settling: &[NodeIndex],
+) -> (Assignment, Vec<Deferred>) {
+    let mut assignment = assign(groups, eligible, holders);
+    if settling.is_empty() {
+        return (assignment, Vec::new());
+    }
+    let nodes = canonical(eligible);
+    let node = |index: NodeIndex| {
+        nodes
+            .binary_search_by_key(&index, |n| n.index)
+            .ok()
+            .map(|at| &nodes[at])
+    };
+    let mut deferred = Vec::new();
+    for (group, owner) in assignment.owners.iter_mut().enumerate() {
+        let Some(to) = owner.filter(|o| settling.contains(o)) else {
+            continue;
+        };
+        let announced = holders.get(group).map_or(&[][..], Vec::as_slice);
+        if announced.contains(&to) {
+            continue; // it holds it already: nothing moves to it
+        }
+        let keeper = announced
+            .iter()
+            .filter_map(|&index| node(index))
+            .max_by_key(|n| strength(n, &groups[group]));
+        if let Some(keeper) = keeper {
+            *owner = Some(keeper.index);
+            deferred.push(Deferred { group, to });
+        }
+    }
+    (assignment, deferred)
+}
+
 /// Eligible nodes sorted by index, each index once, so input order cannot
 /// matter (determinism, rule 1).
 fn canonical(eligible: &[PlacementNode]) -> Vec<PlacementNode> {
