@@ -313,6 +313,15 @@ pub fn render_status(status: &Status) -> String {
         if let Some(preferred) = &group.preferred {
             let _ = write!(out, " P({preferred})");
         }
+        match (&group.failback_to, group.failback_in_seconds) {
+            (Some(to), Some(s)) => {
+                let _ = write!(out, " (failback to {to} in {s:.1}s)");
+            }
+            (Some(to), None) => {
+                let _ = write!(out, " (failback to {to}: manual)");
+            }
+            _ => {}
+        }
         out.push('\n');
     }
     if status.peers.is_empty() {

@@ -44,6 +44,8 @@ pub struct Status {
     /// Authenticated senders outside `nodes` heard recently (another
     /// cluster sharing the secret and channel); never acted on.
     pub strangers: Vec<String>,
+    /// The `failback` setting: `"immediate"`, `"manual"` or seconds (`"5s"`).
+    pub failback: String,
 }
 
 /// One group of VIPs, in config order.
@@ -64,6 +66,13 @@ pub struct GroupStatus {
     pub held_here: bool,
     /// Seconds since the group last changed hands as seen from here.
     pub since_seconds: Option<f64>,
+    /// A node placement would give the group to, held back by `failback`
+    /// (it came back and has not been eligible long enough, or failback is
+    /// `"manual"`).
+    pub failback_to: Option<String>,
+    /// In how many seconds it moves there if that node stays eligible;
+    /// `None` with `"manual"` (only when the holder goes).
+    pub failback_in_seconds: Option<f64>,
 }
 
 /// One other node of the cluster, as this node sees it.

@@ -40,7 +40,7 @@ async fn status_prints_the_original_layout() {
     let want = [
         "State:  inactive",
         "Reason: administrative (kernel upgrade), check:http",
-        "(*) node1: 198.51.100.195/24",
+        "(*) node1: 198.51.100.195/24 (failback to node3 in 2.5s)",
         "    node2: 203.0.113.147/24 P(node2)",
         "    (unowned): 203.0.113.149/24 198.51.100.196/24",
         "Peers:",
@@ -66,7 +66,10 @@ async fn status_prints_the_original_layout() {
     let run = vippyctl(&h.socket, &["status"]).await;
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "State:  active");
-    assert_eq!(lines[1], "(*) node1: 198.51.100.195/24");
+    assert_eq!(
+        lines[1],
+        "(*) node1: 198.51.100.195/24 (failback to node3 in 2.5s)"
+    );
     assert_eq!(lines[4], "Peers:  none");
     assert_eq!(
         lines[5],

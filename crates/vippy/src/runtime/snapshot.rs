@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use vippy_core::config::{Config, hex};
+use vippy_core::config::{Config, Failback, hex};
 use vippy_core::node::Node;
 
 use crate::api::DEFAULT_SOURCE;
@@ -30,6 +30,12 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
             since_seconds: g
                 .held_since
                 .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+            failback_in_seconds: g
+                .failback
+                .as_ref()
+                .and_then(|f| f.at)
+                .map(|at| at.saturating_duration_since(now).as_secs_f64()),
+            failback_to: g.failback.map(|f| f.to),
         })
         .collect();
     let peers = view
@@ -65,6 +71,11 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         counters: metrics.counters(),
         waiting: view.waiting,
         strangers: view.strangers,
+        failback: match view.failback {
+            Failback::Immediate => "immediate".into(),
+            Failback::Manual => "manual".into(),
+            Failback::After(d) => format!("{}s", d.as_secs_f64()),
+        },
     }
 }
 

@@ -240,6 +240,8 @@ pub fn sample_status() -> Status {
                 holders: vec!["node1".into()],
                 held_here: true,
                 since_seconds: Some(12.5),
+                failback_to: Some("node3".into()),
+                failback_in_seconds: Some(2.5),
             },
             GroupStatus {
                 index: 1,
@@ -250,6 +252,8 @@ pub fn sample_status() -> Status {
                 holders: vec!["node2".into()],
                 held_here: false,
                 since_seconds: Some(3.0),
+                failback_to: None,
+                failback_in_seconds: None,
             },
             GroupStatus {
                 index: 2,
@@ -260,6 +264,8 @@ pub fn sample_status() -> Status {
                 holders: vec![],
                 held_here: false,
                 since_seconds: None,
+                failback_to: None,
+                failback_in_seconds: None,
             },
         ],
         peers: vec![
@@ -289,5 +295,6 @@ pub fn sample_status() -> Status {
         counters: BTreeMap::from([("heartbeats_sent".to_string(), 10)]),
         waiting: None,
         strangers: Vec::new(),
+        failback: "5s".into(),
     }
 }
