@@ -18,7 +18,7 @@ mod status;
 mod transfer;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ pub struct Node {
     /// This node's index in `cluster.nodes`; `None` when not in it.
     index: Option<u16>,
     /// Group index by identity key, for `cluster`.
-    group_index: HashMap<u64, usize>,
+    group_index: BTreeMap<u64, usize>,
     /// The chat keys, one per secret; the first signs.
     keys: Vec<Key>,
     incarnation: u64,
@@ -88,7 +88,7 @@ pub struct Node {
     /// told (see `decide`).
     released_recently: BTreeMap<u64, Instant>,
     /// The last holder seen for each group (by key), to name the cause of a takeover.
-    last_holder: HashMap<u64, String>,
+    last_holder: BTreeMap<u64, String>,
     /// Groups whose last holder has restarted since (and so let them go).
     holder_restarted: BTreeSet<u64>,
     /// Since when a member has been seen on another config version.
@@ -96,12 +96,12 @@ pub struct Node {
     /// The goodbye is sent: nothing more is said or done.
     said_goodbye: bool,
     /// The owner placement chose last time, by group key (for intent events).
-    last_owner: HashMap<u64, Option<u16>>,
+    last_owner: BTreeMap<u64, Option<u16>>,
     /// Configs by digest, to serve transfers and read peers' holdings.
-    known: HashMap<Digest, Arc<Cluster>>,
+    known: BTreeMap<Digest, Arc<Cluster>>,
     fetch: Option<Fetch>,
     /// Digests whose fetch failed, and when they may be tried again.
-    fetch_backoff: HashMap<Digest, Instant>,
+    fetch_backoff: BTreeMap<Digest, Instant>,
     conflicts_reported: BTreeSet<(String, Digest)>,
     duplicate_name_reported: BTreeSet<u64>,
     local_neighbours: Vec<Neighbour>,
@@ -199,14 +199,14 @@ impl Node {
             handoffs: BTreeMap::new(),
             yielded: BTreeMap::new(),
             released_recently: BTreeMap::new(),
-            last_holder: HashMap::new(),
+            last_holder: BTreeMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,
             said_goodbye: false,
-            last_owner: HashMap::new(),
-            known: HashMap::from([(cluster.digest(), cluster.clone())]),
+            last_owner: BTreeMap::new(),
+            known: BTreeMap::from([(cluster.digest(), cluster.clone())]),
             fetch: None,
-            fetch_backoff: HashMap::new(),
+            fetch_backoff: BTreeMap::new(),
             conflicts_reported: BTreeSet::new(),
             duplicate_name_reported: BTreeSet::new(),
             local_neighbours: Vec::new(),
@@ -724,7 +724,7 @@ fn boot_listen(config: &Config) -> Duration {
     config.mature.max(config.interval * 3 / 2)
 }
 
-fn index_groups(cluster: &Cluster) -> HashMap<u64, usize> {
+fn index_groups(cluster: &Cluster) -> BTreeMap<u64, usize> {
     cluster
         .groups
         .iter()
