@@ -396,7 +396,6 @@ impl Node {
                 self.needs_decide = true;
                 self.flush(now);
                 self.send(
-                    now,
                     Body::Goodbye(wire::Goodbye {
                         config_version: self.cluster.version,
                         config_digest: self.cluster.digest(),
@@ -408,7 +407,7 @@ impl Node {
             }
             LocalEvent::Neighbours(list) => {
                 self.local_neighbours = list;
-                self.share_neighbours(now);
+                self.share_neighbours();
             }
         }
         self.flush(now);
@@ -555,7 +554,7 @@ impl Node {
             heartbeat.echoes.pop(); // the oldest acquaintances go first
         }
         self.counters.heartbeats_sent += 1;
-        self.send(now, Body::Heartbeat(heartbeat), Destination::Cluster);
+        self.send(Body::Heartbeat(heartbeat), Destination::Cluster);
     }
 
     /// The incarnations of fresh peers to echo. The newest acquaintances
@@ -677,7 +676,7 @@ impl Node {
         wire::encode(&msg, self.signing_key()).map_or(usize::MAX, |b| b.len())
     }
 
-    fn send(&mut self, _now: Instant, body: Body, destination: Destination) {
+    fn send(&mut self, body: Body, destination: Destination) {
         if self.standing_down {
             return; // peers must hear only the twin that serves
         }
@@ -697,11 +696,10 @@ impl Node {
         }
     }
 
-    fn share_neighbours(&mut self, now: Instant) {
+    fn share_neighbours(&mut self) {
         let list = self.local_neighbours.clone();
         for chunk in list.chunks(wire::ArpShare::MAX_ENTRIES) {
             self.send(
-                now,
                 Body::ArpShare(wire::ArpShare {
                     entries: chunk.to_vec(),
                 }),
