@@ -1,7 +1,7 @@
 //! The per-sender anti-replay window (docs/PROTOCOL.md, RFC 4303 §3.4.3).
 
 use proptest::prelude::*;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use vippy_core::wire::{Replay, ReplayWindow};
 
 /// Checks, then accepts if fresh, as a receiver does.
@@ -120,7 +120,7 @@ fn accepting_a_rejected_pair_changes_nothing() {
 struct Model {
     incarnation: Option<u64>,
     highest: u64,
-    seen: HashSet<u64>,
+    seen: BTreeSet<u64>,
 }
 
 impl Model {
@@ -166,7 +166,7 @@ proptest! {
     ) {
         let mut w = ReplayWindow::new();
         let mut model = Model::default();
-        let mut accepted = HashSet::new();
+        let mut accepted = BTreeSet::new();
         for (inc, seq) in steps {
             let seq = start + seq;
             let expected = model.check(inc, seq);

@@ -427,37 +427,16 @@ fn quote(value: &str) -> String {
     }
 }
 
-/// Unix seconds as RFC 3339 UTC with milliseconds.
+/// Unix seconds as RFC 3339 UTC with milliseconds; `-` for a time that is
+/// negative, not finite or past the year 9999.
 pub fn format_time(unix: f64) -> String {
     if !unix.is_finite() || unix < 0.0 {
         return "-".into();
     }
-    let millis_total = (unix * 1000.0).round() as u64;
-    let (secs, millis) = (millis_total / 1000, millis_total % 1000);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    match jiff::Timestamp::from_millisecond((unix * 1000.0).round() as i64) {
+        Ok(time) => format!("{time:.3}"),
+        Err(_) => "-".into(),
+    }
 }
 
 #[cfg(test)]

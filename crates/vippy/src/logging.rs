@@ -632,28 +632,14 @@ fn truncate(s: &mut String, max: usize) {
 }
 
 /// `Mmm dd hh:mm:ss` in local time, day padded with a space (RFC 3164 §4.1.2).
+/// Local time is `TZ` or else `/etc/localtime`, as for `localtime(3)`; UTC when
+/// neither can be read.
 fn local_timestamp() -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as libc::time_t)
-        .unwrap_or(0);
-    // SAFETY: localtime_r only writes the `tm` it is given; both pointers
-    // are valid for the call.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
-            return "Jan  1 00:00:00".to_string();
-        }
-        tm
-    };
-    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("Jan");
-    format!(
-        "{month} {:>2} {:02}:{:02}:{:02}",
-        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
-    )
+    rfc3164_time(&jiff::ZonedDateTime::now())
+}
+
+fn rfc3164_time(time: &jiff::ZonedDateTime) -> String {
+    time.strftime("%b %e %H:%M:%S").to_string()
 }
 
 /// Journal fields vippy sets itself; an event field of the same name is
@@ -819,5 +805,18 @@ mod tests {
         assert_eq!(t.len(), 15, "{t}");
         assert_eq!(&t[3..4], " ");
         assert_eq!(&t[9..10], ":");
+    }
+
+    #[test]
+    fn rfc3164_time_pads_the_day_with_a_space() {
+        let at = |s: &str| s.parse::<jiff::ZonedDateTime>().unwrap();
+        assert_eq!(
+            rfc3164_time(&at("2026-03-05T07:08:09+01:00[+01:00]")),
+            "Mar  5 07:08:09"
+        );
+        assert_eq!(
+            rfc3164_time(&at("2025-12-31T23:59:59-05:00[-05:00]")),
+            "Dec 31 23:59:59"
+        );
     }
 }

@@ -52,39 +52,14 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Edit distance counting a swap of neighbours as one edit (optimal string
-/// alignment), since "stael" for "stale" is the commonest typo.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 /// The closest known name, if it is close enough to be a likely typo.
+/// Distance is optimal string alignment (a swap of neighbours is one edit),
+/// since "stael" for "stale" is the commonest typo.
 pub(crate) fn suggest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
     let normalised = unknown.to_ascii_lowercase().replace('_', "-");
     known
         .iter()
-        .map(|k| (edit_distance(&normalised, &k.replace('_', "-")), *k))
+        .map(|k| (strsim::osa_distance(&normalised, &k.replace('_', "-")), *k))
         .filter(|(d, k)| *d <= (k.len() / 3).max(1) + usize::from(normalised.len() > 6))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)

@@ -1,6 +1,6 @@
 //! Turning configuration text into a validated [`Config`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -358,7 +358,7 @@ fn read_vips(
     let mut groups = Vec::new();
     let mut ok = true;
     // Where each address was first seen, to report duplicates with both places.
-    let mut seen: HashMap<IpAddr, String> = HashMap::new();
+    let mut seen: BTreeMap<IpAddr, String> = BTreeMap::new();
     for (g, item) in items.iter().enumerate() {
         let gpath = index_path("vips", g);
         let Some(entries) = f.array(item, &gpath) else {

@@ -18,7 +18,7 @@ mod status;
 mod transfer;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ pub struct Node {
     /// This node's index in `cluster.nodes`; `None` when not in it.
     index: Option<u16>,
     /// Group index by identity key, for `cluster`.
-    group_index: HashMap<u64, usize>,
+    group_index: BTreeMap<u64, usize>,
     /// The chat keys, one per secret; the first signs.
     keys: Vec<Key>,
     incarnation: u64,
@@ -96,7 +96,7 @@ pub struct Node {
     /// told (see `decide`).
     released_recently: BTreeMap<u64, Instant>,
     /// The last holder seen for each group (by key), to name the cause of a takeover.
-    last_holder: HashMap<u64, String>,
+    last_holder: BTreeMap<u64, String>,
     /// Groups whose last holder has restarted since (and so let them go).
     holder_restarted: BTreeSet<u64>,
     /// Since when a member has been seen on another config version.
@@ -104,12 +104,12 @@ pub struct Node {
     /// The goodbye is sent: nothing more is said or done.
     said_goodbye: bool,
     /// The owner placement chose last time, by group key (for intent events).
-    last_owner: HashMap<u64, Option<u16>>,
+    last_owner: BTreeMap<u64, Option<u16>>,
     /// Configs by digest, to serve transfers and read peers' holdings.
-    known: HashMap<Digest, Arc<Cluster>>,
+    known: BTreeMap<Digest, Arc<Cluster>>,
     fetch: Option<Fetch>,
     /// Digests whose fetch failed, and when they may be tried again.
-    fetch_backoff: HashMap<Digest, Instant>,
+    fetch_backoff: BTreeMap<Digest, Instant>,
     conflicts_reported: BTreeSet<(String, Digest)>,
     duplicate_name_reported: BTreeSet<u64>,
     local_neighbours: Vec<Neighbour>,
@@ -210,14 +210,14 @@ impl Node {
             handoffs: BTreeMap::new(),
             yielded: BTreeMap::new(),
             released_recently: BTreeMap::new(),
-            last_holder: HashMap::new(),
+            last_holder: BTreeMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,
             said_goodbye: false,
-            last_owner: HashMap::new(),
-            known: HashMap::from([(cluster.digest(), cluster.clone())]),
+            last_owner: BTreeMap::new(),
+            known: BTreeMap::from([(cluster.digest(), cluster.clone())]),
             fetch: None,
-            fetch_backoff: HashMap::new(),
+            fetch_backoff: BTreeMap::new(),
             conflicts_reported: BTreeSet::new(),
             duplicate_name_reported: BTreeSet::new(),
             local_neighbours: Vec::new(),
@@ -410,7 +410,6 @@ impl Node {
                 self.needs_decide = true;
                 self.flush(now);
                 self.send(
-                    now,
                     Body::Goodbye(wire::Goodbye {
                         config_version: self.cluster.version,
                         config_digest: self.cluster.digest(),
@@ -422,7 +421,7 @@ impl Node {
             }
             LocalEvent::Neighbours(list) => {
                 self.local_neighbours = list;
-                self.share_neighbours(now);
+                self.share_neighbours();
             }
         }
         self.flush(now);
@@ -572,7 +571,7 @@ impl Node {
             heartbeat.echoes.pop(); // the oldest acquaintances go first
         }
         self.counters.heartbeats_sent += 1;
-        self.send(now, Body::Heartbeat(heartbeat), Destination::Cluster);
+        self.send(Body::Heartbeat(heartbeat), Destination::Cluster);
     }
 
     /// The incarnations of fresh peers to echo. The newest acquaintances
@@ -694,7 +693,7 @@ impl Node {
         wire::encode(&msg, self.signing_key()).map_or(usize::MAX, |b| b.len())
     }
 
-    fn send(&mut self, _now: Instant, body: Body, destination: Destination) {
+    fn send(&mut self, body: Body, destination: Destination) {
         if self.standing_down {
             return; // peers must hear only the twin that serves
         }
@@ -714,11 +713,10 @@ impl Node {
         }
     }
 
-    fn share_neighbours(&mut self, now: Instant) {
+    fn share_neighbours(&mut self) {
         let list = self.local_neighbours.clone();
         for chunk in list.chunks(wire::ArpShare::MAX_ENTRIES) {
             self.send(
-                now,
                 Body::ArpShare(wire::ArpShare {
                     entries: chunk.to_vec(),
                 }),
@@ -741,7 +739,7 @@ fn boot_listen(config: &Config) -> Duration {
     config.mature.max(config.interval * 3 / 2)
 }
 
-fn index_groups(cluster: &Cluster) -> HashMap<u64, usize> {
+fn index_groups(cluster: &Cluster) -> BTreeMap<u64, usize> {
     cluster
         .groups
         .iter()

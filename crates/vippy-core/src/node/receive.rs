@@ -217,7 +217,7 @@ impl Node {
                 self.events.push_back(Event::PeerLeft { node: sender });
                 self.needs_decide = true;
             }
-            Body::ConfigRequest(req) => self.serve_config(now, from, sender, req),
+            Body::ConfigRequest(req) => self.serve_config(from, sender, req),
             Body::ConfigChunk(chunk) => self.receive_chunk(now, &sender, chunk),
             Body::ArpShare(share) => {
                 let ttl = self.neighbour_ttl();
@@ -295,7 +295,7 @@ impl Node {
             // Serving our config is harmless (it has the secret) and lets a
             // node that a newer config removed learn that it was removed.
             let sender = header.sender.clone();
-            self.serve_config(now, from, sender, req);
+            self.serve_config(from, sender, req);
             return;
         }
         let peer = self.peers.get_mut(&header.sender).expect("inserted above");

@@ -155,7 +155,7 @@ impl Node {
             count: count.max(1),
         });
         let to = Destination::Peer(fetch.addr);
-        self.send(now, request, to);
+        self.send(request, to);
     }
 
     pub(super) fn fetch_timeout(&mut self, now: Instant) {
@@ -193,13 +193,7 @@ impl Node {
         self.request_chunks(now);
     }
 
-    pub(super) fn serve_config(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        sender: String,
-        req: ConfigRequest,
-    ) {
+    pub(super) fn serve_config(&mut self, from: SocketAddr, sender: String, req: ConfigRequest) {
         // Sequence numbers stop replays while this node runs; the
         // incarnation stops those recorded before it (re)started, which
         // would otherwise aim chunks at the recording's source address.
@@ -242,7 +236,7 @@ impl Node {
             })
             .collect();
         for body in bodies {
-            self.send(now, body, Destination::Peer(from));
+            self.send(body, Destination::Peer(from));
         }
     }
 

@@ -138,32 +138,18 @@ fn man_page(cmd: Command, extra: &str) -> Result<Vec<u8>> {
 
 /// The page date: `SOURCE_DATE_EPOCH` (reproducible builds) or today, UTC.
 fn man_date() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    format!("{y:04}-{m:02}-{d:02}")
+    page_date(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// `YYYY-MM-DD` of a Unix time in seconds, or of now when it is missing or
+/// not one.
+fn page_date(epoch: Option<&str>) -> String {
+    epoch
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .and_then(|secs| jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok())
+        .unwrap_or_else(jiff::Timestamp::now)
+        .strftime("%Y-%m-%d")
+        .to_string()
 }
 
 /// `vippyd [-c FILE] [-n NODE] …`, values named.
@@ -438,8 +424,9 @@ mod tests {
 
     #[test]
     fn dates_are_gregorian() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(page_date(Some("0")), "1970-01-01");
+        assert_eq!(page_date(Some("951782400")), "2000-02-29");
+        assert_eq!(page_date(Some(" 1767225599\n")), "2025-12-31");
+        assert_eq!(page_date(Some("1767225600")), "2026-01-01");
     }
 }

@@ -2,7 +2,7 @@
 //! [`super::frames`] sent on an AF_PACKET socket of one interface, paced by a
 //! token bucket whose default burst lets 1000 VIPs go out at once.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use socket2::{Domain, SockAddr, SockAddrStorage, Socket, Type};
@@ -112,10 +112,6 @@ impl Announcer {
         self
     }
 
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
-    }
-
     pub fn mac(&self) -> Mac {
         self.mac
     }
@@ -123,14 +119,6 @@ impl Announcer {
     /// Frames sent so far.
     pub fn sent(&self) -> u64 {
         self.sent
-    }
-
-    /// Announces a VIP: gratuitous ARP for IPv4, an unsolicited NA for IPv6.
-    pub async fn announce(&mut self, vip: IpAddr, form: GarpForm) -> Result<(), NetError> {
-        match vip {
-            IpAddr::V4(v4) => self.gratuitous_arp(v4, form).await,
-            IpAddr::V6(v6) => self.unsolicited_na(v6).await,
-        }
     }
 
     /// Broadcasts a gratuitous ARP for `vip` in the given form(s).

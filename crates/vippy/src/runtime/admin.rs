@@ -13,7 +13,7 @@ use crate::api::MAX_DRAINS;
 
 /// Applies the drains kept by the last run (see [`state::load_drains`]).
 pub fn restore(node: &mut Node, config: &Config, now: Instant) {
-    let name = node.status().name;
+    let name = node.name().to_owned();
     for (source, reason) in state::load_drains(config) {
         info!(node = %name, source = %source, "still drained, as before the restart: {reason}");
         let reason = Some(reason);
@@ -39,7 +39,7 @@ pub fn set_active(
     active: bool,
     reason: Option<String>,
 ) -> Result<String, String> {
-    let name = node.status().name;
+    let name = node.name().to_owned();
     let event = match source {
         None => {
             info!(node = %name, "administrative undrain of every source");

@@ -177,7 +177,7 @@ impl DataPlane {
     }
 
     /// Tells the core loop; if it has stopped, there is nobody to tell.
-    async fn report(&mut self, report: Report) {
+    fn report(&mut self, report: Report) {
         self.removal_failed |= matches!(report, Report::UnplumbFailed { .. });
         let _ = self.reports.send(report);
     }
@@ -230,7 +230,7 @@ impl DataPlane {
                         mac: n.mac,
                     })
                     .collect();
-                self.report(Report::Neighbours(shared)).await;
+                self.report(Report::Neighbours(shared));
             }
         }
     }
@@ -317,7 +317,6 @@ impl DataPlane {
                         ip: *ip,
                         error: e.to_string(),
                     })
-                    .await;
                 }
                 return;
             }
@@ -337,7 +336,7 @@ impl DataPlane {
                         ip.addr()
                     ),
                 };
-                self.report(Report::PlumbFailed { ip: *ip, error }).await;
+                self.report(Report::PlumbFailed { ip: *ip, error });
                 continue;
             };
             // Releasing a VIP that became the subnet's primary must not take
@@ -351,13 +350,10 @@ impl DataPlane {
                     let key = (name, restored && !first);
                     by_interface.entry(key).or_default().push(*ip);
                 }
-                Err(e) => {
-                    self.report(Report::PlumbFailed {
-                        ip: *ip,
-                        error: e.to_string(),
-                    })
-                    .await;
-                }
+                Err(e) => self.report(Report::PlumbFailed {
+                    ip: *ip,
+                    error: e.to_string(),
+                }),
             }
         }
         for ((interface, restored), ips) in by_interface {
@@ -367,7 +363,6 @@ impl DataPlane {
                 interface,
                 restored,
             })
-            .await;
         }
     }
 
@@ -382,7 +377,7 @@ impl DataPlane {
                     .push(address.net),
                 Err(e) => {
                     let (ip, error) = (address.net, e.to_string());
-                    self.report(Report::UnplumbFailed { ip, error }).await;
+                    self.report(Report::UnplumbFailed { ip, error });
                 }
             }
         }
@@ -393,7 +388,6 @@ impl DataPlane {
                 interface,
                 leftover,
             })
-            .await;
         }
     }
 
@@ -407,7 +401,6 @@ impl DataPlane {
                         ip: *ip,
                         error: e.to_string(),
                     })
-                    .await;
                 }
                 return;
             }
@@ -430,7 +423,7 @@ impl DataPlane {
             .collect();
         if seen != self.links_seen {
             self.links_seen = seen;
-            self.report(Report::Links(links)).await;
+            self.report(Report::Links(links));
         }
     }
 
@@ -541,7 +534,6 @@ impl DataPlane {
             na,
             arp_replies: replies,
         })
-        .await;
     }
 
     /// The announcer for `ifindex`, made again when the interface's MAC

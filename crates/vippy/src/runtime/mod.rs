@@ -271,7 +271,13 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
 
     // Goodbye: release everything, tell the peers, wait for the kernel.
     let _ = crate::systemd::notify_stopping();
-    drop(watchdog);
+    // Dropping a JoinHandle would leave the task running (until `stop` is
+    // cancelled below, after the goodbye). systemd disarms the watchdog once
+    // the unit leaves the running state, as STOPPING=1 makes it do, so the
+    // pings end here.
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     node.handle_local(Instant::now(), LocalEvent::Shutdown);
     loop_state.drain(&mut node, &mut reporter).await;
     let (done_tx, done_rx) = oneshot::channel();
