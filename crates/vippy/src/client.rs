@@ -299,6 +299,14 @@ pub fn render_status(status: &Status) -> String {
     if let Some(waiting) = &status.waiting {
         let _ = writeln!(out, "Waiting: {waiting}");
     }
+    if !status.protocols.is_empty() {
+        let _ = writeln!(
+            out,
+            "Protocols: {} (this node speaks {})",
+            status.protocols.join(", "),
+            vippy_core::wire::PROTOCOL_VERSION
+        );
+    }
     if !status.strangers.is_empty() {
         let _ = writeln!(
             out,

@@ -46,6 +46,11 @@ pub struct Status {
     pub strangers: Vec<String>,
     /// The `failback` setting: `"immediate"`, `"manual"` or seconds (`"5s"`).
     pub failback: String,
+    /// Senders of another protocol version heard within `stale`, e.g.
+    /// `"198.51.100.12:5007 speaks protocol 2"` (this build speaks
+    /// [`vippy_core::wire::PROTOCOL_VERSION`]); their datagrams are counted
+    /// as `datagrams_rejected.version` and never acted on.
+    pub protocols: Vec<String>,
 }
 
 /// One group of VIPs, in config order.

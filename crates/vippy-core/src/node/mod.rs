@@ -95,6 +95,9 @@ pub struct Node {
     /// Groups released here lately, by key, and when: the next holder is
     /// told (see `decide`).
     released_recently: BTreeMap<u64, Instant>,
+    /// Senders of datagrams in another protocol version, by address: the
+    /// version and when last heard (unauthenticated, so only shown).
+    other_protocols: BTreeMap<std::net::SocketAddr, (u8, Instant)>,
     /// The last holder seen for each group (by key), to name the cause of a takeover.
     last_holder: BTreeMap<u64, String>,
     /// Groups whose last holder has restarted since (and so let them go).
@@ -210,6 +213,7 @@ impl Node {
             handoffs: BTreeMap::new(),
             yielded: BTreeMap::new(),
             released_recently: BTreeMap::new(),
+            other_protocols: BTreeMap::new(),
             last_holder: BTreeMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,

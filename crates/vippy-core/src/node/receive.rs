@@ -14,6 +14,10 @@ use crate::wire::{self, Body, Message};
 /// a newer config that adds nodes).
 const MAX_EXTRA_PEERS: usize = 64;
 
+/// Addresses speaking another protocol version remembered at most (they
+/// are unauthenticated: a flood must not grow memory).
+const MAX_OTHER_PROTOCOLS: usize = 16;
+
 /// Neighbour entries kept per peer.
 const MAX_SHARED_NEIGHBOURS: usize = 8192;
 
@@ -26,6 +30,9 @@ impl Node {
         let (msg, signed_with) = match wire::decode_any(bytes, &self.keys) {
             Ok(found) => found,
             Err(e) => {
+                if let wire::WireError::UnsupportedVersion(version) = e {
+                    self.hear_other_protocol(now, from, version);
+                }
                 self.reject(from, None, e.reason().into(), e.to_string());
                 return;
             }
@@ -413,6 +420,26 @@ impl Node {
         });
         self.needs_decide = true;
         self.dirty = true;
+    }
+
+    /// A datagram of another protocol version: a node mid rolling upgrade
+    /// (or downgrade). Remembered per address for status; never acted on,
+    /// as nothing in it is authenticated for this version.
+    fn hear_other_protocol(&mut self, now: Instant, from: SocketAddr, version: u8) {
+        if self.other_protocols.len() >= MAX_OTHER_PROTOCOLS
+            && !self.other_protocols.contains_key(&from)
+        {
+            // Make room by forgetting the one heard longest ago.
+            let oldest = self
+                .other_protocols
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(addr, _)| *addr);
+            if let Some(oldest) = oldest {
+                self.other_protocols.remove(&oldest);
+            }
+        }
+        self.other_protocols.insert(from, (version, now));
     }
 
     pub(super) fn reject(

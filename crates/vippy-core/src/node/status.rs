@@ -31,6 +31,9 @@ pub struct NodeStatus {
     pub strangers: Vec<String>,
     /// The `failback` setting this node decides with.
     pub failback: Failback,
+    /// Addresses that sent datagrams of another protocol version within
+    /// `stale`, with that version (a rolling upgrade in progress).
+    pub other_protocols: Vec<(SocketAddr, u8)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +156,12 @@ impl Node {
                 .map(|(name, _)| name.clone())
                 .collect(),
             failback: self.config.failback,
+            other_protocols: self
+                .other_protocols
+                .iter()
+                .filter(|(_, (_, at))| *at + self.config.stale >= self.last_awake)
+                .map(|(addr, (version, _))| (*addr, *version))
+                .collect(),
         }
     }
 

@@ -71,6 +71,11 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         counters: metrics.counters(),
         waiting: view.waiting,
         strangers: view.strangers,
+        protocols: view
+            .other_protocols
+            .iter()
+            .map(|(addr, version)| format!("{addr} speaks protocol {version}"))
+            .collect(),
         failback: match view.failback {
             Failback::Immediate => "immediate".into(),
             Failback::Manual => "manual".into(),

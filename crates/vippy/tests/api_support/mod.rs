@@ -296,5 +296,6 @@ pub fn sample_status() -> Status {
         waiting: None,
         strangers: Vec::new(),
         failback: "5s".into(),
+        protocols: Vec::new(),
     }
 }
