@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{eventually, inside, lab_link, netlink, root};
 use ipnet::IpNet;
-use vippy::net::{Announcer, GarpForm, Netlink};
+use vippy::net::{Announcer, GarpForm, Netlink, forwards_ipv6};
 use vippy_lab::{Lab, LabHost, LabSpec};
 
 /// Linux ignores ARP updates to an entry changed less than `locktime` ago
@@ -125,9 +125,42 @@ async fn unsolicited_na_moves_the_clients_ipv6_entry() {
     // An NA with Override updates the existing entry (RFC 4861 §7.2.5).
     h2.nl.del_address(h2.index, net).await.unwrap();
     h1.nl.add_address(h1.index, net).await.unwrap();
-    h1.announcer.unsolicited_na(vip).await.unwrap();
+    h1.announcer.unsolicited_na(vip, false).await.unwrap();
     assert!(client_sees(&lab, client, IpAddr::V6(vip), n1.mac).await);
     assert!(lab.ping(client, IpAddr::V6(vip)).unwrap());
+}
+
+/// On an interface that forwards IPv6, a VIP may be the hosts' gateway: its
+/// NA carries the Router flag, so the client's entry is marked as a router
+/// (a host drops a router whose NA lacks the flag).
+#[tokio::test]
+async fn na_from_a_forwarding_interface_marks_the_vip_a_router() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec::nodes(1)).unwrap();
+    let [n1] = lab.nodes() else { panic!() };
+    let client = lab.client().unwrap();
+    let mut h1 = holder(n1).await;
+    let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+    let net = IpNet::new(IpAddr::V6(vip), 64).unwrap();
+    assert!(!inside(n1, || forwards_ipv6(&n1.ifname)));
+    let sysctl = format!("net.ipv6.conf.{}.forwarding=1", n1.ifname);
+    lab.exec_ok(n1, &["sysctl", "-qw", &sysctl]).unwrap();
+    let router = inside(n1, || forwards_ipv6(&n1.ifname));
+    assert!(router);
+    h1.nl.add_address(h1.index, net).await.unwrap();
+    assert!(lab.ping(client, IpAddr::V6(vip)).unwrap());
+    h1.announcer.unsolicited_na(vip, router).await.unwrap();
+    let marked = eventually(Duration::from_secs(2), || async {
+        let out = lab
+            .exec_ok(client, &["ip", "-6", "neigh", "show", &vip.to_string()])
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(" router")
+    })
+    .await;
+    let out = lab.exec_ok(client, &["ip", "-6", "neigh"]).unwrap();
+    assert!(marked, "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 fn rx_packets(lab: &Lab, host: &LabHost) -> u64 {
@@ -182,7 +215,7 @@ async fn bench_a_thousand_vips_announced() {
     let mut h6 = holder(node).await;
     let start = Instant::now();
     for vip in &v6 {
-        h6.announcer.unsolicited_na(*vip).await.unwrap();
+        h6.announcer.unsolicited_na(*vip, false).await.unwrap();
     }
     let na = start.elapsed();
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -144,9 +144,10 @@ impl Announcer {
             .await
     }
 
-    /// Sends an unsolicited neighbour advertisement for `vip` to all nodes.
-    pub async fn unsolicited_na(&mut self, vip: Ipv6Addr) -> Result<(), NetError> {
-        let frame = frames::unsolicited_na(self.mac, vip);
+    /// Sends an unsolicited neighbour advertisement for `vip` to all nodes,
+    /// with the Router flag when `router` (see [`forwards_ipv6`]).
+    pub async fn unsolicited_na(&mut self, vip: Ipv6Addr, router: bool) -> Result<(), NetError> {
+        let frame = frames::unsolicited_na(self.mac, vip, router);
         let to = self.ipv6_to.clone();
         self.send(&frame, &to).await
     }
@@ -208,6 +209,18 @@ fn link_address(ifindex: u32, protocol: u16, dst: Mac) -> SockAddr {
             std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
         )
     }
+}
+
+/// Whether this namespace forwards IPv6 on `ifname` (its
+/// `net.ipv6.conf.IFNAME.forwarding` is 1): then a VIP on it may be the
+/// hosts' gateway, and its advertisements carry the Router flag, as the
+/// kernel's own do. Unreadable counts as not forwarding.
+pub fn forwards_ipv6(ifname: &str) -> bool {
+    if ifname.is_empty() || ifname.contains('/') || ifname.starts_with('.') {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding"))
+        .is_ok_and(|v| v.trim() == "1")
 }
 
 #[cfg(test)]

@@ -65,11 +65,13 @@ fn arp(
 }
 
 /// An unsolicited neighbour advertisement (RFC 4861 §7.2.6): from the VIP
-/// to all-nodes, hop limit 255, Override set, Solicited and Router clear,
-/// with the target link-layer address option (type 2).
-pub fn unsolicited_na(mac: Mac, vip: Ipv6Addr) -> Vec<u8> {
+/// to all-nodes, hop limit 255, Override set, Solicited clear, with the
+/// target link-layer address option (type 2). `router` sets the Router
+/// flag: a host that receives an NA without it for an address it uses as a
+/// router drops that router (RFC 4861 §7.2.5), so a gateway VIP must carry it.
+pub fn unsolicited_na(mac: Mac, vip: Ipv6Addr, router: bool) -> Vec<u8> {
     let flags = NeighborAdvertisementHeader {
-        router: false,
+        router,
         solicited: false,
         r#override: true,
     };
@@ -150,7 +152,7 @@ mod tests {
     #[test]
     fn unsolicited_na_follows_rfc_4861() {
         let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
-        let frame = unsolicited_na(MAC, vip);
+        let frame = unsolicited_na(MAC, vip, false);
         assert_eq!(frame.len(), 14 + 40 + 8 + 24);
         let sliced = SlicedPacket::from_ethernet(&frame).unwrap();
         let Some(LinkSlice::Ethernet2(eth)) = sliced.link else {
@@ -170,6 +172,15 @@ mod tests {
             panic!()
         };
         assert!(flags.r#override && !flags.solicited && !flags.router);
+        let routed = unsolicited_na(MAC, vip, true);
+        let sliced = SlicedPacket::from_ethernet(&routed).unwrap();
+        let Some(TransportSlice::Icmpv6(routed)) = sliced.transport else {
+            panic!()
+        };
+        let Icmpv6Type::NeighborAdvertisement(routed) = routed.icmp_type() else {
+            panic!()
+        };
+        assert!(routed.router && routed.r#override && !routed.solicited);
         assert_eq!(&icmp.payload()[..16], &vip.octets());
         assert_eq!(&icmp.payload()[16..], &[2, 1, 0x02, 0x76, 0x6c, 0, 0, 0x0b]);
         // The checksum the builder wrote is the one the pseudo-header gives.

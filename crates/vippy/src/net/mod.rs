@@ -18,7 +18,7 @@ mod error;
 pub mod frames;
 mod netlink;
 
-pub use announce::{Announcer, DEFAULT_BURST, DEFAULT_RATE, GarpForm, Pacer};
+pub use announce::{Announcer, DEFAULT_BURST, DEFAULT_RATE, GarpForm, Pacer, forwards_ipv6};
 pub use chat::{Chat, ChatConfig, ChatInterfaces};
 pub use error::NetError;
 pub use netlink::{

@@ -496,7 +496,7 @@ impl DataPlane {
         };
         let (mut garp, mut na, mut replies) = (0u64, 0u64, 0u64);
         for ip in ips {
-            let Some((ifindex, _)) = self.interface_for(ip, &addresses, &links) else {
+            let Some((ifindex, ifname)) = self.interface_for(ip, &addresses, &links) else {
                 continue;
             };
             let Some(announcer) = self.announcer(ifindex, &links) else {
@@ -523,7 +523,8 @@ impl DataPlane {
                     }
                 }
                 IpAddr::V6(v6) => {
-                    if announcer.unsolicited_na(v6).await.is_ok() {
+                    let router = crate::net::forwards_ipv6(&ifname);
+                    if announcer.unsolicited_na(v6, router).await.is_ok() {
                         na += 1;
                     }
                 }
