@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, EncodeError, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA,
-    MAX_DATAGRAM, Message, Neighbour, RejectReason, Replay, WireError, decode, encode,
+    MAX_DATAGRAM, Message, Neighbour, Rejection, Replay, WireError, decode, encode,
 };
 
 const SECRET: &[u8] = b"reject secret";
@@ -447,7 +447,7 @@ fn encoder_refuses_what_would_not_fit() {
 
 #[test]
 fn reject_reasons_for_metrics() {
-    use RejectReason::{Auth, Malformed, Version};
+    use Rejection::{Auth, Malformed, Version};
     let cases = [
         (WireError::TooShort, Malformed),
         (WireError::Oversize { len: 2000 }, Malformed),
@@ -462,12 +462,19 @@ fn reject_reasons_for_metrics() {
     for (err, reason) in cases {
         assert_eq!(err.reason(), reason, "{err}");
     }
-    assert_eq!(Replay::Duplicate.reason(), RejectReason::Replay);
+    assert_eq!(Replay::Duplicate.reason(), Rejection::Replay);
+    assert_eq!(Rejection::from(Replay::OldIncarnation), Rejection::Replay);
+    let labels: Vec<_> = Rejection::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(
-        RejectReason::from(Replay::OldIncarnation),
-        RejectReason::Replay
+        labels,
+        [
+            "auth",
+            "replay",
+            "malformed",
+            "version",
+            "unknown_node",
+            "config_conflict"
+        ]
     );
-    let labels: Vec<_> = RejectReason::ALL.iter().map(|r| r.as_str()).collect();
-    assert_eq!(labels, ["auth", "malformed", "version", "replay"]);
     assert_eq!(Auth.to_string(), "auth");
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use api_support::{Harness, TempDir, curl, curl_as, sample_status};
 use vippy::api::{AdminKind, ApiError, ApiSocket, MAX_CONNECTIONS};
 use vippy::client::{Client, ClientError};
-use vippy::metrics::RejectReason;
 use vippy::status::{Event, EventKind, Status};
+use vippy_core::node::Rejection;
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
@@ -32,7 +32,7 @@ async fn status_and_metrics_over_curl() {
     assert_eq!(json(&body)["active"], true);
 
     h.metrics.heartbeat_sent();
-    h.metrics.datagram_rejected(RejectReason::Replay);
+    h.metrics.datagram_rejected(Rejection::Replay);
     let (code, body) = curl(&h.socket, &["-D", "-", "http://localhost/metrics"]).await;
     assert_eq!(code, 200);
     assert!(

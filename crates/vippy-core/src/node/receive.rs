@@ -33,7 +33,7 @@ impl Node {
                 if let wire::WireError::UnsupportedVersion(version) = e {
                     self.hear_other_protocol(now, from, version);
                 }
-                self.reject(from, None, e.reason().into(), e.to_string());
+                self.reject(from, None, e.reason(), e.to_string());
                 return;
             }
         };

@@ -8,7 +8,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::config::Config;
-use crate::wire::{Neighbour, RejectReason};
+use crate::wire::Neighbour;
+pub use crate::wire::Rejection;
 
 /// Local inputs: things the node learns from its own host.
 #[derive(Debug, Clone)]
@@ -254,50 +255,6 @@ pub enum Event {
     LoopLag {
         away: Duration,
     },
-}
-
-/// Why a datagram was dropped, as metrics count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Rejection {
-    Auth,
-    Replay,
-    Malformed,
-    Version,
-    UnknownNode,
-    ConfigConflict,
-}
-
-impl Rejection {
-    pub const ALL: [Rejection; 6] = [
-        Rejection::Auth,
-        Rejection::Replay,
-        Rejection::Malformed,
-        Rejection::Version,
-        Rejection::UnknownNode,
-        Rejection::ConfigConflict,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rejection::Auth => "auth",
-            Rejection::Replay => "replay",
-            Rejection::Malformed => "malformed",
-            Rejection::Version => "version",
-            Rejection::UnknownNode => "unknown_node",
-            Rejection::ConfigConflict => "config_conflict",
-        }
-    }
-}
-
-impl From<RejectReason> for Rejection {
-    fn from(r: RejectReason) -> Rejection {
-        match r {
-            RejectReason::Auth => Rejection::Auth,
-            RejectReason::Malformed => Rejection::Malformed,
-            RejectReason::Version => Rejection::Version,
-            RejectReason::Replay => Rejection::Replay,
-        }
-    }
 }
 
 /// Running totals the metrics endpoint exports.

@@ -39,71 +39,83 @@ pub enum WireError {
 
 impl WireError {
     /// The coarse class of this rejection, for metrics.
-    pub fn reason(&self) -> RejectReason {
+    pub fn reason(&self) -> Rejection {
         match self {
-            WireError::BadMac => RejectReason::Auth,
+            WireError::BadMac => Rejection::Auth,
             // An authentic message of a kind we do not know comes from a
             // peer speaking a newer protocol: a version skew, not garbage.
-            WireError::UnsupportedVersion(_) | WireError::UnknownKind(_) => RejectReason::Version,
+            WireError::UnsupportedVersion(_) | WireError::UnknownKind(_) => Rejection::Version,
             WireError::TooShort
             | WireError::Oversize { .. }
             | WireError::BadMagic
             | WireError::Truncated { .. }
             | WireError::Malformed(_)
-            | WireError::TrailingBytes { .. } => RejectReason::Malformed,
+            | WireError::TrailingBytes { .. } => Rejection::Malformed,
         }
     }
 }
 
-/// The coarse class of a rejected datagram: the label of the rejection
-/// counter in metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectReason {
+/// Why a datagram was dropped: the one reason type from the decoder to the
+/// metrics (`vippy_datagrams_rejected_total{reason}`) and the core's
+/// counters. The wire layer produces the first four; the node adds the last
+/// two, which need its config to tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rejection {
     /// The MAC did not verify.
     Auth,
+    /// Authentic but replayed or stale (see [`ReplayWindow`](super::ReplayWindow)).
+    Replay,
     /// Not a well-formed vippy datagram.
     Malformed,
     /// A protocol version (or message kind) this build does not speak.
     Version,
-    /// Authentic but replayed or stale (see [`ReplayWindow`](super::ReplayWindow)).
-    Replay,
+    /// An authentic sender outside `nodes` that could not be remembered.
+    UnknownNode,
+    /// Same config version as ours, different content.
+    ConfigConflict,
 }
 
-impl RejectReason {
-    /// Every class, so that metrics can register all labels up front.
-    pub const ALL: [RejectReason; 4] = [
-        RejectReason::Auth,
-        RejectReason::Malformed,
-        RejectReason::Version,
-        RejectReason::Replay,
+impl Rejection {
+    /// Every reason, in the order of the core's `Counters::rejected`, so
+    /// that metrics can register every label up front.
+    pub const ALL: [Rejection; 6] = [
+        Rejection::Auth,
+        Rejection::Replay,
+        Rejection::Malformed,
+        Rejection::Version,
+        Rejection::UnknownNode,
+        Rejection::ConfigConflict,
     ];
 
-    /// The metric label: `"auth"`, `"malformed"`, `"version"` or `"replay"`.
+    /// The metric label: `"auth"`, `"replay"`, `"malformed"`, `"version"`,
+    /// `"unknown_node"` or `"config_conflict"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            RejectReason::Auth => "auth",
-            RejectReason::Malformed => "malformed",
-            RejectReason::Version => "version",
-            RejectReason::Replay => "replay",
+            Rejection::Auth => "auth",
+            Rejection::Replay => "replay",
+            Rejection::Malformed => "malformed",
+            Rejection::Version => "version",
+            Rejection::UnknownNode => "unknown_node",
+            Rejection::ConfigConflict => "config_conflict",
         }
     }
 }
 
-impl std::fmt::Display for RejectReason {
+impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl From<&WireError> for RejectReason {
+impl From<&WireError> for Rejection {
     fn from(e: &WireError) -> Self {
         e.reason()
     }
 }
 
-impl From<Replay> for RejectReason {
+impl From<Replay> for Rejection {
     fn from(_: Replay) -> Self {
-        RejectReason::Replay
+        Rejection::Replay
     }
 }
 

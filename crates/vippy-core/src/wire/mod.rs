@@ -12,7 +12,7 @@
 //! - `auth.rs`: [`Key`] derivation and the tag.
 //! - `replay.rs`: [`ReplayWindow`], per-sender anti-replay.
 //! - `reader.rs`: the bounds-checked byte cursor decoding uses.
-//! - `error.rs`: [`WireError`], [`EncodeError`], [`RejectReason`].
+//! - `error.rs`: [`WireError`], [`EncodeError`], [`Rejection`].
 //!
 //! A receiver runs, per datagram: [`decode`] (length, magic, version, MAC,
 //! then fields), then [`ReplayWindow::check`] for the sender, then its own
@@ -60,7 +60,7 @@ mod reader;
 mod replay;
 
 pub use auth::Key;
-pub use error::{EncodeError, RejectReason, WireError};
+pub use error::{EncodeError, Rejection, WireError};
 pub use frame::{decode, decode_any, encode};
 pub use groupset::GroupSet;
 pub use message::{

@@ -3,7 +3,7 @@
 //! through a 64-entry sliding window (RFC 4303 §3.4.3) so that datagrams
 //! reordered slightly by the network still count.
 
-use super::error::RejectReason;
+use super::error::Rejection;
 
 /// How many sequence numbers behind the highest one are still accepted.
 const WINDOW: u64 = 64;
@@ -24,10 +24,10 @@ pub enum Replay {
 }
 
 impl Replay {
-    /// Always [`RejectReason::Replay`]; here so callers can treat every
+    /// Always [`Rejection::Replay`]; here so callers can treat every
     /// rejection alike.
-    pub fn reason(&self) -> RejectReason {
-        RejectReason::Replay
+    pub fn reason(&self) -> Rejection {
+        Rejection::Replay
     }
 }
 

@@ -26,48 +26,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use vippy_core::node::Rejection;
+
 use crate::status::Status;
 
 /// The Content-Type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Why an incoming datagram was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectReason {
-    /// HMAC did not verify.
-    Auth,
-    /// Sequence or incarnation already seen.
-    Replay,
-    Malformed,
-    /// Sender is not in `nodes`.
-    UnknownNode,
-    /// Same config version, different digest (docs/PROTOCOL.md).
-    ConfigConflict,
-    /// Unknown protocol version.
-    Version,
-}
-
-impl RejectReason {
-    pub const ALL: [RejectReason; 6] = [
-        RejectReason::Auth,
-        RejectReason::Replay,
-        RejectReason::Malformed,
-        RejectReason::UnknownNode,
-        RejectReason::ConfigConflict,
-        RejectReason::Version,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            RejectReason::Auth => "auth",
-            RejectReason::Replay => "replay",
-            RejectReason::Malformed => "malformed",
-            RejectReason::UnknownNode => "unknown_node",
-            RejectReason::ConfigConflict => "config_conflict",
-            RejectReason::Version => "version",
-        }
-    }
-}
 
 /// Which way a group moved relative to this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,8 +161,10 @@ impl Default for Metrics {
         };
         // Every label value exists from the start, so a rate over it has a
         // zero to start from.
-        for r in RejectReason::ALL {
-            let _ = m.datagrams_rejected.get_or_create(&[("reason", r.label())]);
+        for r in Rejection::ALL {
+            let _ = m
+                .datagrams_rejected
+                .get_or_create(&[("reason", r.as_str())]);
         }
         for d in Direction::ALL {
             let _ = m
@@ -225,9 +191,9 @@ impl Metrics {
         self.heartbeats_received.inc();
     }
 
-    pub fn datagram_rejected(&self, reason: RejectReason) {
+    pub fn datagram_rejected(&self, reason: Rejection) {
         self.datagrams_rejected
-            .get_or_create(&[("reason", reason.label())])
+            .get_or_create(&[("reason", reason.as_str())])
             .inc();
     }
 
@@ -329,12 +295,12 @@ impl Metrics {
         let mut out = BTreeMap::new();
         out.insert("heartbeats_sent".into(), self.heartbeats_sent.get());
         out.insert("heartbeats_received".into(), self.heartbeats_received.get());
-        for r in RejectReason::ALL {
+        for r in Rejection::ALL {
             let n = self
                 .datagrams_rejected
-                .get_or_create(&[("reason", r.label())])
+                .get_or_create(&[("reason", r.as_str())])
                 .get();
-            out.insert(format!("datagrams_rejected.{}", r.label()), n);
+            out.insert(format!("datagrams_rejected.{}", r.as_str()), n);
         }
         for d in Direction::ALL {
             let n = self
@@ -492,7 +458,7 @@ mod tests {
         let m = Metrics::new();
         m.heartbeat_sent();
         m.heartbeat_sent();
-        m.datagram_rejected(RejectReason::UnknownNode);
+        m.datagram_rejected(Rejection::UnknownNode);
         m.ownership_transition(Direction::Release);
         m.announcements_sent(Announcement::ArpReply, 7);
         m.set_last_failover(Duration::from_millis(250));

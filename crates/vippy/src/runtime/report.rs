@@ -12,7 +12,7 @@ use vippy_core::node::{Event as CoreEvent, Rejection};
 
 use super::dataplane::Report;
 use crate::hooks::{HookEnv, HookKind, Hooks};
-use crate::metrics::{Announcement, Direction, Metrics, RejectReason};
+use crate::metrics::{Announcement, Direction, Metrics};
 use crate::status::{Event, EventKind};
 
 /// Peer-caused problems are logged at most this often per reason: a flood of
@@ -192,7 +192,7 @@ impl Reporter {
                 version,
                 standing_down,
             } => {
-                self.metrics.datagram_rejected(RejectReason::ConfigConflict);
+                self.metrics.datagram_rejected(Rejection::ConfigConflict);
                 let action = if standing_down {
                     "this node stands down (config-conflict)"
                 } else {
@@ -224,7 +224,7 @@ impl Reporter {
                 reason,
                 detail,
             } => {
-                self.metrics.datagram_rejected(metric_reason(reason));
+                self.metrics.datagram_rejected(reason);
                 let entry = self.rejected.entry(reason).or_insert((0, None));
                 entry.0 += 1;
                 let due = entry
@@ -368,16 +368,5 @@ impl Reporter {
             }
             Report::Neighbours(_) | Report::Links(_) => {}
         }
-    }
-}
-
-fn metric_reason(r: Rejection) -> RejectReason {
-    match r {
-        Rejection::Auth => RejectReason::Auth,
-        Rejection::Replay => RejectReason::Replay,
-        Rejection::Malformed => RejectReason::Malformed,
-        Rejection::Version => RejectReason::Version,
-        Rejection::UnknownNode => RejectReason::UnknownNode,
-        Rejection::ConfigConflict => RejectReason::ConfigConflict,
     }
 }
