@@ -78,11 +78,29 @@ pub struct VippydArgs {
         short = 't',
         long = "check-config",
         long_help = "Read and validate the configuration file the way the daemon would, \
-                     print a summary and exit: status 0 when it is valid, 1 with every \
-                     problem found otherwise. With -n, also check that the node is listed. \
-                     Nothing is started (like keepalived -t)."
+                     print a summary and exit. Also checks what the daemon needs from this \
+                     host: that this node (-n, or else the hostname, as at start) is in \
+                     \"nodes\" and \"peers\" name every other node, that the secret files \
+                     can be read, and that the programs of checks, hooks, plugins and -p \
+                     exist and are executable (found in PATH when not absolute; /bin/sh for \
+                     \"shell\": true). A VIP interface missing on this host is a warning. \
+                     Exit status 0 when valid (warnings allowed), 1 with every error found \
+                     otherwise, 2 on a usage error. The summary goes to stdout, errors and \
+                     warnings to stderr. Nothing is started (like keepalived -t)."
     )]
     pub check_config: bool,
+
+    /// With -t: print the result as one JSON object.
+    #[arg(
+        long = "json",
+        requires = "check_config",
+        long_help = "With --check-config: print one JSON object on stdout instead of text, \
+                     {\"ok\", \"file\", \"node\", \"node_from\", \"errors\", \"warnings\", \
+                     \"summary\"}, each error and warning {\"path\", \"message\", \"line\", \
+                     \"column\", \"text\"}, as described in docs/CONFIGURATION.md. \
+                     The exit status is the same as without it."
+    )]
+    pub json: bool,
 }
 
 impl VippydArgs {
@@ -218,7 +236,12 @@ mod tests {
         let args = VippydArgs::try_parse_from(["vippyd", "-p", "a b", "-p", "c", "-t"]).unwrap();
         assert_eq!(args.plugins, ["a b", "c"]);
         assert!(args.check_config);
+        assert!(!args.json);
         assert_eq!(args.config, PathBuf::from(DEFAULT_CONFIG));
+        let args = VippydArgs::try_parse_from(["vippyd", "-t", "--json"]).unwrap();
+        assert!(args.check_config && args.json);
+        let err = VippydArgs::try_parse_from(["vippyd", "--json"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "--json without -t is a usage error");
     }
 
     #[test]

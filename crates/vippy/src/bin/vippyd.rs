@@ -4,22 +4,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vippy::check_config::{check_config, node_in_config, read_config};
+use vippy::check_config::{NodeName, check, node_in_config, read_config};
 use vippy::cli::VippydArgs;
 
 fn main() -> ExitCode {
+    // A usage error exits with status 2 (clap's), before anything else.
     let args = VippydArgs::parse();
     if args.check_config {
-        return match check_config(&args.config, args.node.as_deref()) {
-            Ok(summary) => {
-                print!("{summary}");
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                ExitCode::FAILURE
-            }
-        };
+        return check_config(&args);
     }
     let node = match args.node_name() {
         Ok(node) => node,
@@ -71,5 +63,34 @@ fn main() -> ExitCode {
             eprintln!("vippyd: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `vippyd -t [--json]`: exit status 0 when the file is valid (warnings
+/// allowed), 1 when it has errors.
+fn check_config(args: &VippydArgs) -> ExitCode {
+    // The node the daemon would run as: -n, or else the hostname.
+    let node = match &args.node {
+        Some(node) => NodeName::Given(node.clone()),
+        None => NodeName::Hostname(args.node_name()),
+    };
+    let report = check(&args.config, &node, &args.plugins);
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        if let Some(summary) = &report.summary {
+            print!("{summary}");
+        }
+        if !report.errors.is_empty() {
+            eprintln!("{}", report.errors_text());
+        }
+        if !report.warnings.is_empty() {
+            eprintln!("{}", report.warnings_text());
+        }
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
