@@ -269,12 +269,15 @@ The management socket (the \fBmanagement\fR key); see \fBvippyctl\fR(8).
 A usual \fBstate_dir\fR, where an adopted cluster configuration is kept
 across restarts.
 .SH EXIT STATUS
-0 after a clean stop, or with \fB\-t\fR when the configuration is valid;
-1 on an invalid configuration or a failure to start.
+0 after a clean stop, or with \fB\-t\fR when the configuration is valid
+(warnings allowed); 1 on an invalid configuration or a failure to start;
+2 on a usage error. With \fB\-t \-\-json\fR the verdict is also one JSON
+object on standard output.
 .SH EXAMPLES
 .nf
 vippyd \-c /etc/vippy.conf \-n node1
 vippyd \-t \-c /etc/vippy.conf
+vippyd \-t \-\-json \-c /etc/vippy.conf \-n node1
 .fi
 .SH SEE ALSO
 \fBvippyctl\fR(8), \fBvippy.conf\fR(5), \fBsystemd.service\fR(5)
