@@ -483,6 +483,7 @@ impl LoopState {
                 tracing::debug!(node = %reporter.node, "chat send: {e}");
             }
         }
+        let mut events = Vec::new();
         while let Some(event) = node.poll_event() {
             if let vippy_core::node::Event::ConfigAdopted {
                 from: Some(peer), ..
@@ -509,9 +510,10 @@ impl LoopState {
                 state::keep_incarnation(&self.config, *incarnation);
             }
             adopted |= matches!(event, vippy_core::node::Event::ConfigAdopted { .. });
-            reporter.core(event, now);
+            events.push(event);
             self.status_dirty = true;
         }
+        reporter.core_batch(events, now);
         if adopted {
             let _ = self.dp.send(Command::Configure {
                 config: self.config.clone(),

@@ -3,7 +3,7 @@
 //! happened and why), a metric, an API
 //! event and, where configured, a hook run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
@@ -14,6 +14,24 @@ use super::dataplane::Report;
 use crate::hooks::{HookEnv, HookKind, Hooks};
 use crate::metrics::{Announcement, Direction, Metrics};
 use crate::status::{Event, EventKind};
+
+/// One decision that moves more groups than this is logged as one summary
+/// line per kind (owner changes, acquisitions, releases) at info, and one
+/// line per group at debug: at 4096 groups a single decision would
+/// otherwise write thousands of lines, and a journald that falls behind
+/// slows the loop that writes them.
+const SUMMARY_ABOVE: usize = 16;
+
+/// Per-group lines of one kind, or a summary of them (see [`SUMMARY_ABOVE`]).
+macro_rules! group_line {
+    ($summarising:expr, $($arg:tt)+) => {
+        if $summarising {
+            debug!($($arg)+)
+        } else {
+            info!($($arg)+)
+        }
+    };
+}
 
 /// Peer-caused problems are logged at most this often per reason: a flood of
 /// bad datagrams must not flood the log.
@@ -29,6 +47,16 @@ pub struct Reporter {
     /// Takeovers decided and not plumbed yet: group, and when its previous
     /// holder was last heard (the start of `vippy_takeover_seconds`).
     takeovers: std::collections::BTreeMap<usize, Instant>,
+    /// Which kinds of per-group lines the current batch summarises.
+    summarising: Summarising,
+}
+
+/// The kinds of per-group lines a batch of events summarises.
+#[derive(Debug, Default, Clone, Copy)]
+struct Summarising {
+    intents: bool,
+    acquired: bool,
+    released: bool,
 }
 
 fn ips_text(ips: &[ipnet::IpNet]) -> Vec<String> {
@@ -49,12 +77,59 @@ impl Reporter {
             hooks,
             rejected: HashMap::new(),
             takeovers: std::collections::BTreeMap::new(),
+            summarising: Summarising::default(),
         }
     }
 
     fn publish(&self, event: Event) {
         // No subscriber is fine; a slow one loses old events, never blocks us.
         let _ = self.events.send(event);
+    }
+
+    /// The events of one drain of the core (one decision, mostly): each as
+    /// [`Reporter::core`], with per-group lines summarised when there are
+    /// many of a kind.
+    pub fn core_batch(&mut self, events: Vec<CoreEvent>, now: Instant) {
+        let mut moves: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut acquired: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut released: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for event in &events {
+            match event {
+                CoreEvent::Intent { group, owner, .. } => moves
+                    .entry(owner.clone().unwrap_or_else(|| "nobody".into()))
+                    .or_default()
+                    .push(*group),
+                CoreEvent::Acquired { group, cause, .. } => {
+                    acquired.entry(cause.to_string()).or_default().push(*group)
+                }
+                CoreEvent::Released {
+                    group: Some(group),
+                    cause,
+                    ..
+                } => released.entry(cause.to_string()).or_default().push(*group),
+                _ => {}
+            }
+        }
+        let count = |m: &BTreeMap<String, Vec<usize>>| m.values().map(Vec::len).sum::<usize>();
+        self.summarising = Summarising {
+            intents: count(&moves) > SUMMARY_ABOVE,
+            acquired: count(&acquired) > SUMMARY_ABOVE,
+            released: count(&released) > SUMMARY_ABOVE,
+        };
+        for event in events {
+            self.core(event, now);
+        }
+        let me = &self.node;
+        if self.summarising.intents {
+            info!(node = %me, "placement: {} groups change owner: {} (one line per group at debug)", count(&moves), summary(&moves, "to "));
+        }
+        if self.summarising.acquired {
+            info!(node = %me, "acquiring {} groups: released -> held, {} (one line per group at debug)", count(&acquired), summary(&acquired, ""));
+        }
+        if self.summarising.released {
+            info!(node = %me, "releasing {} groups: held -> released, {} (one line per group at debug)", count(&released), summary(&released, ""));
+        }
+        self.summarising = Summarising::default();
     }
 
     pub fn core(&mut self, event: CoreEvent, now: Instant) {
@@ -66,7 +141,7 @@ impl Reporter {
                 previous,
             } => {
                 let shown = |o: &Option<String>| o.clone().unwrap_or_else(|| "nobody".into());
-                info!(node = %me, group, "group {group}: owner {} -> {}", shown(&previous), shown(&owner));
+                group_line!(self.summarising.intents, node = %me, group, "group {group}: owner {} -> {}", shown(&previous), shown(&owner));
                 if owner.as_deref() == Some(me.as_str()) {
                     self.publish(
                         Event::new(EventKind::IntentUp, &me)
@@ -95,7 +170,7 @@ impl Reporter {
                 let took = failover
                     .map(|d| format!(" after {:.3}s", d.as_secs_f64()))
                     .unwrap_or_default();
-                info!(node = %me, group, ip = %ips_text(&ips).join(" "), cause = %cause, "acquiring group {group} ({}): released -> held, {cause}{took}", ips_text(&ips).join(", "));
+                group_line!(self.summarising.acquired, node = %me, group, ip = %ips_text(&ips).join(" "), cause = %cause, "acquiring group {group} ({}): released -> held, {cause}{took}", ips_text(&ips).join(", "));
             }
             CoreEvent::Released { group, ips, cause } => {
                 self.metrics.ownership_transition(Direction::Release);
@@ -105,7 +180,7 @@ impl Reporter {
                 let g = group
                     .map(|g| g.to_string())
                     .unwrap_or_else(|| "(removed)".into());
-                info!(node = %me, group = %g, ip = %ips_text(&ips).join(" "), cause = %cause, "releasing group {g} ({}): held -> released, {cause}", ips_text(&ips).join(", "));
+                group_line!(self.summarising.released, node = %me, group = %g, ip = %ips_text(&ips).join(" "), cause = %cause, "releasing group {g} ({}): held -> released, {cause}", ips_text(&ips).join(", "));
             }
             CoreEvent::ActiveChanged {
                 active,
@@ -368,5 +443,116 @@ impl Reporter {
             }
             Report::Neighbours(_) | Report::Links(_) => {}
         }
+    }
+}
+
+/// `to node2: 400 (0-99, 200-499), to nobody: 3 (7, 9, 12)`: per key, the
+/// count and the groups as ranges, the first few ranges only.
+fn summary(by: &BTreeMap<String, Vec<usize>>, prefix: &str) -> String {
+    by.iter()
+        .map(|(key, groups)| format!("{prefix}{key}: {} ({})", groups.len(), ranges(groups)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sorted group indices as ranges: `0-99, 120, 200-499`, at most 8 ranges
+/// and then `…`.
+fn ranges(groups: &[usize]) -> String {
+    const MAX_RANGES: usize = 8;
+    let mut sorted = groups.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        while i + 1 < sorted.len() && sorted[i + 1] == sorted[i] + 1 {
+            i += 1;
+        }
+        if out.len() == MAX_RANGES {
+            out.push("…".into());
+            break;
+        }
+        let end = sorted[i];
+        out.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    out.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything logged at info and above while `f` runs.
+    fn info_lines(f: impl FnOnce()) -> Vec<String> {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(String::from).collect()
+    }
+
+    fn reporter() -> Reporter {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        let (events, _) = broadcast::channel(16);
+        let hooks = Hooks::new(Default::default(), metrics.clone());
+        Reporter::new("node1".into(), metrics, events, hooks)
+    }
+
+    fn intents(n: usize) -> Vec<CoreEvent> {
+        (0..n)
+            .map(|group| CoreEvent::Intent {
+                group,
+                owner: Some("node2".into()),
+                previous: Some("node1".into()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_decision_moving_many_groups_is_one_line_at_info() {
+        let now = Instant::now();
+        let lines = info_lines(|| reporter().core_batch(intents(4096), now));
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].contains("placement: 4096 groups change owner: to node2: 4096 (0-4095)"),
+            "{lines:#?}"
+        );
+        // A few are still told one by one.
+        let lines = info_lines(|| reporter().core_batch(intents(3), now));
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(
+            lines[2].contains("group 2: owner node1 -> node2"),
+            "{lines:#?}"
+        );
+    }
+
+    #[test]
+    fn ranges_are_compact_and_bounded() {
+        assert_eq!(ranges(&[3, 1, 2, 7, 9, 10]), "1-3, 7, 9-10");
+        let many: Vec<usize> = (0..100).map(|g| g * 2).collect();
+        assert_eq!(ranges(&many), "0, 2, 4, 6, 8, 10, 12, 14, …");
+        assert_eq!(ranges(&[]), "");
     }
 }
