@@ -390,6 +390,26 @@ fn secrets_list_for_rotation() {
 }
 
 #[test]
+fn up_hooks_may_retry_and_only_they() {
+    let text = BASE.replace(
+        "\"nodes\": [ \"a\", \"b\" ]",
+        "\"nodes\": [ \"a\", \"b\" ], \"hooks\": { \"up\": [ \"/bin/true\", { \"command\": [\"/usr/local/bin/move-ip\", \"--vip\"], \"retry\": true } ] }",
+    );
+    let c = load(&text, "test.conf").unwrap();
+    assert_eq!(c.hooks.up.len(), 2);
+    assert_eq!(c.hooks.up_retry, [1].into());
+    let text = BASE.replace(
+        "\"nodes\": [ \"a\", \"b\" ]",
+        "\"nodes\": [ \"a\", \"b\" ], \"hooks\": { \"down\": { \"command\": \"/bin/true\", \"retry\": true } }",
+    );
+    let e = one_error(&text);
+    assert!(
+        e.contains("hooks.down.retry") && e.contains("only up hooks"),
+        "{e}"
+    );
+}
+
+#[test]
 fn syntax_error_has_position() {
     let e = one_error("{\n  \"chat\": \"239.1.1.1:5007\"\n  \"secret\": \"x\"\n}");
     assert_eq!(

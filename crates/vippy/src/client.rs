@@ -299,6 +299,13 @@ pub fn render_status(status: &Status) -> String {
     if let Some(waiting) = &status.waiting {
         let _ = writeln!(out, "Waiting: {waiting}");
     }
+    for hook in &status.hooks_retrying {
+        let _ = writeln!(
+            out,
+            "Hook:   group {} up hook {} failed {} times ({}); retrying",
+            hook.group, hook.command, hook.attempts, hook.last_error
+        );
+    }
     if !status.protocols.is_empty() {
         let _ = writeln!(
             out,

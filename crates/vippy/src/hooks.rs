@@ -25,6 +25,24 @@ use crate::process::{self, Finished};
 /// Bytes of a hook's output kept for the log.
 const OUTPUT_LIMIT: usize = 1024;
 
+/// Back-off of a retried `up` hook: the first wait, doubled after each
+/// failure up to the last.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// A retried `up` hook that has not succeeded yet, for status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retrying {
+    pub group: usize,
+    pub command: String,
+    /// Runs so far, all failed.
+    pub attempts: u32,
+    pub last_error: String,
+}
+
+/// Retried hooks by group, shared with status across reloads.
+type RetryBoard = Arc<Mutex<std::collections::BTreeMap<usize, Retrying>>>;
+
 /// Which hook list to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HookKind {
@@ -63,6 +81,8 @@ pub struct HookEnv {
 struct Job {
     kind: HookKind,
     commands: Arc<[Command]>,
+    /// Indices into `commands` re-run until they succeed (only `up`).
+    retry: Arc<std::collections::BTreeSet<usize>>,
     env: HookEnv,
 }
 
@@ -76,7 +96,9 @@ pub struct Hooks {
     down: Arc<[Command]>,
     change: Arc<[Command]>,
     timeout: Duration,
+    up_retry: Arc<std::collections::BTreeSet<usize>>,
     metrics: Arc<Metrics>,
+    retrying: RetryBoard,
     lanes: Mutex<HashMap<Lane, mpsc::UnboundedSender<Job>>>,
     /// Never cancelled: hooks run to completion or timeout. Kept so the
     /// process helper has one to watch.
@@ -90,10 +112,25 @@ impl Hooks {
             down: config.down.into(),
             change: config.change.into(),
             timeout: config.timeout,
+            up_retry: Arc::new(config.up_retry),
             metrics,
+            retrying: RetryBoard::default(),
             lanes: Mutex::new(HashMap::new()),
             never: CancellationToken::new(),
         }
+    }
+
+    /// Hooks for a reloaded config that keep showing the retries of these
+    /// (their lanes finish what they queued).
+    pub fn replacing(mut self, old: &Hooks) -> Hooks {
+        self.retrying = old.retrying.clone();
+        self
+    }
+
+    /// Retried `up` hooks that have not succeeded yet, by group.
+    pub fn retrying(&self) -> Vec<Retrying> {
+        let board = self.retrying.lock().unwrap_or_else(|e| e.into_inner());
+        board.values().cloned().collect()
     }
 
     /// Queues the `kind` hooks with `env` and returns at once. Must be called
@@ -112,9 +149,15 @@ impl Hooks {
         } else {
             env.group
         };
+        let retry = if kind == HookKind::Up {
+            self.up_retry.clone()
+        } else {
+            Arc::default()
+        };
         let job = Job {
             kind,
             commands: commands.clone(),
+            retry,
             env,
         };
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
@@ -124,6 +167,7 @@ impl Hooks {
                 rx,
                 self.timeout,
                 self.metrics.clone(),
+                self.retrying.clone(),
                 self.never.clone(),
             ));
             tx
@@ -138,22 +182,75 @@ async fn run_lane(
     mut rx: mpsc::UnboundedReceiver<Job>,
     timeout: Duration,
     metrics: Arc<Metrics>,
+    retrying: RetryBoard,
     never: CancellationToken,
 ) {
-    while let Some(job) = rx.recv().await {
-        for command in job.commands.iter() {
-            run_one(&job, command, timeout, &metrics, &never).await;
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        for (i, command) in job.commands.iter().enumerate() {
+            let mut failed = run_one(&job, command, timeout, &metrics, &never).await;
+            if !job.retry.contains(&i) {
+                continue;
+            }
+            // Re-run while the group stays here: the next job of this lane
+            // (its `down`) means it has gone, and ends the retries.
+            let group = job.env.group.unwrap_or_default();
+            let mut wait = RETRY_FIRST;
+            let mut attempts = 1;
+            while let Some(error) = failed {
+                {
+                    let mut board = retrying.lock().unwrap_or_else(|e| e.into_inner());
+                    board.insert(
+                        group,
+                        Retrying {
+                            group,
+                            command: command.to_string(),
+                            attempts,
+                            last_error: error,
+                        },
+                    );
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    queued = rx.recv() => {
+                        next = queued;
+                        break;
+                    }
+                }
+                wait = (wait * 2).min(RETRY_MAX);
+                attempts += 1;
+                failed = run_one(&job, command, timeout, &metrics, &never).await;
+                if failed.is_none() {
+                    tracing::info!(hook = "up", %command, group, attempts, "hook succeeded after {attempts} runs");
+                }
+            }
+            retrying
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&group);
+            if next.is_some() {
+                // The group left: the rest of this `up` list is moot.
+                break;
+            }
         }
     }
 }
 
+/// Runs one command of a job; `None` on success, else why it failed.
 async fn run_one(
     job: &Job,
     command: &Command,
     timeout: Duration,
     metrics: &Metrics,
     never: &CancellationToken,
-) {
+) -> Option<String> {
     let env = &job.env;
     let event = if env.event.is_empty() {
         job.kind.name()
@@ -163,7 +260,7 @@ async fn run_one(
     let Some(mut cmd) = process::command(&command.argv()) else {
         metrics.hook_failure();
         tracing::warn!(hook = job.kind.name(), "empty hook command");
-        return;
+        return Some("empty command".into());
     };
     // The daemon's own VIPPY_* settings (VIPPY_LOG…) are not the hook's.
     for (key, _) in std::env::vars_os() {
@@ -194,6 +291,7 @@ async fn run_one(
             } else {
                 tracing::debug!(hook = job.kind.name(), %command, event, group, took, %output, "hook ran");
             }
+            None
         }
         Finished::Exited { status, output } => {
             metrics.hook_failure();
@@ -201,6 +299,7 @@ async fn run_one(
                 hook = job.kind.name(), %command, event, group, took, %output,
                 "hook failed: {}", process::describe(status)
             );
+            Some(process::describe(status).to_string())
         }
         Finished::TimedOut { output } => {
             metrics.hook_failure();
@@ -208,11 +307,16 @@ async fn run_one(
                 hook = job.kind.name(), %command, event, group, %output,
                 "hook killed after its timeout of {}s", timeout.as_secs_f64()
             );
+            Some(format!(
+                "killed after its timeout of {}s",
+                timeout.as_secs_f64()
+            ))
         }
         Finished::SpawnFailed(e) => {
             metrics.hook_failure();
             tracing::warn!(hook = job.kind.name(), %command, event, group, "hook could not start: {e}");
+            Some(format!("could not start: {e}"))
         }
-        Finished::Cancelled => {}
+        Finished::Cancelled => None,
     }
 }

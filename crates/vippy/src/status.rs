@@ -51,6 +51,19 @@ pub struct Status {
     /// [`vippy_core::wire::PROTOCOL_VERSION`]); their datagrams are counted
     /// as `datagrams_rejected.version` and never acted on.
     pub protocols: Vec<String>,
+    /// `up` hooks with `"retry": true` that have not succeeded yet.
+    pub hooks_retrying: Vec<HookRetry>,
+}
+
+/// An `up` hook being retried while its group is held here.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HookRetry {
+    pub group: usize,
+    pub command: String,
+    /// Runs so far, all failed.
+    pub attempts: u32,
+    pub last_error: String,
 }
 
 /// One group of VIPs, in config order.

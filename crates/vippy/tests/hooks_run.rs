@@ -24,6 +24,7 @@ fn hooks(
             down,
             change,
             timeout,
+            up_retry: Default::default(),
         },
         metrics.clone(),
     );
@@ -222,4 +223,78 @@ async fn one_groups_hooks_run_in_order_and_other_groups_do_not_wait() {
     // Group 0's down hook ran after its up hook, not beside it.
     eventually(20, "group 0's hooks", || read(&log).lines().count() == 3).await;
     assert_eq!(read(&log), "up 1\nup 0\ndown 0\n");
+}
+
+/// Hooks with one `up` command given `"retry": true`.
+fn retried(up: Command, down: Vec<Command>) -> (Hooks, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    let hooks = Hooks::new(
+        config::Hooks {
+            up: vec![up],
+            down,
+            change: vec![],
+            timeout: Duration::from_secs(10),
+            up_retry: [0].into(),
+        },
+        metrics.clone(),
+    );
+    (hooks, metrics)
+}
+
+/// A cloud API that fails twice before the address moves: the `up` hook is
+/// run again with back-off until it exits 0, and shown as retrying meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_up_hook_runs_until_it_succeeds() {
+    let dir = TempDir::new("hooks");
+    let runs = dir.join("runs");
+    let script = dir.script(
+        "flaky",
+        &format!(
+            "#!/bin/sh\necho x >> {runs}\n[ $(wc -l < {runs}) -ge 3 ]\n",
+            runs = runs.display()
+        ),
+    );
+    let (hooks, metrics) = retried(run(&script), vec![]);
+    hooks.run(HookKind::Up, env(Some(4)));
+    eventually(40, "a retry shown", || {
+        hooks
+            .retrying()
+            .first()
+            .is_some_and(|r| r.group == 4 && r.attempts >= 1)
+    })
+    .await;
+    eventually(100, "three runs", || read(&runs).lines().count() == 3).await;
+    eventually(20, "no longer retrying", || hooks.retrying().is_empty()).await;
+    assert_eq!(metrics.counters()["hook_failures"], 2);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(read(&runs).lines().count(), 3, "ran again after success");
+}
+
+/// The group leaves (its `down` is queued): retries stop, the `down` runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_up_hook_stops_when_the_group_goes() {
+    let dir = TempDir::new("hooks");
+    let runs = dir.join("runs");
+    let downs = dir.join("downs");
+    let fails = dir.script(
+        "fails",
+        &format!("#!/bin/sh\necho x >> {}\nexit 1\n", runs.display()),
+    );
+    let down = dir.script(
+        "down",
+        &format!("#!/bin/sh\necho x >> {}\n", downs.display()),
+    );
+    let (hooks, _) = retried(run(&fails), vec![run(&down)]);
+    hooks.run(HookKind::Up, env(Some(1)));
+    eventually(40, "retrying", || !hooks.retrying().is_empty()).await;
+    hooks.run(HookKind::Down, env(Some(1)));
+    eventually(40, "the down hook", || downs.exists()).await;
+    eventually(20, "no longer retrying", || hooks.retrying().is_empty()).await;
+    let after = read(&runs).lines().count();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        read(&runs).lines().count(),
+        after,
+        "retried after the group left"
+    );
 }

@@ -1025,34 +1025,82 @@ fn read_checks(f: &mut Fields, v: &Value) -> Option<Vec<Check>> {
 
 fn read_hooks(f: &mut Fields, v: &Value) -> Option<Hooks> {
     let obj = f.object(v, "hooks", &["up", "down", "change", "timeout"])?;
-    let list = |f: &mut Fields, key: &str| -> Option<Vec<Command>> {
+    // Each entry, with whether it asks to be retried.
+    let list = |f: &mut Fields, key: &str| -> Option<Vec<(Command, bool)>> {
         let Some(lv) = obj.get(key) else {
             return Some(Vec::new());
         };
         let path = obj.child(key);
         match &lv.kind {
             // One command on its own is fine too.
-            Kind::String(_) | Kind::Object(_) => read_command(f, lv, &path, false).map(|c| vec![c]),
+            Kind::String(_) | Kind::Object(_) => {
+                read_hook_command(f, lv, &path, key).map(|c| vec![c])
+            }
             _ => {
                 let items = f.array(lv, &path)?;
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
-                    out.push(read_command(f, item, &index_path(&path, i), false)?);
+                    out.push(read_hook_command(f, item, &index_path(&path, i), key)?);
                 }
                 Some(out)
             }
         }
     };
     let up = list(f, "up");
-    let down = list(f, "down");
-    let change = list(f, "change");
+    let up_retry = up.as_ref().map(|up| {
+        up.iter()
+            .enumerate()
+            .filter(|(_, (_, retry))| *retry)
+            .map(|(i, _)| i)
+            .collect()
+    });
+    let up = up.map(|up| up.into_iter().map(|(c, _)| c).collect());
+    let plain =
+        |l: Option<Vec<(Command, bool)>>| l.map(|l| l.into_iter().map(|(c, _)| c).collect());
+    let down = plain(list(f, "down"));
+    let change = plain(list(f, "change"));
     let timeout = duration_or(f, &obj, "timeout", 0.01, 3600.0, 10.0);
     Some(Hooks {
         up: up?,
         down: down?,
         change: change?,
         timeout: timeout?,
+        up_retry: up_retry?,
     })
+}
+
+/// A hook entry: a command, or `{ "command": …, "shell": …, "retry": … }`;
+/// only `up` hooks may retry (they run while the group is held here).
+fn read_hook_command(f: &mut Fields, v: &Value, path: &str, list: &str) -> Option<(Command, bool)> {
+    let Kind::Object(_) = &v.kind else {
+        return read_command(f, v, path, false).map(|c| (c, false));
+    };
+    let obj = f.object(v, path, &["command", "shell", "retry"])?;
+    let retry = match obj.get("retry") {
+        None => false,
+        Some(rv) => f.boolean(rv, &obj.child("retry"))?,
+    };
+    if retry && list != "up" {
+        f.error(
+            &obj.child("retry"),
+            obj.get("retry").map(|rv| rv.at),
+            "only up hooks can retry (they are re-run while the group is held here)",
+        );
+        return None;
+    }
+    let shell = match obj.get("shell") {
+        None => false,
+        Some(sv) => f.boolean(sv, &obj.child("shell"))?,
+    };
+    let Some(cv) = obj.get("command") else {
+        f.error(
+            &obj.child("command"),
+            Some(obj.at),
+            "is required but missing",
+        );
+        return None;
+    };
+    read_command(f, cv, &obj.child("command"), shell).map(|c| (c, retry))
 }
 
 fn read_quorum(f: &mut Fields, v: &Value, node_count: usize) -> Option<Quorum> {

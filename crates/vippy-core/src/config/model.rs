@@ -337,6 +337,10 @@ pub struct Hooks {
     pub down: Vec<Command>,
     pub change: Vec<Command>,
     pub timeout: Duration,
+    /// Indices of `up` commands given with `"retry": true`: re-run with
+    /// back-off while the group stays held here, until one run exits 0
+    /// (for clouds where the address moves through the provider's API).
+    pub up_retry: std::collections::BTreeSet<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -259,13 +259,19 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             }
             _ = publish.tick() => {
                 if loop_state.status_dirty {
-                    last_publish = publish_status(&node, &mut loop_state, &metrics, &status_tx);
+                    last_publish = publish_status(&node, &mut loop_state, &metrics, &reporter.hooks, &status_tx);
                 }
             }
         }
         // At once when the last snapshot is old enough, else at the next tick.
         if loop_state.status_dirty && last_publish.elapsed() >= PUBLISH_EVERY {
-            last_publish = publish_status(&node, &mut loop_state, &metrics, &status_tx);
+            last_publish = publish_status(
+                &node,
+                &mut loop_state,
+                &metrics,
+                &reporter.hooks,
+                &status_tx,
+            );
         }
     }
 
@@ -305,11 +311,22 @@ fn publish_status(
     node: &Node,
     loop_state: &mut LoopState,
     metrics: &Metrics,
+    hooks: &Hooks,
     status_tx: &watch::Sender<Status>,
 ) -> Instant {
     loop_state.status_dirty = false;
     let now = Instant::now();
-    let status = snapshot::status(node, &loop_state.config, metrics, now);
+    let mut status = snapshot::status(node, &loop_state.config, metrics, now);
+    status.hooks_retrying = hooks
+        .retrying()
+        .into_iter()
+        .map(|r| crate::status::HookRetry {
+            group: r.group,
+            command: r.command,
+            attempts: r.attempts,
+            last_error: r.last_error,
+        })
+        .collect();
     let held = status.groups.iter().filter(|g| g.held_here).count();
     metrics.set_groups_held(held as u64);
     metrics.set_peers(status.peers.iter().filter(|p| p.eligible).count() as u64);
@@ -616,7 +633,8 @@ impl LoopState {
             self.config.management.clone(),
             options.node.clone(),
         );
-        reporter.hooks = Hooks::new(config.hooks.clone(), reporter.metrics.clone());
+        reporter.hooks =
+            Hooks::new(config.hooks.clone(), reporter.metrics.clone()).replacing(&reporter.hooks);
         if let Some(log) = &options.log {
             let (_, warning) = log.reconfigure(&config.logging);
             if let Some(warning) = warning {

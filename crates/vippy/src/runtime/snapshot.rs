@@ -71,6 +71,8 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         counters: metrics.counters(),
         waiting: view.waiting,
         strangers: view.strangers,
+        // Filled in by the runtime, which holds the hooks.
+        hooks_retrying: Vec::new(),
         protocols: view
             .other_protocols
             .iter()

@@ -297,5 +297,6 @@ pub fn sample_status() -> Status {
         strangers: Vec::new(),
         failback: "5s".into(),
         protocols: Vec::new(),
+        hooks_retrying: Vec::new(),
     }
 }
