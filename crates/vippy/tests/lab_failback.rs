@@ -3,13 +3,12 @@
 //! during the flaps, watched with `ip monitor address` in its namespace, and
 //! takes it once it has stayed eligible for 3 s.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec};
 
 mod lab_support;
-use lab_support::{bins, root};
+use lab_support::{address_monitor, bins, root};
 
 fn vippyctl(cluster: &Cluster, i: usize, args: &[&str]) {
     let out = cluster.vippyctl(i, args).unwrap();
@@ -40,13 +39,7 @@ fn a_flapping_preferred_node_takes_its_group_only_after_failback_seconds() {
         .unwrap();
 
     // node1's address changes from here on, timestamped by the kernel.
-    let log = cluster.dir().join("monitor-node1.log");
-    let mut monitor = Command::new("ip")
-        .args(["-ts", "-n", &cluster.node(0).netns, "monitor", "address"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (log, mut monitor) = address_monitor(&cluster, 0);
     std::thread::sleep(Duration::from_millis(300)); // subscribed
     for _ in 0..4 {
         vippyctl(&cluster, 0, &["undrain"]);

@@ -7,13 +7,12 @@
 //! docs/PROTOCOL.md, "Echoes are refreshed").
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec, Signal};
 
 mod lab_support;
-use lab_support::{bins, holder, root, started, status};
+use lab_support::{address_monitor, bins, holder, root, started, status};
 
 /// The chat port the lab's configs use.
 const CHAT_PORT: u16 = 5007;
@@ -301,18 +300,8 @@ fn a_node_resumed_after_a_long_pause_plumbs_nothing_its_peers_hold() {
     std::thread::sleep(Duration::from_secs_f64(cluster.spec.stale * 5.0));
     // Every node's address changes, timestamped by the kernel's netlink
     // events, from just before SIGCONT.
-    let monitors: Vec<(std::path::PathBuf, std::process::Child)> = (0..3)
-        .map(|i| {
-            let log = cluster.dir().join(format!("monitor{i}.log"));
-            let child = Command::new("ip")
-                .args(["-ts", "-n", &cluster.node(i).netns, "monitor", "address"])
-                .stdout(std::fs::File::create(&log).unwrap())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            (log, child)
-        })
-        .collect();
+    let monitors: Vec<(std::path::PathBuf, std::process::Child)> =
+        (0..3).map(|i| address_monitor(&cluster, i)).collect();
     std::thread::sleep(Duration::from_millis(300)); // subscribed
     let vips = cluster.vips();
     let mut held: Vec<Vec<usize>> = cluster.holders(&vips).unwrap();

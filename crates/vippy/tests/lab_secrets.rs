@@ -3,13 +3,12 @@
 //! moves (watched with `ip monitor address` in every node namespace) and no
 //! datagram is rejected for its tag at any step.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use vippy_lab::{Cluster, ClusterSpec, Signal};
 
 mod lab_support;
-use lab_support::{root, started, status};
+use lab_support::{address_monitor, root, started, status};
 
 /// Node `i`'s config with its secret line replaced by `secrets`.
 fn write_secrets(cluster: &Cluster, i: usize, secrets: &[&str]) {
@@ -34,17 +33,6 @@ fn counter(cluster: &Cluster, i: usize, name: &str) -> u64 {
     status(cluster, i)["counters"][name].as_u64().unwrap_or(0)
 }
 
-fn monitor(cluster: &Cluster, i: usize) -> (std::path::PathBuf, Child) {
-    let log = cluster.dir().join(format!("monitor{i}.log"));
-    let child = Command::new("ip")
-        .args(["-ts", "-n", &cluster.node(i).netns, "monitor", "address"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (log, child)
-}
-
 #[test]
 fn rotating_the_secret_node_by_node_moves_nothing_and_rejects_nothing() {
     if !root() {
@@ -53,7 +41,7 @@ fn rotating_the_secret_node_by_node_moves_nothing_and_rejects_nothing() {
     let cluster = started(ClusterSpec::ipv4(3, 3));
     let old = format!("lab-secret-{}", cluster.lab.prefix());
     let new = "the-new-lab-secret";
-    let monitors: Vec<_> = (0..3).map(|i| monitor(&cluster, i)).collect();
+    let monitors: Vec<_> = (0..3).map(|i| address_monitor(&cluster, i)).collect();
     std::thread::sleep(Duration::from_millis(300)); // subscribed
     let auth_before: Vec<u64> = (0..3)
         .map(|i| counter(&cluster, i, "datagrams_rejected.auth"))

@@ -585,17 +585,7 @@ fn read_secrets(f: &mut Fields, top: &Object) -> Option<Vec<Secret>> {
                     );
                     return None;
                 };
-                let file_path = format!("{path}.file");
-                let s = f.string(v, &file_path)?;
-                if s.is_empty() {
-                    f.error(
-                        &file_path,
-                        Some(v.at),
-                        "is empty; give the path of a file holding the secret",
-                    );
-                    return None;
-                }
-                Some(Secret::File(PathBuf::from(s)))
+                secret_file(f, v, &format!("{path}.file"))
             }),
             _ => {
                 f.error(
@@ -621,6 +611,21 @@ fn read_secrets(f: &mut Fields, top: &Object) -> Option<Vec<Secret>> {
     ok.then_some(out)
 }
 
+/// The path of a file holding a secret, at `path` (`secret_file`, or a
+/// `secrets` entry's `file`).
+fn secret_file(f: &mut Fields, v: &Value, path: &str) -> Option<Secret> {
+    let s = f.string(v, path)?;
+    if s.is_empty() {
+        f.error(
+            path,
+            Some(v.at),
+            "is empty; give the path of a file holding the secret",
+        );
+        return None;
+    }
+    Some(Secret::File(PathBuf::from(s)))
+}
+
 fn read_secret(f: &mut Fields, top: &Object) -> Option<Secret> {
     match (top.get("secret"), top.get("secret_file")) {
         (Some(_), Some(v)) => {
@@ -639,18 +644,7 @@ fn read_secret(f: &mut Fields, top: &Object) -> Option<Secret> {
             }
             Some(Secret::Inline(s.to_string()))
         }
-        (None, Some(v)) => {
-            let s = f.string(v, "secret_file")?;
-            if s.is_empty() {
-                f.error(
-                    "secret_file",
-                    Some(v.at),
-                    "is empty; give the path of a file holding the secret",
-                );
-                return None;
-            }
-            Some(Secret::File(PathBuf::from(s)))
-        }
+        (None, Some(v)) => secret_file(f, v, "secret_file"),
         (None, None) => {
             f.error("secret", Some(top.at), "is missing: set \"secret\" or \"secret_file\"; every message is authenticated with it");
             None

@@ -66,3 +66,17 @@ pub fn holder(cluster: &Cluster, v: usize) -> usize {
     );
     live[0]
 }
+
+/// `ip -ts monitor address` in node `i`'s namespace, written to a log in
+/// the lab directory: every address change, timestamped by the kernel, so a
+/// plumb of a few milliseconds is seen. Kill the child to stop it.
+pub fn address_monitor(cluster: &Cluster, i: usize) -> (std::path::PathBuf, std::process::Child) {
+    let log = cluster.dir().join(format!("monitor{i}.log"));
+    let child = std::process::Command::new("ip")
+        .args(["-ts", "-n", &cluster.node(i).netns, "monitor", "address"])
+        .stdout(std::fs::File::create(&log).expect("monitor log"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ip monitor starts");
+    (log, child)
+}
