@@ -208,7 +208,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 info!(node = %options.node, "SIGHUP: reloading {}", options.config_path.display());
                 let _ = crate::systemd::notify_reloading();
                 if let Err(e) = loop_state.reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins).await {
-                    error!(node = %options.node, "reload failed, keeping the running configuration: {e}");
+                    error!(node = %options.node, "reload failed, keeping the running configuration: {e:#}");
                 }
                 // Done either way: systemd shows the unit reloading until then.
                 let _ = crate::systemd::notify_ready();
@@ -258,7 +258,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                         .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
                         .await
                         .map(|()| format!("reloaded {}: version {} in force", options.config_path.display(), node.cluster().version))
-                        .map_err(|e| e.to_string()),
+                        .map_err(|e| format!("{e:#}")),
                 };
                 let _ = request.reply.send(answer);
                 loop_state.status_dirty = true;
