@@ -701,7 +701,8 @@ impl LoopState {
             info!(node = %options.node, "chat settings applied: {}{via}", chat_changes.join(", "));
         }
         if metrics_moved {
-            if let Some(old) = std::mem::replace(&mut self.metrics_tcp, metrics_tcp) {
+            let old = std::mem::replace(&mut self.metrics_tcp, metrics_tcp);
+            if let Some(old) = old {
                 old.stop.cancel();
                 info!(node = %options.node, "metrics listener on {} closed", old.addr);
             }
