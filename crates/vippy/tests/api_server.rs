@@ -9,8 +9,13 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use api_support::{Harness, TempDir, curl, curl_as, sample_status};
-use vippy::api::{AdminKind, ApiError, ApiSocket, MAX_CONNECTIONS};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use vippy::api::{AdminKind, AdminRequest, ApiError, ApiSocket, ApiState, MAX_CONNECTIONS};
 use vippy::client::{Client, ClientError};
+use vippy::metrics::Metrics;
 use vippy::status::{Event, EventKind, Status};
 use vippy_core::node::Rejection;
 
@@ -382,6 +387,83 @@ async fn socket_mode_is_0600_by_default_and_configurable() {
     let mut h = Harness::start_with(0o660, 16).await;
     assert_eq!(mode_of(&h.socket), 0o660);
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mode_change_applies_to_our_socket_only() {
+    let dir = TempDir::new("chmod");
+    let path = dir.join("vippy.socket");
+    let socket = ApiSocket::bind(&path, 0o600).unwrap();
+    let file = socket.file();
+    file.set_mode(0o660).unwrap();
+    assert_eq!(mode_of(&path), 0o660);
+    file.set_mode(0o600).unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+
+    // Another socket in its place is left alone (made while ours exists,
+    // so that it cannot reuse our inode).
+    let elsewhere = dir.join("other.socket");
+    let other = UnixListener::bind(&elsewhere).unwrap();
+    drop(socket);
+    std::fs::rename(&elsewhere, &path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err = file.set_mode(0o666).unwrap_err().to_string();
+    assert!(
+        err.contains("no longer the socket this vippyd created"),
+        "{err}"
+    );
+    assert_eq!(mode_of(&path), 0o640);
+    drop(other);
+}
+
+/// What a reload that moves the management socket does (runtime/mod.rs,
+/// `LoopState::reload`): bind the new socket, serve it with the same state,
+/// stop the old one, and only then answer the `POST /reload` that came over
+/// the old one. The answer still arrives; then only the new path answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_moves_the_socket_is_answered_over_the_old_one() {
+    let dir = TempDir::new("move");
+    let old_path = dir.join("old.socket");
+    let new_path = dir.join("new.socket");
+    let (_status, status_rx) = watch::channel(sample_status());
+    let (events, _) = broadcast::channel(16);
+    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminRequest>(8);
+    let state = ApiState::new(status_rx, Arc::new(Metrics::new()), admin_tx, events);
+    let old_stop = CancellationToken::new();
+    let serving = old_stop.clone();
+    let old_task = tokio::spawn(
+        ApiSocket::bind(&old_path, 0o600)
+            .unwrap()
+            .serve(state.clone(), async move { serving.cancelled().await }),
+    );
+    let new_stop = CancellationToken::new();
+    let runtime = {
+        let (state, new_path, new_stop) = (state.clone(), new_path.clone(), new_stop.clone());
+        tokio::spawn(async move {
+            let request = admin_rx.recv().await.unwrap();
+            assert!(matches!(request.kind, AdminKind::Reload));
+            let socket = ApiSocket::bind(&new_path, 0o600).unwrap();
+            let serving = new_stop.clone();
+            tokio::spawn(socket.serve(state, async move { serving.cancelled().await }));
+            old_stop.cancel();
+            // The old listener is closing by now: the answer must still go.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = request.reply.send(Ok("reloaded: socket moved".to_string()));
+            admin_rx
+        })
+    };
+    let (code, body) = curl(&old_path, &["-X", "POST", "http://localhost/reload"]).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["message"], "reloaded: socket moved", "{body}");
+    let _admin_rx = runtime.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), old_task)
+        .await
+        .expect("the old server ends")
+        .unwrap();
+    assert!(!old_path.exists(), "the old socket is removed");
+    let (code, _) = curl(&new_path, &["http://localhost/status"]).await;
+    assert_eq!(code, 200);
+    new_stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use metrics_tcp::MetricsListener;
-pub use socket::{ApiSocket, MAX_CONNECTIONS};
+pub use socket::{ApiSocket, MAX_CONNECTIONS, SocketFile};
 
 use crate::metrics::Metrics;
 use crate::status::{Event, Status};

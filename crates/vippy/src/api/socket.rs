@@ -100,6 +100,14 @@ impl ApiSocket {
         &self.path
     }
 
+    /// The socket file, to change its mode while it is served.
+    pub fn file(&self) -> SocketFile {
+        SocketFile {
+            path: self.path.clone(),
+            identity: self.identity,
+        }
+    }
+
     /// Serves until `shutdown` completes, then removes the socket file and
     /// gives open connections a moment to finish (event streams end).
     pub async fn serve(mut self, state: ApiState, shutdown: impl Future<Output = ()> + Send) {
@@ -207,6 +215,46 @@ impl Drop for ApiSocket {
         if self.identity != (u64::MAX, u64::MAX) {
             self.remove_file();
         }
+    }
+}
+
+/// A served socket's file: its path and the (device, inode) it was created
+/// with, the same identity [`ApiSocket`] checks before it removes the file
+/// or lets a group in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl SocketFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sets the file's mode (a reload that changed `management_mode`), only
+    /// while it is still the socket we created: one put in its place (by a
+    /// newer daemon, by hand) is left alone and the change fails.
+    pub fn set_mode(&self, mode: u32) -> Result<(), ApiError> {
+        let meta = std::fs::symlink_metadata(&self.path).map_err(|source| ApiError::Io {
+            context: "cannot stat the management socket",
+            path: self.path.clone(),
+            source,
+        })?;
+        if (meta.dev(), meta.ino()) != self.identity || !meta.file_type().is_socket() {
+            return Err(ApiError::Io {
+                context: "cannot set the mode of the management socket",
+                path: self.path.clone(),
+                source: io::Error::other("it is no longer the socket this vippyd created"),
+            });
+        }
+        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode & 0o777)).map_err(
+            |source| ApiError::Io {
+                context: "cannot set the mode of the management socket",
+                path: self.path.clone(),
+                source,
+            },
+        )
     }
 }
 

@@ -55,55 +55,20 @@ impl Chat {
     /// (from `links`, e.g. [`super::Netlink::links`]). Call inside a tokio
     /// runtime; the sockets belong to the calling thread's namespace.
     pub fn bind(config: ChatConfig, links: &[Link]) -> Result<Chat, NetError> {
-        let interfaces = chosen(&config.interfaces, links);
-        if let ChatInterfaces::Named(name) = &config.interfaces
-            && interfaces.is_empty()
-        {
-            return Err(NetError::Invalid(format!(
-                "chat interface {name} does not exist"
-            )));
-        }
-        let groups = [
-            config.group_v4.map(IpAddr::V4),
-            config.group_v6.map(IpAddr::V6),
-        ];
-        if let Some(group) = groups.into_iter().flatten().find(|g| !g.is_multicast()) {
-            return Err(NetError::Invalid(format!(
-                "chat group {group} is not multicast"
-            )));
-        }
+        let interfaces = checked_interfaces(&config, links)?;
         let port = config.port;
 
-        let v4 = socket(Domain::IPV4, port)?;
-        let what = |w: &str| format!("chat IPv4 socket: {w}");
-        v4.set_multicast_loop_v4(false)
-            .map_err(NetError::io(what("loop off")))?;
-        v4.set_multicast_ttl_v4(1)
-            .map_err(NetError::io(what("TTL 1")))?;
-        // Only the groups joined here, not every group any socket joined.
-        v4.set_multicast_all_v4(false)
-            .map_err(NetError::io(what("multicast_all off")))?;
+        let v4 = v4_socket(port)?;
         if let Some(group) = config.group_v4 {
             for (index, name) in &interfaces {
-                v4.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(*index))
-                    .map_err(NetError::io(what(&format!("joining {group} on {name}"))))?;
+                join_on(&SockRef::from(&v4), IpAddr::V4(group), *index, name)?;
             }
         }
-
-        let wants_v6 = config.group_v6.is_some() || config.peers.iter().any(SocketAddr::is_ipv6);
-        let v6 = if wants_v6 {
-            let v6 = socket(Domain::IPV6, port)?;
-            let what = |w: &str| format!("chat IPv6 socket: {w}");
-            v6.set_multicast_loop_v6(false)
-                .map_err(NetError::io(what("loop off")))?;
-            v6.set_multicast_hops_v6(1)
-                .map_err(NetError::io(what("hops 1")))?;
-            v6.set_multicast_all_v6(false)
-                .map_err(NetError::io(what("multicast_all off")))?;
+        let v6 = if wants_v6(&config) {
+            let v6 = v6_socket(port)?;
             if let Some(group) = config.group_v6 {
                 for (index, name) in &interfaces {
-                    v6.join_multicast_v6(&group, *index)
-                        .map_err(NetError::io(what(&format!("joining {group} on {name}"))))?;
+                    join_on(&SockRef::from(&v6), IpAddr::V6(group), *index, name)?;
                 }
             }
             Some(v6)
@@ -111,16 +76,117 @@ impl Chat {
             None
         };
 
-        let tokio_socket = |s: Socket| {
-            UdpSocket::from_std(s.into())
-                .map_err(NetError::io("registering a chat socket with tokio"))
-        };
         Ok(Chat {
             v4: tokio_socket(v4)?,
             v6: v6.map(tokio_socket).transpose()?,
             config,
             interfaces,
         })
+    }
+
+    /// Takes on `config` (a reload that changed `chat`, `chat_interface` or
+    /// `peers`): all of it, or on an error nothing, and the chat goes on as
+    /// before. On another port, fresh sockets are bound and the old ones
+    /// close when this returns. On the same port the bound sockets stay (a
+    /// second socket could not bind the port while they hold it): the peers
+    /// are replaced, the groups are joined on the interfaces that are new to
+    /// them and left on the others, and an IPv6 socket is bound or closed
+    /// when the IPv6 part comes or goes. Datagrams queued meanwhile are kept.
+    pub fn reconfigure(&mut self, config: ChatConfig, links: &[Link]) -> Result<(), NetError> {
+        if config.port != self.config.port {
+            *self = Chat::bind(config, links)?;
+            return Ok(());
+        }
+        let interfaces = checked_interfaces(&config, links)?;
+        let fresh_v6 = match (&self.v6, wants_v6(&config)) {
+            (None, true) => Some(v6_socket(config.port)?),
+            _ => None,
+        };
+        let memberships = |c: &ChatConfig, on: &[(u32, String)]| -> Vec<(IpAddr, u32, String)> {
+            let groups = [c.group_v4.map(IpAddr::V4), c.group_v6.map(IpAddr::V6)];
+            groups
+                .into_iter()
+                .flatten()
+                .flat_map(|g| on.iter().map(move |(i, n)| (g, *i, n.clone())))
+                .collect()
+        };
+        let have = memberships(&self.config, &self.interfaces);
+        let want = memberships(&config, &interfaces);
+        // The socket a group is joined on: a fresh IPv6 socket has none yet.
+        let socket_for = |group: &IpAddr| -> Option<SockRef<'_>> {
+            match group {
+                IpAddr::V4(_) => Some(SockRef::from(&self.v4)),
+                IpAddr::V6(_) => match (&fresh_v6, &self.v6) {
+                    (Some(fresh), _) => Some(SockRef::from(fresh)),
+                    (None, Some(v6)) => Some(SockRef::from(v6)),
+                    (None, None) => None,
+                },
+            }
+        };
+        let held = |group: &IpAddr, index: u32| {
+            (group.is_ipv4() || fresh_v6.is_none())
+                && have.iter().any(|(g, i, _)| g == group && *i == index)
+        };
+        let mut joined: Vec<(IpAddr, u32)> = Vec::new();
+        let mut failure = None;
+        for (group, index, name) in &want {
+            if held(group, *index) {
+                continue;
+            }
+            let Some(socket) = socket_for(group) else {
+                continue;
+            };
+            match join_on(&socket, *group, *index, name) {
+                Ok(()) => joined.push((*group, *index)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let registered = match (failure, fresh_v6) {
+            (Some(e), _) => Err(e),
+            (None, Some(fresh)) => tokio_socket(fresh).map(Some),
+            (None, None) => Ok(None),
+        };
+        let fresh_v6 = match registered {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                // Back to what was: leave what this call joined on the
+                // sockets that stay (a fresh IPv6 socket is closed anyway).
+                for (group, index) in joined {
+                    if group.is_ipv4() || self.v6.is_some() {
+                        let _ = self.leave_group(group, index);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        for (group, index, _) in &have {
+            if !want.iter().any(|(g, i, _)| g == group && i == index) {
+                // An interface gone since may fail to leave, harmlessly.
+                let _ = self.leave_group(*group, *index);
+            }
+        }
+        if fresh_v6.is_some() {
+            self.v6 = fresh_v6;
+        } else if !wants_v6(&config) {
+            self.v6 = None;
+        }
+        self.config = config;
+        self.interfaces = interfaces;
+        Ok(())
+    }
+
+    fn leave_group(&self, group: IpAddr, index: u32) -> io::Result<()> {
+        match group {
+            IpAddr::V4(g) => SockRef::from(&self.v4)
+                .leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(index)),
+            IpAddr::V6(g) => match &self.v6 {
+                Some(v6) => SockRef::from(v6).leave_multicast_v6(&g, index),
+                None => Ok(()),
+            },
+        }
     }
 
     /// The interfaces multicast is joined on and sent out of.
@@ -294,6 +360,75 @@ fn chosen(which: &ChatInterfaces, links: &[Link]) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The interfaces `config` uses among `links`, once its groups and named
+/// interface are checked.
+fn checked_interfaces(config: &ChatConfig, links: &[Link]) -> Result<Vec<(u32, String)>, NetError> {
+    let interfaces = chosen(&config.interfaces, links);
+    if let ChatInterfaces::Named(name) = &config.interfaces
+        && interfaces.is_empty()
+    {
+        return Err(NetError::Invalid(format!(
+            "chat interface {name} does not exist"
+        )));
+    }
+    let groups = [
+        config.group_v4.map(IpAddr::V4),
+        config.group_v6.map(IpAddr::V6),
+    ];
+    if let Some(group) = groups.into_iter().flatten().find(|g| !g.is_multicast()) {
+        return Err(NetError::Invalid(format!(
+            "chat group {group} is not multicast"
+        )));
+    }
+    Ok(interfaces)
+}
+
+/// An IPv6 socket is bound for an IPv6 group or an IPv6 peer.
+fn wants_v6(config: &ChatConfig) -> bool {
+    config.group_v6.is_some() || config.peers.iter().any(SocketAddr::is_ipv6)
+}
+
+fn v4_socket(port: u16) -> Result<Socket, NetError> {
+    let v4 = socket(Domain::IPV4, port)?;
+    let what = |w: &str| format!("chat IPv4 socket: {w}");
+    v4.set_multicast_loop_v4(false)
+        .map_err(NetError::io(what("loop off")))?;
+    v4.set_multicast_ttl_v4(1)
+        .map_err(NetError::io(what("TTL 1")))?;
+    // Only the groups joined here, not every group any socket joined.
+    v4.set_multicast_all_v4(false)
+        .map_err(NetError::io(what("multicast_all off")))?;
+    Ok(v4)
+}
+
+fn v6_socket(port: u16) -> Result<Socket, NetError> {
+    let v6 = socket(Domain::IPV6, port)?;
+    let what = |w: &str| format!("chat IPv6 socket: {w}");
+    v6.set_multicast_loop_v6(false)
+        .map_err(NetError::io(what("loop off")))?;
+    v6.set_multicast_hops_v6(1)
+        .map_err(NetError::io(what("hops 1")))?;
+    v6.set_multicast_all_v6(false)
+        .map_err(NetError::io(what("multicast_all off")))?;
+    Ok(v6)
+}
+
+fn tokio_socket(socket: Socket) -> Result<UdpSocket, NetError> {
+    UdpSocket::from_std(socket.into()).map_err(NetError::io("registering a chat socket with tokio"))
+}
+
+/// Joins `group` on interface `index` (`name`, for the error).
+fn join_on(socket: &SockRef<'_>, group: IpAddr, index: u32, name: &str) -> Result<(), NetError> {
+    let family = if group.is_ipv4() { "IPv4" } else { "IPv6" };
+    match group {
+        IpAddr::V4(g) => socket.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(index)),
+        IpAddr::V6(g) => socket.join_multicast_v6(&g, index),
+    }
+    .map_err(NetError::io(format!(
+        "chat {family} socket: joining {group} on {name}"
+    )))
+}
+
 fn socket(domain: Domain, port: u16) -> Result<Socket, NetError> {
     let family = if domain == Domain::IPV4 {
         "IPv4"
@@ -367,4 +502,96 @@ async fn send_v6_via(
             .map_err(io::Error::from)
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdUdp};
+    use std::time::Duration;
+
+    use super::{Chat, ChatConfig, ChatInterfaces};
+
+    /// A UDP port free a moment ago.
+    fn free_port() -> u16 {
+        StdUdp::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn unicast(port: u16, peers: &[u16]) -> ChatConfig {
+        ChatConfig {
+            port,
+            group_v4: None,
+            group_v6: None,
+            interfaces: ChatInterfaces::All,
+            peers: peers
+                .iter()
+                .map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, *p)))
+                .collect(),
+        }
+    }
+
+    async fn hears(chat: &Chat, port: u16, payload: &[u8]) -> bool {
+        let sender = StdUdp::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        sender
+            .send_to(payload, (Ipv4Addr::LOCALHOST, port))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_secs(2), chat.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => &buf[..n] == payload,
+            _ => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn reconfigure_on_the_same_port_keeps_the_socket_and_takes_the_new_peers() {
+        let port = free_port();
+        let mut chat = Chat::bind(unicast(port, &[9]), &[]).unwrap();
+        assert!(hears(&chat, port, b"before").await);
+        // A second bind of the port fails while the chat holds it: which is
+        // why the same port is reconfigured in place.
+        assert!(Chat::bind(unicast(port, &[9]), &[]).is_err());
+
+        chat.reconfigure(unicast(port, &[9, 10]), &[]).unwrap();
+        assert_eq!(chat.config().peers.len(), 2);
+        assert!(hears(&chat, port, b"after").await);
+    }
+
+    #[tokio::test]
+    async fn a_failed_reconfigure_changes_nothing() {
+        let port = free_port();
+        let mut chat = Chat::bind(unicast(port, &[9]), &[]).unwrap();
+        let mut named = unicast(port, &[9, 10]);
+        named.interfaces = ChatInterfaces::Named("no-such-if0".into());
+        let e = chat.reconfigure(named, &[]).unwrap_err();
+        assert!(e.to_string().contains("no-such-if0"), "{e}");
+        assert_eq!(chat.config(), &unicast(port, &[9]));
+        assert!(hears(&chat, port, b"still").await);
+
+        // Another port that is taken: the old socket stays.
+        let taken = StdUdp::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        assert!(chat.reconfigure(unicast(taken_port, &[9]), &[]).is_err());
+        assert_eq!(chat.config().port, port);
+        assert!(hears(&chat, port, b"kept").await);
+    }
+
+    #[tokio::test]
+    async fn reconfigure_to_another_port_binds_it_and_frees_the_old() {
+        let port = free_port();
+        let mut chat = Chat::bind(unicast(port, &[9]), &[]).unwrap();
+        let other = loop {
+            let p = free_port();
+            if p != port {
+                break p;
+            }
+        };
+        chat.reconfigure(unicast(other, &[9]), &[]).unwrap();
+        assert_eq!(chat.config().port, other);
+        assert!(hears(&chat, other, b"moved").await);
+        // The old port is free again.
+        drop(StdUdp::bind((Ipv4Addr::UNSPECIFIED, port)).unwrap());
+    }
 }

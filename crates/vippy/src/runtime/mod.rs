@@ -32,7 +32,7 @@ use tracing::{error, info, warn};
 use vippy_core::config::{Config, NotifyTarget};
 use vippy_core::node::{Action, Counters, Destination, LocalEvent, Node};
 
-use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState, MetricsListener};
+use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState, MetricsListener, SocketFile};
 use crate::check_config::{node_in_config, read_config, secrets_bytes};
 use crate::checks::{CheckResult, HealthChecks};
 use crate::hooks::Hooks;
@@ -100,7 +100,14 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     // Unbounded both ways: the loop and the data plane never wait on each
     // other, whatever one decision plumbs (4096 groups is 8192 commands).
     let (report_tx, mut reports) = mpsc::unbounded_channel::<Report>();
-    let mut dataplane = DataPlane::new(netlink, config.clone(), node.cluster().clone(), report_tx);
+    // The loop keeps a handle too: a reload that changes the chat lists
+    // the interfaces again.
+    let mut dataplane = DataPlane::new(
+        netlink.clone(),
+        config.clone(),
+        node.cluster().clone(),
+        report_tx,
+    );
     dataplane.remove_leftovers().await;
     let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
     let dp_alive = crate::systemd::Beat::new();
@@ -123,10 +130,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         ),
         None => None,
     };
-    let api_stop = stop.clone();
-    let api_task = tokio::spawn(
-        api_socket.serve(api_state.clone(), async move { api_stop.cancelled().await }),
-    );
+    let api = ApiTask::spawn(api_socket, api_state.clone(), &stop);
     let (check_tx, mut check_rx) = mpsc::channel::<CheckResult>(64);
     let mut checks = HealthChecks::spawn(config.checks.clone(), check_tx, stop.clone());
     // A check that has not passed yet counts as failing: no VIP is taken
@@ -161,6 +165,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let mut loop_state = LoopState {
         config,
         chat,
+        netlink,
+        api,
         dp: dp_tx,
         last_counters: Counters::default(),
         status_dirty: true,
@@ -202,7 +208,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 info!(node = %options.node, "SIGHUP: reloading {}", options.config_path.display());
                 let _ = crate::systemd::notify_reloading();
                 if let Err(e) = loop_state.reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins).await {
-                    error!(node = %options.node, "reload failed, keeping the running configuration: {e}");
+                    error!(node = %options.node, "reload failed, keeping the running configuration: {e:#}");
                 }
                 // Done either way: systemd shows the unit reloading until then.
                 let _ = crate::systemd::notify_ready();
@@ -252,7 +258,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                         .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
                         .await
                         .map(|()| format!("reloaded {}: version {} in force", options.config_path.display(), node.cluster().version))
-                        .map_err(|e| e.to_string()),
+                        .map_err(|e| format!("{e:#}")),
                 };
                 let _ = request.reply.send(answer);
                 loop_state.status_dirty = true;
@@ -295,8 +301,15 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         reporter.data_plane(&report);
     }
     stop.cancel();
-    let _ = tokio::time::timeout(Duration::from_millis(300), api_task).await;
-    drop(loop_state);
+    let LoopState {
+        api,
+        chat,
+        dp,
+        metrics_tcp,
+        ..
+    } = loop_state;
+    let _ = tokio::time::timeout(Duration::from_millis(300), api.task).await;
+    drop((chat, dp, metrics_tcp));
     dp_task.abort();
     tokio::spawn(async move {
         checks.stopped().await;
@@ -367,6 +380,43 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// What a reload changes in the chat settings, one phrase each (`peers:
+/// node3 198.51.100.13:5007 added`); empty when nothing.
+fn chat_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut changes = Vec::new();
+    if old.chat != new.chat {
+        changes.push(format!("chat {} -> {}", old.chat, new.chat));
+    }
+    if old.chat_interface != new.chat_interface {
+        let name = |c: &vippy_core::config::ChatInterface| match c {
+            vippy_core::config::ChatInterface::All => "all".to_string(),
+            vippy_core::config::ChatInterface::Named(name) => name.clone(),
+        };
+        changes.push(format!(
+            "chat_interface {} -> {}",
+            name(&old.chat_interface),
+            name(&new.chat_interface)
+        ));
+    }
+    let mut peers = Vec::new();
+    for (name, addr) in &new.peers {
+        match old.peers.get(name) {
+            None => peers.push(format!("{name} {addr} added")),
+            Some(was) if was != addr => peers.push(format!("{name} {was} -> {addr}")),
+            Some(_) => {}
+        }
+    }
+    for (name, addr) in &old.peers {
+        if !new.peers.contains_key(name) {
+            peers.push(format!("{name} {addr} removed"));
+        }
+    }
+    if !peers.is_empty() {
+        changes.push(format!("peers: {}", peers.join(", ")));
+    }
+    changes
+}
+
 /// The chat sockets' shape from the config: a multicast group, or unicast
 /// to every configured peer but this node.
 fn chat_config(config: &Config, me: &str) -> ChatConfig {
@@ -395,6 +445,11 @@ fn chat_config(config: &Config, me: &str) -> ChatConfig {
 struct LoopState {
     config: Arc<Config>,
     chat: Chat,
+    /// To list the interfaces when a reload changes the chat.
+    netlink: Netlink,
+    /// The management API being served; a reload that moves the socket
+    /// replaces it.
+    api: ApiTask,
     dp: mpsc::UnboundedSender<Command>,
     last_counters: Counters,
     status_dirty: bool,
@@ -407,10 +462,35 @@ struct LoopState {
     stop: CancellationToken,
 }
 
+/// The task serving the management socket, and the token that stops it (a
+/// child of the loop's `stop`).
+struct ApiTask {
+    file: SocketFile,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ApiTask {
+    fn spawn(socket: ApiSocket, api: ApiState, parent: &CancellationToken) -> ApiTask {
+        let stop = parent.child_token();
+        let file = socket.file();
+        let serving = stop.clone();
+        let task = tokio::spawn(socket.serve(api, async move { serving.cancelled().await }));
+        ApiTask { file, stop, task }
+    }
+}
+
 /// A running metrics listener and the token that stops it.
 struct MetricsTcp {
     addr: SocketAddr,
     stop: CancellationToken,
+}
+
+impl Drop for MetricsTcp {
+    /// One started by a reload that then failed goes again.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl MetricsTcp {
@@ -564,15 +644,6 @@ impl LoopState {
     ) -> anyhow::Result<()> {
         let config = Arc::new(read_config(&options.config_path).map_err(anyhow::Error::msg)?);
         let secrets = secrets_bytes(&config).map_err(anyhow::Error::msg)?;
-        if config.chat != self.config.chat
-            || config.peers != self.config.peers
-            || config.chat_interface != self.config.chat_interface
-        {
-            warn!(node = %options.node, "chat settings changed; they take effect on restart");
-        }
-        if config.management != self.config.management {
-            warn!(node = %options.node, "the management socket path changed; it takes effect on restart");
-        }
         crate::check_config::peers_cover_nodes(&config, &options.node)
             .map_err(anyhow::Error::msg)?;
         if config.cluster.node_index(&options.node).is_none() {
@@ -582,22 +653,87 @@ impl LoopState {
                 config.cluster.nodes.join(", ")
             );
         }
-        if config.metrics != self.metrics_tcp.as_ref().map(|m| m.addr) {
-            // The new listener binds before the old one stops, so a wrong
-            // or busy address fails the reload with the old one still up.
-            let started = match config.metrics {
-                Some(addr) => Some(
-                    MetricsTcp::start(addr, self.api_state.clone(), &self.stop)
-                        .await
-                        .with_context(|| format!("metrics listener {addr}"))?,
-                ),
-                None => None,
+
+        // What binds comes first, each new socket beside the old one: a
+        // wrong path, a busy address or a missing interface fails the
+        // reload with every old socket still serving and nothing changed.
+        let api_moved = config.management != self.config.management;
+        let api_socket = if api_moved {
+            Some(
+                ApiSocket::bind(&config.management, config.management_mode).with_context(|| {
+                    format!("management socket {}", config.management.display())
+                })?,
+            )
+        } else {
+            None
+        };
+        let metrics_moved = config.metrics != self.metrics_tcp.as_ref().map(|m| m.addr);
+        let metrics_tcp = match config.metrics {
+            // Dropped on a later error, which stops it.
+            Some(addr) if metrics_moved => Some(
+                MetricsTcp::start(addr, self.api_state.clone(), &self.stop)
+                    .await
+                    .with_context(|| format!("metrics listener {addr}"))?,
+            ),
+            _ => None,
+        };
+        let old_mode = self.config.management_mode & 0o777;
+        let new_mode = config.management_mode & 0o777;
+        let chmod = !api_moved && new_mode != old_mode;
+        if chmod {
+            self.api
+                .file
+                .set_mode(new_mode)
+                .with_context(|| format!("management socket {}", config.management.display()))?;
+        }
+        let chat_changes = chat_changes(&self.config, &config);
+        if !chat_changes.is_empty() {
+            let rebound = async {
+                let links = self.netlink.links().await.context("listing interfaces")?;
+                self.chat
+                    .reconfigure(chat_config(&config, &options.node), &links)
+                    .context("binding the chat socket")
             };
-            if let Some(old) = std::mem::replace(&mut self.metrics_tcp, started) {
+            if let Err(e) = rebound.await {
+                if chmod {
+                    let _ = self.api.file.set_mode(old_mode);
+                }
+                return Err(e);
+            }
+        }
+
+        // Nothing fails from here on.
+        if !chat_changes.is_empty() {
+            let via: Vec<&str> = self
+                .chat
+                .interfaces()
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect();
+            let via = if via.is_empty() {
+                String::new()
+            } else {
+                format!(" (multicast via {})", via.join(", "))
+            };
+            info!(node = %options.node, "chat settings applied: {}{via}", chat_changes.join(", "));
+        }
+        if metrics_moved {
+            let old = std::mem::replace(&mut self.metrics_tcp, metrics_tcp);
+            if let Some(old) = old {
                 old.stop.cancel();
                 info!(node = %options.node, "metrics listener on {} closed", old.addr);
             }
         }
+        if chmod {
+            info!(node = %options.node, "management socket {}: mode {old_mode:04o} -> {new_mode:04o}", config.management.display());
+        }
+        // The new socket serves at once; the old one is stopped last.
+        let old_api = api_socket.map(|socket| {
+            std::mem::replace(
+                &mut self.api,
+                ApiTask::spawn(socket, self.api_state.clone(), &self.stop),
+            )
+        });
         if config.checks != self.config.checks {
             // Unchanged checks keep running and keep their state; a new one
             // counts as failing until it passes, as at start.
@@ -630,7 +766,7 @@ impl LoopState {
         }
         plugins.reconfigure(
             plugin_commands(&config, options),
-            self.config.management.clone(),
+            config.management.clone(),
             options.node.clone(),
         );
         reporter.hooks =
@@ -648,6 +784,15 @@ impl LoopState {
                 secrets,
             },
         );
+        if let Some(old) = old_api {
+            // Cancelled without an await before the caller answers: the old
+            // task sees it when the loop next yields, after the reply to a
+            // `POST /reload` that came over the old socket is on its way.
+            // It then stops accepting, removes its file, and gives open
+            // connections (that reply among them) DRAIN to finish.
+            old.stop.cancel();
+            info!(node = %options.node, "management socket moved: {} -> {}", self.config.management.display(), config.management.display());
+        }
         self.config = config.clone();
         let _ = self.dp.send(Command::Configure {
             config,
@@ -662,7 +807,39 @@ impl LoopState {
 mod tests {
     use vippy_core::config::Command;
 
-    use super::cli_plugin;
+    use super::{chat_changes, cli_plugin};
+
+    fn config(chat: &str, extra: &str) -> vippy_core::config::Config {
+        let text = format!(
+            "{{ chat: '{chat}', secret: 's', vips: [[{{ip: '198.51.100.1/24'}}]], nodes: ['a', 'b', 'c'], {extra} }}"
+        );
+        vippy_core::config::load(&text, "t").unwrap()
+    }
+
+    #[test]
+    fn chat_changes_name_what_a_reload_changes() {
+        let two = "peers: { a: '198.51.100.11:5007', b: '198.51.100.12:5007' }";
+        let old = config("0.0.0.0:5007", two);
+        assert!(chat_changes(&old, &old).is_empty());
+        let three =
+            "peers: { a: '198.51.100.11:5007', b: '198.51.100.22:5007', c: '198.51.100.13:5007' }";
+        assert_eq!(
+            chat_changes(&old, &config("0.0.0.0:5007", three)),
+            ["peers: b 198.51.100.12:5007 -> 198.51.100.22:5007, c 198.51.100.13:5007 added"]
+        );
+        assert_eq!(
+            chat_changes(&config("0.0.0.0:5007", three), &old),
+            ["peers: b 198.51.100.22:5007 -> 198.51.100.12:5007, c 198.51.100.13:5007 removed"]
+        );
+        let multicast = config("239.1.1.1:5007", "chat_interface: 'eth1'");
+        assert_eq!(
+            chat_changes(&config("239.1.1.1:5008", ""), &multicast),
+            [
+                "chat 239.1.1.1:5008 -> 239.1.1.1:5007",
+                "chat_interface all -> eth1"
+            ]
+        );
+    }
 
     #[test]
     fn a_cli_plugin_is_split_at_spaces() {
