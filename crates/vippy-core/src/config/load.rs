@@ -894,19 +894,7 @@ fn read_command(f: &mut Fields, v: &Value, path: &str, shell: bool) -> Option<Co
     match &v.kind {
         Kind::Object(_) => {
             let obj = f.object(v, path, &["command", "shell"])?;
-            let shell = match obj.get("shell") {
-                None => Some(false),
-                Some(sv) => f.boolean(sv, &obj.child("shell")),
-            }?;
-            let Some(cv) = obj.get("command") else {
-                f.error(
-                    &obj.child("command"),
-                    Some(obj.at),
-                    "is required but missing",
-                );
-                return None;
-            };
-            read_command(f, cv, &obj.child("command"), shell)
+            command_object(f, &obj)
         }
         Kind::String(s) if shell => Some(Command::Shell(s.clone())),
         Kind::String(s) => {
@@ -1082,6 +1070,11 @@ fn read_hook_command(f: &mut Fields, v: &Value, path: &str, list: &str) -> Optio
         );
         return None;
     }
+    command_object(f, &obj).map(|c| (c, retry))
+}
+
+/// `{ "command": …, "shell": … }`, its keys already checked.
+fn command_object(f: &mut Fields, obj: &Object) -> Option<Command> {
     let shell = match obj.get("shell") {
         None => false,
         Some(sv) => f.boolean(sv, &obj.child("shell"))?,
@@ -1094,7 +1087,7 @@ fn read_hook_command(f: &mut Fields, v: &Value, path: &str, list: &str) -> Optio
         );
         return None;
     };
-    read_command(f, cv, &obj.child("command"), shell).map(|c| (c, retry))
+    read_command(f, cv, &obj.child("command"), shell)
 }
 
 fn read_quorum(f: &mut Fields, v: &Value, node_count: usize) -> Option<Quorum> {
