@@ -263,6 +263,11 @@ impl Node {
         &self.name
     }
 
+    /// The administrative drains: reason by source.
+    pub fn drains(&self) -> &BTreeMap<String, String> {
+        &self.admin
+    }
+
     pub fn config(&self) -> &Arc<Config> {
         &self.config
     }

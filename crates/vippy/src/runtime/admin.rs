@@ -46,7 +46,7 @@ pub fn set_active(
             LocalEvent::UndrainAll
         }
         Some(source) => {
-            let drains = node.status().drains;
+            let drains = node.drains();
             if !active && !drains.contains_key(&source) && drains.len() >= MAX_DRAINS {
                 return Err(format!(
                     "{MAX_DRAINS} sources drain this node already; undrain one first"
@@ -66,14 +66,13 @@ pub fn set_active(
         }
     };
     node.handle_local(Instant::now(), event);
-    let status = node.status();
-    state::save_drains(config, &status.drains);
-    if let Some(why) = admin_reason(&status.drains) {
+    state::save_drains(config, node.drains());
+    if let Some(why) = admin_reason(node.drains()) {
         return Ok(format!("inactive (administrative: {why})"));
     }
-    if status.active {
+    if node.reasons().is_empty() {
         return Ok("active".to_string());
     }
-    let others: Vec<String> = status.reasons.iter().map(|r| r.to_string()).collect();
+    let others: Vec<String> = node.reasons().iter().map(|r| r.to_string()).collect();
     Ok(format!("undrained; still inactive: {}", others.join(", ")))
 }
