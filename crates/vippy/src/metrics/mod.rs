@@ -295,29 +295,33 @@ impl Metrics {
         let mut out = BTreeMap::new();
         out.insert("heartbeats_sent".into(), self.heartbeats_sent.get());
         out.insert("heartbeats_received".into(), self.heartbeats_received.get());
-        for r in Rejection::ALL {
-            let n = self
-                .datagrams_rejected
-                .get_or_create(&[("reason", r.as_str())])
-                .get();
-            out.insert(format!("datagrams_rejected.{}", r.as_str()), n);
-        }
-        for d in Direction::ALL {
-            let n = self
-                .ownership_transitions
-                .get_or_create(&[("direction", d.label())])
-                .get();
-            out.insert(format!("ownership_transitions.{}", d.label()), n);
-        }
+        let mut labelled =
+            |name: &str, family: &Family<Label, Counter>, key, values: &[&'static str]| {
+                for &value in values {
+                    let n = family.get_or_create(&[(key, value)]).get();
+                    out.insert(format!("{name}.{value}"), n);
+                }
+            };
+        labelled(
+            "datagrams_rejected",
+            &self.datagrams_rejected,
+            "reason",
+            &Rejection::ALL.map(Rejection::as_str),
+        );
+        labelled(
+            "ownership_transitions",
+            &self.ownership_transitions,
+            "direction",
+            &Direction::ALL.map(Direction::label),
+        );
+        labelled(
+            "announcements_sent",
+            &self.announcements_sent,
+            "kind",
+            &Announcement::ALL.map(Announcement::label),
+        );
         out.insert("plumb_failures".into(), self.plumb_failures.get());
         out.insert("unplumb_failures".into(), self.unplumb_failures.get());
-        for a in Announcement::ALL {
-            let n = self
-                .announcements_sent
-                .get_or_create(&[("kind", a.label())])
-                .get();
-            out.insert(format!("announcements_sent.{}", a.label()), n);
-        }
         out.insert("hook_failures".into(), self.hook_failures.get());
         out.insert("duplicates_resolved".into(), self.duplicates_resolved.get());
         out.insert("incarnation_bumps".into(), self.incarnation_bumps.get());

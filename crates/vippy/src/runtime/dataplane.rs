@@ -495,6 +495,8 @@ impl DataPlane {
             Vec::new()
         };
         let (mut garp, mut na, mut replies) = (0u64, 0u64, 0u64);
+        // Read once per interface and burst, not once per VIP.
+        let mut forwards: BTreeMap<String, bool> = BTreeMap::new();
         for ip in ips {
             let Some((ifindex, ifname)) = self.interface_for(ip, &addresses, &links) else {
                 continue;
@@ -523,7 +525,9 @@ impl DataPlane {
                     }
                 }
                 IpAddr::V6(v6) => {
-                    let router = crate::net::forwards_ipv6(&ifname);
+                    let router = *forwards
+                        .entry(ifname.clone())
+                        .or_insert_with(|| crate::net::forwards_ipv6(&ifname));
                     if announcer.unsolicited_na(v6, router).await.is_ok() {
                         na += 1;
                     }
