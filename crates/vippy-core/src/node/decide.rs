@@ -310,24 +310,35 @@ impl Node {
 
         // A group released here that a peer now holds: that peer may never
         // have seen our claim (we held it unseen by each other), so clients
-        // may still follow our old announcements. Tell it once, as a handoff.
-        let longest = self.config.stale * 10;
-        self.released_recently.retain(|_, at| now < *at + longest);
-        let told: Vec<(u64, u16)> = self
-            .released_recently
-            .keys()
-            .filter(|key| !self.held.contains_key(key))
-            .filter_map(|key| {
-                let g = *self.group_index.get(key)?;
-                let keeper = claimers[g].iter().next()?;
-                Some((*key, cluster.node_index(keeper)?))
-            })
-            .collect();
-        for (key, to) in told {
-            self.released_recently.remove(&key);
-            self.yielded.insert(key, (to, now));
-            self.dirty = true;
-        }
+        // may still follow our old announcements. Tell it, as a handoff,
+        // while it keeps claiming the group (see `prune_handoffs` for how long).
+        let mut changed = false;
+        let held = &self.held;
+        let group_index = &self.group_index;
+        self.released.retain(|key, released| {
+            let Some(&g) = group_index.get(key).filter(|_| !held.contains_key(key)) else {
+                return true;
+            };
+            match released.told {
+                Some((to, _)) => {
+                    // A keeper that stopped claiming it has nothing to announce.
+                    let keeps = cluster
+                        .nodes
+                        .get(usize::from(to))
+                        .is_some_and(|name| claimers[g].contains(name));
+                    changed |= !keeps;
+                    keeps
+                }
+                None => {
+                    if let Some(to) = claimers[g].iter().find_map(|k| cluster.node_index(k)) {
+                        released.told = Some((to, now));
+                        changed = true;
+                    }
+                    true
+                }
+            }
+        });
+        self.dirty |= changed;
 
         // Groups nobody holds are claimed only once the set of eligible nodes
         // has been still for a moment: nodes that become ready one after
@@ -452,6 +463,7 @@ impl Node {
             {
                 self.handoffs.insert(key, (o, now));
             }
+            let mut tell = None;
             let cause = if !self.reasons.is_empty() {
                 Cause::Inactive(self.reasons.clone())
             } else {
@@ -460,7 +472,7 @@ impl Node {
                         let name = cluster.nodes[usize::from(o)].clone();
                         if holders[g].contains(&o) {
                             self.counters.duplicates_resolved += 1;
-                            self.yielded.insert(key, (o, now));
+                            tell = Some(o);
                             Cause::DuplicateResolved(name)
                         } else {
                             Cause::Reassigned(Some(name))
@@ -470,6 +482,9 @@ impl Node {
                 }
             };
             self.release(key, Some(g), cause);
+            if let Some(keeper) = tell {
+                self.tell_keeper(key, keeper, now);
+            }
         }
         self.contested = contested;
         let because = self.reannounce_all.take();
@@ -530,6 +545,8 @@ impl Node {
             );
             self.last_holder.insert(group.key, self.name.clone());
             self.holder_restarted.remove(&group.key);
+            // Held again: our announcement on taking it is the last word.
+            self.released.remove(&group.key);
             if !handing[g].is_empty() {
                 // A planned move: whoever handed it to us is no rival.
                 let handing = std::mem::take(&mut handing[g]);
@@ -624,10 +641,24 @@ impl Node {
     /// (for when it does again) that we held it too.
     fn yield_to(&mut self, key: u64, g: usize, keeper: String, now: Instant) {
         self.counters.duplicates_resolved += 1;
-        if let Some(to) = self.cluster.node_index(&keeper) {
-            self.yielded.insert(key, (to, now));
-        }
+        let to = self.cluster.node_index(&keeper);
         self.release(key, Some(g), Cause::PeerDeaf(keeper));
+        if let Some(to) = to {
+            self.tell_keeper(key, to, now);
+        }
+    }
+
+    /// Tells `to`, which keeps a group we just released, that we held it.
+    fn tell_keeper(&mut self, key: u64, to: u16, now: Instant) {
+        if let Some(released) = self.released.get_mut(&key) {
+            released.told = Some((to, now));
+        }
+    }
+
+    /// Whether a keeper is being told of a group released here (which
+    /// expires with time).
+    pub(super) fn telling(&self) -> bool {
+        self.released.values().any(|r| r.told.is_some())
     }
 
     /// How long a rival may go on claiming a group we keep before we take
@@ -685,18 +716,22 @@ impl Node {
     /// Forgets handoffs that were taken, whose recipient is gone, or that
     /// waited longer than `stale` (after which placement's owner may take it).
     fn prune_handoffs(&mut self, now: Instant) {
-        // Told for two intervals: only as long as it cannot keep others
-        // from a group the keeper may drop meanwhile.
-        let told = self.config.interval * 2;
-        let before = self.yielded.len();
-        self.yielded.retain(|_, (_, since)| now < *since + told);
-        if self.yielded.len() != before {
+        // A keeper is told for `stale` at most: a handoff in our heartbeat
+        // keeps others from the group, so it must not outlive the keeper's
+        // claim (dropped in `decide`) or a keeper that has gone quiet.
+        // An untold release waits longer for a keeper to show up.
+        let stale = self.config.stale;
+        let before = self.released.len();
+        self.released.retain(|_, r| match r.told {
+            Some((_, since)) => now < since + stale,
+            None => now < r.at + stale * 10,
+        });
+        if self.released.len() != before {
             self.dirty = true;
         }
         if self.handoffs.is_empty() {
             return;
         }
-        let stale = self.config.stale;
         let digest = self.cluster.digest();
         let cluster = self.cluster.clone();
         let pending: Vec<(u64, u16, Instant)> = self
@@ -727,6 +762,10 @@ impl Node {
                         .as_ref()
                         .is_some_and(|s| s.active && s.mature && s.digest == digest)
             });
+            if taken {
+                // It announced the group on taking it: clients follow it.
+                self.released.remove(&key);
+            }
             if taken || gone || now >= since + stale || !self.group_index.contains_key(&key) {
                 self.handoffs.remove(&key);
                 self.dirty = true; // peers learn at once that the group is free
@@ -760,10 +799,13 @@ impl Node {
             return;
         };
         self.counters.releases += 1;
-        if !self.handoffs.contains_key(&key) {
-            // A planned move names its recipient already.
-            self.released_recently.insert(key, self.last_awake);
-        }
+        self.released.insert(
+            key,
+            super::Released {
+                at: self.last_awake,
+                told: None,
+            },
+        );
         self.actions.push_back(Action::Unplumb {
             group,
             ips: held.ips.clone(),

@@ -53,6 +53,9 @@ pub struct Node {
     /// The chat keys, one per secret; the first signs.
     keys: Vec<Key>,
     incarnation: u64,
+    /// The incarnation this process started with: its low bits tell one
+    /// run's raised incarnation from another's (see `incarnation_behind`).
+    first_incarnation: u64,
     sequence: u64,
 
     /// Boot maturity (the original's `mature`): not eligible before this.
@@ -87,14 +90,11 @@ pub struct Node {
     held: BTreeMap<u64, Held>,
     /// Groups released here for a planned move, by key: to whom, and since when.
     handoffs: BTreeMap<u64, (u16, Instant)>,
-    /// Groups released here because another holder keeps them, by key: to
-    /// whom, and since when. Told as handoffs for two intervals, so the
-    /// keeper learns it had a rival (whose announcements clients may have
-    /// followed) even if it never heard the rival's claim.
-    yielded: BTreeMap<u64, (u16, Instant)>,
-    /// Groups released here lately, by key, and when: the next holder is
-    /// told (see `decide`).
-    released_recently: BTreeMap<u64, Instant>,
+    /// Groups released here lately, by key. Clients may still follow our
+    /// announcements of them (the keeper may never have heard our claim), so
+    /// the next holder seen claiming one is told, as a handoff, until it
+    /// stops claiming the group or `stale` passes: it then announces again.
+    released: BTreeMap<u64, Released>,
     /// Senders of datagrams in another protocol version, by address: the
     /// version and when last heard (unauthenticated, so only shown).
     other_protocols: BTreeMap<std::net::SocketAddr, (u8, Instant)>,
@@ -174,6 +174,14 @@ struct Held {
     since: Instant,
 }
 
+/// A group released here lately (see `Node::released`).
+#[derive(Debug, Clone, Copy)]
+struct Released {
+    at: Instant,
+    /// The keeper being told (its node index) and since when.
+    told: Option<(u16, Instant)>,
+}
+
 impl Node {
     /// A node named `name` starting at `now`. `incarnation` must grow
     /// across restarts (the daemon uses wall-clock nanoseconds at start);
@@ -193,6 +201,7 @@ impl Node {
             group_index: index_groups(&cluster),
             keys: derive_keys(secrets),
             incarnation,
+            first_incarnation: incarnation,
             sequence: 0,
             mature_at: now + boot_listen(&config),
             matured: false,
@@ -211,8 +220,7 @@ impl Node {
             peers: BTreeMap::new(),
             held: BTreeMap::new(),
             handoffs: BTreeMap::new(),
-            yielded: BTreeMap::new(),
-            released_recently: BTreeMap::new(),
+            released: BTreeMap::new(),
             other_protocols: BTreeMap::new(),
             last_holder: BTreeMap::new(),
             holder_restarted: BTreeSet::new(),
@@ -373,7 +381,7 @@ impl Node {
             self.dirty = true;
             // Pending handoffs expire with time, not with messages.
             self.needs_decide |=
-                !self.handoffs.is_empty() || !self.yielded.is_empty() || self.skew_since.is_some();
+                !self.handoffs.is_empty() || self.telling() || self.skew_since.is_some();
             // A config that failed to arrive is tried again once its backoff ends.
             if self.fetch.is_none() {
                 self.start_fetch(now);
@@ -543,9 +551,10 @@ impl Node {
             .handoffs
             .iter()
             .chain(
-                self.yielded
+                self.released
                     .iter()
-                    .filter(|(k, _)| !self.handoffs.contains_key(k)),
+                    .filter(|(k, _)| !self.handoffs.contains_key(k))
+                    .filter_map(|(k, r)| Some((k, r.told.as_ref()?))),
             )
             .filter_map(|(key, (to, _))| {
                 let group = u16::try_from(*self.group_index.get(key)?).ok()?;

@@ -398,8 +398,13 @@ impl Node {
         if self.standing_down || twin_heard || !waited {
             return;
         }
+        // Not simply one above: an earlier run behind its clock may have
+        // raised itself from the same `held` already, and a peer that holds
+        // that one would take ours for a replay of it. Runs differ in the
+        // incarnation they started with, so its low bits set ours apart.
+        let apart = 1 + self.first_incarnation % (1 << 20);
         self.bump_incarnation(
-            held + 1,
+            held.saturating_add(apart),
             format!("{peer} holds incarnation {held} for this node, newer than its own (clock behind its previous run?)"),
         );
     }

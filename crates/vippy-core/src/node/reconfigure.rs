@@ -100,7 +100,11 @@ impl Node {
             .collect();
         // Handoff recipients likewise; a handoff is short-lived, so drop them.
         self.handoffs.clear();
-        self.yielded.clear();
+        // Keepers are told by node index, which a new config may change:
+        // tell them again once seen under the new one.
+        for released in self.released.values_mut() {
+            released.told = None;
+        }
         // A node takes no group nobody held until `mature` after adopting a
         // new config, so that its peers adopt it too before anything new is
         // placed; it keeps the groups it holds meanwhile.
