@@ -76,7 +76,11 @@ fn a_keeper_announces_again_after_its_rival_handed_the_group_to_nobody() {
     // The partition outlasts the handoff (which tells a keeper too).
     run(&mut world, 1.5);
     assert_eq!(world.holders_of(&ip), vec![1]);
-    assert_eq!(world.client_cache[&ip.addr()].0, rival, "nobody announced since");
+    assert_eq!(
+        world.client_cache[&ip.addr()].0,
+        rival,
+        "nobody announced since"
+    );
 
     world.faults.blocked.clear();
     world.resume(1);

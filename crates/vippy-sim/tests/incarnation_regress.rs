@@ -42,7 +42,11 @@ fn counts(world: &World, viewer: usize, peer: &str) -> Option<u64> {
 #[test]
 fn a_second_run_behind_the_clock_is_not_taken_for_a_replay_of_the_first() {
     let c = config();
-    let mut world = World::new(11, vec![c.clone(), c.clone(), c], Duration::from_micros(200));
+    let mut world = World::new(
+        11,
+        vec![c.clone(), c.clone(), c],
+        Duration::from_micros(200),
+    );
     world.start_as(0, 1_000_000);
     world.start(1);
     world.start(2);
@@ -73,5 +77,9 @@ fn a_second_run_behind_the_clock_is_not_taken_for_a_replay_of_the_first() {
         "n3 does not count the second run ({second:?}, first {first})\n{}",
         trace()
     );
-    assert!(counts(&world, 1, "n1").is_some(), "n2 counts it\n{}", trace());
+    assert!(
+        counts(&world, 1, "n1").is_some(),
+        "n2 counts it\n{}",
+        trace()
+    );
 }

@@ -411,8 +411,11 @@ impl Node {
                 let claim = std::mem::take(&mut claimers[g]);
                 let hand = std::mem::take(&mut handing[g]);
                 let prev = self.contested.get(&key);
+                // A rival we lost datagrams of may have claimed it again
+                // and announced meanwhile: it counts as new.
                 let known = |r: &String| {
-                    prev.is_some_and(|c| c.claimers.contains_key(r) || c.handing.contains(r))
+                    !self.peers.get(r).is_some_and(|p| p.missed)
+                        && prev.is_some_and(|c| c.claimers.contains_key(r) || c.handing.contains(r))
                 };
                 let new_rival = claim.iter().chain(&hand).any(|r| !known(r));
                 let ended = prev.is_some_and(|c| c.claimers.keys().any(|r| !claim.contains(r)));
@@ -487,6 +490,9 @@ impl Node {
             }
         }
         self.contested = contested;
+        for peer in self.peers.values_mut() {
+            peer.missed = false;
+        }
         let because = self.reannounce_all.take();
         if !reannounce.is_empty() {
             for &g in &reannounce {

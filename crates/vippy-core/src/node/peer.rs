@@ -25,6 +25,9 @@ pub(crate) struct Peer {
     pub echoed_at: Instant,
     /// Present at the last decision (see `decide`).
     pub counted_before: bool,
+    /// Datagrams of it went missing since the last decision (its sequence
+    /// jumped): it may have claimed and announced a group meanwhile.
+    pub missed: bool,
     /// When an authentic datagram of an older incarnation than `incarnation`
     /// was last rejected from it: it restarted with its clock behind (or a
     /// second process runs under its name), and is told what we hold.
@@ -84,6 +87,7 @@ impl Peer {
             signed_with: 0,
             counted_before: false,
             regressed_at: None,
+            missed: false,
             met_at: now,
             goodbye_sequence: None,
             state: None,

@@ -179,6 +179,14 @@ impl Node {
                     .state
                     .as_ref()
                     .is_some_and(|s| s.sequence > header.sequence);
+                if peer
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| header.sequence > s.sequence + 1)
+                {
+                    peer.missed = true;
+                    self.needs_decide = true;
+                }
                 let newly_verified = !peer.verified && echoes_me;
                 if echoes_me {
                     peer.echoed_at = now;
