@@ -118,6 +118,25 @@ pub fn assign(
     eligible: &[PlacementNode],
     holders: &[Vec<NodeIndex>],
 ) -> Assignment {
+    assign_excluding(groups, eligible, holders, &[])
+}
+
+/// [`assign`] where eligible nodes may be unable to serve some groups (an
+/// interface down, a plumb that failed, a check scoped to groups):
+/// `excluded[g]` lists the nodes that cannot serve group `g` (a missing
+/// entry: none). Such a node is never the owner of such a group: it does not
+/// get it as preferred, does not keep it as holder, and is passed over when
+/// it is filled. Capacities stay as [`assign`] computes them, so nothing
+/// else moves because of an exclusion; a group that only nodes at capacity
+/// can serve goes over capacity to the strongest of them (every group some
+/// eligible node can serve has an owner). With no exclusions this is
+/// exactly [`assign`].
+pub fn assign_excluding(
+    groups: &[PlacementGroup],
+    eligible: &[PlacementNode],
+    holders: &[Vec<NodeIndex>],
+    excluded: &[Vec<NodeIndex>],
+) -> Assignment {
     let nodes = canonical(eligible);
     if nodes.is_empty() {
         return Assignment {
@@ -130,6 +149,11 @@ pub fn assign(
         slot_of[usize::from(node.index)] = slot as u32;
     }
     let slot = |index: NodeIndex| slot_of.get(usize::from(index)).copied().unwrap_or(NO_SLOT);
+    let can = |s: u32, group: usize| {
+        excluded
+            .get(group)
+            .is_none_or(|list| !list.contains(&nodes[s as usize].index))
+    };
 
     // 1. Preferred (rule 2).
     let mut owner = vec![NO_SLOT; groups.len()];
@@ -137,9 +161,13 @@ pub fn assign(
     let mut preferred = vec![0usize; nodes.len()];
     for (group, placement) in groups.iter().enumerate() {
         if let Some(s) = placement.preferred.map(slot).filter(|&s| s != NO_SLOT) {
-            owner[group] = s;
-            fixed[group] = true;
+            // Counted for capacity even when excluded, so that an exclusion
+            // changes no capacity (and so moves no other group).
             preferred[s as usize] += 1;
+            if can(s, group) {
+                owner[group] = s;
+                fixed[group] = true;
+            }
         }
     }
 
@@ -160,7 +188,7 @@ pub fn assign(
         let best = announced
             .iter()
             .map(|&index| slot(index))
-            .filter(|&s| s != NO_SLOT)
+            .filter(|&s| s != NO_SLOT && can(s, group))
             .max_by_key(|&s| strength(&nodes[s as usize], placement));
         if let Some(s) = best {
             owner[group] = s;
@@ -173,7 +201,9 @@ pub fn assign(
     }
 
     // 4. Fill. Capacities sum to the group count, so the rooms left sum to
-    // the orphans left and `open` never runs dry before they do.
+    // the orphans left and, without exclusions, `open` never runs dry
+    // before they do. A group no node with room can serve goes over
+    // capacity to the strongest node that can.
     let mut open: Vec<u32> = (0..nodes.len() as u32)
         .filter(|&s| room[s as usize] > 0)
         .collect();
@@ -181,16 +211,21 @@ pub fn assign(
         if owner[group] != NO_SLOT {
             continue;
         }
-        let Some(place) =
-            (0..open.len()).max_by_key(|&place| strength(&nodes[open[place] as usize], placement))
-        else {
-            break;
-        };
-        let s = open[place];
-        owner[group] = s;
-        room[s as usize] -= 1;
-        if room[s as usize] == 0 {
-            open.swap_remove(place);
+        let place = (0..open.len())
+            .filter(|&place| can(open[place], group))
+            .max_by_key(|&place| strength(&nodes[open[place] as usize], placement));
+        if let Some(place) = place {
+            let s = open[place];
+            owner[group] = s;
+            room[s as usize] -= 1;
+            if room[s as usize] == 0 {
+                open.swap_remove(place);
+            }
+        } else if let Some(s) = (0..nodes.len() as u32)
+            .filter(|&s| can(s, group))
+            .max_by_key(|&s| strength(&nodes[s as usize], placement))
+        {
+            owner[group] = s;
         }
     }
 
@@ -229,7 +264,19 @@ pub fn assign_settling(
     holders: &[Vec<NodeIndex>],
     settling: &[NodeIndex],
 ) -> (Assignment, Vec<Deferred>) {
-    let mut assignment = assign(groups, eligible, holders);
+    assign_settling_excluding(groups, eligible, holders, &[], settling)
+}
+
+/// [`assign_settling`] over [`assign_excluding`]: a held-back move stays
+/// only with a holder that can serve the group.
+pub fn assign_settling_excluding(
+    groups: &[PlacementGroup],
+    eligible: &[PlacementNode],
+    holders: &[Vec<NodeIndex>],
+    excluded: &[Vec<NodeIndex>],
+    settling: &[NodeIndex],
+) -> (Assignment, Vec<Deferred>) {
+    let mut assignment = assign_excluding(groups, eligible, holders, excluded);
     if settling.is_empty() {
         return (assignment, Vec::new());
     }
@@ -249,8 +296,10 @@ pub fn assign_settling(
         if announced.contains(&to) {
             continue; // it holds it already: nothing moves to it
         }
+        let cannot = excluded.get(group).map_or(&[][..], Vec::as_slice);
         let keeper = announced
             .iter()
+            .filter(|index| !cannot.contains(index))
             .filter_map(|&index| node(index))
             .max_by_key(|n| strength(n, &groups[group]));
         if let Some(keeper) = keeper {
