@@ -89,7 +89,10 @@ fn check(nodes: usize, groups: usize, seed: u64) -> Result<(), TestCaseError> {
         let servable = case.eligible.iter().any(|n| !case.cannot(n.index, g));
         prop_assert_eq!(owner.is_some(), servable, "group {} owner {:?}", g, owner);
         if let Some(o) = owner {
-            prop_assert!(!case.cannot(o, g), "group {g} owned by {o}, which cannot serve it");
+            prop_assert!(
+                !case.cannot(o, g),
+                "group {g} owned by {o}, which cannot serve it"
+            );
         }
         if let Some(p) = case.groups[g].preferred
             && !case.cannot(p, g)

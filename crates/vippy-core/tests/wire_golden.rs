@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, GroupSet, Handoff, Header,
-    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
+    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, PROTOCOL_VERSION, WireError, decode, encode,
 };
 
 const SECRET: &[u8] = b"golden secret";
@@ -65,6 +65,7 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                     active: false,
                     reasons: vec!["booting".into(), "check:http".into()],
                     holds: groups(10, &[1, 3, 9]),
+                    cannot: groups(10, &[0, 4]),
                     handoffs: vec![Handoff { group: 2, to: 1 }],
                     echoes: vec![Echo {
                         node: 1,
@@ -73,14 +74,11 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 }),
             },
             concat!(
-                "56500101 ",
-                "056e6f6465310102030405060708000000000000002a ",
-                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
-                "c8c9cacbcccdcecf010207626f6f74696e670a636865636b3a68747470000a00 ",
-                "5040 ",
-                "01 00020001 ",
-                "01 0001 0000000000000009 ",
-                "a31fa7d0f9b39f754cdf327822c65c26cf2897561721a36c03aa89e70fc9bce0 ",
+                "56500201056e6f6465310102030405060708000000000000002a000000000000 ",
+                "0007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7c8c9cacbcccd ",
+                "cecf010207626f6f74696e670a636865636b3a68747470000a00504000880001 ",
+                "000200010100010000000000000009117fec5e64a25d384420a227273702196f ",
+                "71e3b7a0cce33e9c46abd87f250f4b ",
             ),
         ),
         (
@@ -94,18 +92,16 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                     active: true,
                     reasons: vec![],
                     holds: groups(100, &[5, 77]),
+                    cannot: groups(100, &[]),
                     handoffs: vec![],
                     echoes: vec![],
                 }),
             },
             concat!(
-                "56500101 ",
-                "056e6f6465310102030405060708000000000000002b ",
-                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
-                "c8c9cacbcccdcecf030000640100020005004d ",
-                "00 ",
-                "00 ",
-                "5b4169f64511e760c6e1ad2245e2f0e2f0da7a0ba6dfc0c750e317133fce687c ",
+                "56500201056e6f6465310102030405060708000000000000002b000000000000 ",
+                "0007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7c8c9cacbcccd ",
+                "cecf030000640100020005004d0100000000efae293ea58ba7fa7c13703d4c2b ",
+                "46cf235f16cd82a26dbc96e9d21d87c2b49c ",
             ),
         ),
         (
@@ -118,11 +114,10 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 }),
             },
             concat!(
-                "56500102 ",
-                "056e6f6465310102030405060708000000000000002c ",
-                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
-                "c8c9cacbcccdcecf ",
-                "b82198481441ffd2d7a0a18b49986d271ac28eb77584f987062376c0766b27da ",
+                "56500202056e6f6465310102030405060708000000000000002c000000000000 ",
+                "0007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7c8c9cacbcccd ",
+                "cecf767ff6f23a0b6d2518d857ba5fb2303eb816aa3ba361f89764b121f14786 ",
+                "179b ",
             ),
         ),
         (
@@ -138,12 +133,10 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 }),
             },
             concat!(
-                "56500103 ",
-                "056e6f6465310102030405060708000000000000002d ",
-                "0000000000000009 ",
-                "0000000000000008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
-                "c8c9cacbcccdcecf000000020003 ",
-                "54ee036430c68997e26984434cfc4c883ea386adfb45544c870bc6e0cc9867e6 ",
+                "56500203056e6f6465310102030405060708000000000000002d000000000000 ",
+                "00090000000000000008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5 ",
+                "c6c7c8c9cacbcccdcecf000000020003865603d8ad8db1975691a6841fb12517 ",
+                "f75c866fd1913d7dbd6180e015948e10 ",
             ),
         ),
         (
@@ -159,11 +152,10 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 }),
             },
             concat!(
-                "56500104 ",
-                "056e6f6465310102030405060708000000000000002e ",
-                "0000000000000008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
-                "c8c9cacbcccdcecf0000000200000005000d7b2276657273696f6e223a387d ",
-                "3f9309ab553859c400568dd4d9987178fa9e44b0945b05c1998bdb4d6f81ab21 ",
+                "56500204056e6f6465310102030405060708000000000000002e000000000000 ",
+                "0008d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7c8c9cacbcccd ",
+                "cecf0000000200000005000d7b2276657273696f6e223a387d4400b6ada6a9fb ",
+                "197bae6671f991c5c6ffe3eeddf9c72b6b51dac412959e0379 ",
             ),
         ),
         (
@@ -184,11 +176,9 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 }),
             },
             concat!(
-                "56500105 ",
-                "056e6f6465310102030405060708000000000000002f ",
-                "0204c633640702005e1000070620010db800000000000000000000000702005e ",
-                "100008 ",
-                "068bc9d9f799fe39c8c93c90f47d4ed01a0cd8de9c131990e9d85806c865c418 ",
+                "56500205056e6f6465310102030405060708000000000000002f0204c6336407 ",
+                "02005e1000070620010db800000000000000000000000702005e100008a85cb5 ",
+                "28df9e852b5092712cca52ef84d6152c40266e6b48a1271e64765eb129 ",
             ),
         ),
     ]
@@ -231,7 +221,7 @@ fn every_tampered_byte_is_rejected() {
                 let err = decode(&bad, &key()).expect_err("tampered datagram accepted");
                 let expected_err = match pos {
                     0 | 1 => WireError::BadMagic,
-                    2 => WireError::UnsupportedVersion(1 ^ mask),
+                    2 => WireError::UnsupportedVersion(PROTOCOL_VERSION ^ mask),
                     _ => WireError::BadMac,
                 };
                 assert_eq!(err, expected_err, "{name}: byte {pos} ^ {mask:#04x}");

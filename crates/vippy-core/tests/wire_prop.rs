@@ -86,6 +86,7 @@ fn body() -> impl Strategy<Value = Body> {
                     mature,
                     active,
                     reasons,
+                    cannot: GroupSet::new(holds.len()),
                     holds,
                     handoffs,
                     echoes: vec![],

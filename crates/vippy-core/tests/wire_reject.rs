@@ -9,7 +9,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, EncodeError, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA,
-    MAX_DATAGRAM, Message, Neighbour, Rejection, Replay, WireError, decode, encode,
+    MAX_DATAGRAM, Message, Neighbour, PROTOCOL_VERSION, Rejection, Replay, WireError, decode,
+    encode,
 };
 
 const SECRET: &[u8] = b"reject secret";
@@ -24,7 +25,7 @@ fn seal(signed: Vec<u8>) -> Vec<u8> {
 
 /// A sealed datagram of `kind` with header ("n1", 1, 2) and a raw body.
 fn raw(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![b'V', b'P', 1, kind, 2, b'n', b'1'];
+    let mut v = vec![b'V', b'P', PROTOCOL_VERSION, kind, 2, b'n', b'1'];
     v.extend_from_slice(&1u64.to_be_bytes());
     v.extend_from_slice(&2u64.to_be_bytes());
     v.extend_from_slice(body);
@@ -66,6 +67,7 @@ fn heartbeat(reasons: Vec<String>, holds: GroupSet) -> Message {
         mature: true,
         active: false,
         reasons,
+        cannot: GroupSet::new(holds.len()),
         holds,
         handoffs: vec![],
         echoes: vec![],
@@ -86,8 +88,9 @@ fn the_raw_builder_matches_the_encoder() {
     let mut body = heartbeat_prefix(0x01);
     body.extend_from_slice(&[1, 7]);
     body.extend_from_slice(b"booting");
-    // group set: 3 groups, list form, none held; then no handoffs, no echoes
-    body.extend_from_slice(&[0, 3, 0, 0, 0, 0]);
+    // group sets (held, cannot serve): 3 groups, bitmap form, none; then
+    // no handoffs, no echoes
+    body.extend_from_slice(&[0, 3, 0, 0, 0, 0, 0, 0]);
     assert_eq!(raw(1, &body), valid());
     assert!(decode(&valid(), &key()).is_ok());
 }
@@ -97,7 +100,7 @@ fn too_short() {
     // Every length below the framing minimum (53 bytes and a 1-byte name),
     // with a valid magic and version where they fit.
     for len in 0..54 {
-        let bytes: Vec<u8> = b"VP\x01"
+        let bytes: Vec<u8> = b"VP\x02"
             .iter()
             .copied()
             .chain(std::iter::repeat(0))
@@ -139,10 +142,10 @@ fn bad_magic() {
 #[test]
 fn unknown_version_even_when_short_or_authentic() {
     let mut signed = unsealed(&valid());
-    signed[2] = 2;
+    signed[2] = PROTOCOL_VERSION + 1;
     assert_eq!(
         decode(&seal(signed), &key()),
-        Err(WireError::UnsupportedVersion(2))
+        Err(WireError::UnsupportedVersion(PROTOCOL_VERSION + 1))
     );
     assert_eq!(
         decode(b"VP\x00", &key()),
@@ -202,7 +205,7 @@ fn truncated_field() {
         })
     );
     // Authentic, but the sender length points past the end.
-    let mut signed = b"VP\x01\x02\xff".to_vec();
+    let mut signed = b"VP\x02\x02\xff".to_vec();
     signed.extend_from_slice(&[b'a'; 40]);
     assert_eq!(
         decode(&seal(signed), &key()),
@@ -212,13 +215,13 @@ fn truncated_field() {
 
 #[test]
 fn bad_sender() {
-    let mut empty = b"VP\x01\x02\x00".to_vec();
+    let mut empty = b"VP\x02\x02\x00".to_vec();
     empty.extend_from_slice(&[0; 16 + 40]);
     assert_eq!(
         decode(&seal(empty), &key()),
         Err(WireError::Malformed("empty sender name"))
     );
-    let mut not_utf8 = b"VP\x01\x02\x01\xff".to_vec();
+    let mut not_utf8 = b"VP\x02\x02\x01\xff".to_vec();
     not_utf8.extend_from_slice(&[0; 16 + 40]);
     assert_eq!(
         decode(&seal(not_utf8), &key()),
@@ -382,6 +385,7 @@ fn handoffs_are_bounded_sorted_and_within_the_group_set() {
             active: true,
             reasons: vec![],
             holds: GroupSet::new(8),
+            cannot: GroupSet::new(8),
             handoffs,
             echoes: vec![],
         }))
@@ -402,7 +406,8 @@ fn handoffs_are_bounded_sorted_and_within_the_group_set() {
     );
     // The decoder refuses the same, from an authentic sender.
     let mut body = heartbeat_prefix(0x03);
-    body.extend_from_slice(&[0, 0, 8, 0, 0]); // no reasons; 8 groups, list, none
+    // No reasons; holdings and cannot-serve: 8 groups each, bitmap, none.
+    body.extend_from_slice(&[0, 0, 8, 0, 0, 0, 0]);
     let mut unsorted = body.clone();
     unsorted.extend_from_slice(&[2, 0, 7, 0, 0, 0, 1, 0, 2]);
     assert_eq!(
@@ -431,7 +436,8 @@ fn encoder_refuses_what_would_not_fit() {
     for i in 0..GroupSet::MAX_LEN {
         all.insert(i);
     }
-    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 1 + 1 + 32;
+    // The cannot-serve set is empty: a list of none (tag, count).
+    let len = 2 + 1 + 1 + 1 + 2 + 16 + 8 + 32 + 1 + 1 + 3 + 8192 + 3 + 1 + 1 + 32;
     assert_eq!(
         encode(&heartbeat(vec![], all), &key()),
         Err(EncodeError::Oversize { len })

@@ -28,6 +28,7 @@ fn worst_heartbeat(name_len: usize, holds: GroupSet) -> Message {
             mature: true,
             active: true,
             reasons: vec!["r".repeat(Heartbeat::MAX_REASON_LEN); Heartbeat::MAX_REASONS],
+            cannot: GroupSet::new(holds.len()),
             holds,
             handoffs: vec![],
             echoes: vec![],
@@ -50,12 +51,13 @@ fn all(len: usize) -> GroupSet {
     set
 }
 
-/// 4096 groups, a 64-byte name, 8 reasons of 64 bytes, no handoffs or echoes: 1196 bytes.
+/// 4096 groups, a 64-byte name, 8 reasons of 64 bytes, no handoffs or
+/// echoes, and an empty cannot-serve set (an inactive node sends none): 1199 bytes.
 #[test]
 fn heartbeat_for_4096_groups_fits_the_budget() {
     let worst = size(&worst_heartbeat(64, all(4096)));
     println!("heartbeat, 4096 groups all held, 64-byte name, 8x64-byte reasons: {worst} bytes");
-    assert_eq!(worst, 1196);
+    assert_eq!(worst, 1199);
     assert!(worst <= BUDGET);
     // The list form is used below 255 members and is then smaller still.
     let mut sparse = GroupSet::new(4096);
@@ -65,10 +67,10 @@ fn heartbeat_for_4096_groups_fits_the_budget() {
     assert!(size(&worst_heartbeat(64, sparse)) < worst);
     assert!(size(&worst_heartbeat(64, GroupSet::new(4096))) < worst);
     // The longest name that keeps the worst case in budget.
-    assert_eq!(size(&worst_heartbeat(68, all(4096))), BUDGET);
+    assert_eq!(size(&worst_heartbeat(65, all(4096))), BUDGET);
     // And the longest name of all still fits a datagram.
     let longest_name = size(&worst_heartbeat(255, all(4096)));
-    assert_eq!(longest_name, 1387);
+    assert_eq!(longest_name, 1390);
     assert!(longest_name <= MAX_DATAGRAM);
 }
 
@@ -76,9 +78,9 @@ fn heartbeat_for_4096_groups_fits_the_budget() {
 #[test]
 fn heartbeat_limit_past_4096_groups() {
     let key = Key::derive(b"size");
-    assert_eq!(size(&worst_heartbeat(64, all(5728))), MAX_DATAGRAM);
+    assert_eq!(size(&worst_heartbeat(64, all(5704))), MAX_DATAGRAM);
     assert_eq!(
-        encode(&worst_heartbeat(64, all(5729)), &key),
+        encode(&worst_heartbeat(64, all(5705)), &key),
         Err(EncodeError::Oversize { len: 1401 })
     );
     let lean = |groups| Message {
@@ -89,13 +91,27 @@ fn heartbeat_limit_past_4096_groups() {
             mature: true,
             active: true,
             reasons: vec![],
+            cannot: GroupSet::new(groups),
             holds: all(groups),
             handoffs: vec![],
             echoes: vec![],
         }),
     };
-    assert_eq!(size(&lean(10336)), MAX_DATAGRAM);
-    assert!(encode(&lean(10337), &key).is_err());
+    assert_eq!(size(&lean(10312)), MAX_DATAGRAM);
+    assert!(encode(&lean(10313), &key).is_err());
+}
+
+/// An active node (no reasons) holding every one of 4096 groups and unable
+/// to serve every one either, with a 64-byte name: both sets as bitmaps.
+#[test]
+fn active_heartbeat_with_cannot_serve_fits_the_budget() {
+    let mut msg = worst_heartbeat(64, all(4096));
+    if let Body::Heartbeat(hb) = &mut msg.body {
+        hb.reasons.clear();
+        hb.cannot = all(4096);
+    }
+    let bytes = size(&msg);
+    assert!(bytes <= BUDGET, "{bytes} bytes");
 }
 
 #[test]
@@ -148,6 +164,6 @@ proptest! {
                 holds.insert(i);
             }
         }
-        prop_assert!(size(&worst_heartbeat(64, holds)) <= 1196);
+        prop_assert!(size(&worst_heartbeat(64, holds)) <= 1199);
     }
 }

@@ -594,6 +594,9 @@ fn describe_local(event: &LocalEvent) -> String {
         LocalEvent::Reload { config, .. } => format!("reload (version {})", config.cluster.version),
         LocalEvent::Shutdown => "shutdown".into(),
         LocalEvent::Neighbours(n) => format!("{} neighbours", n.len()),
+        LocalEvent::CannotServe { source, groups } => {
+            format!("cannot serve ({source}): {groups:?}")
+        }
     }
 }
 

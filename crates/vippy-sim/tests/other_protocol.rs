@@ -39,10 +39,10 @@ fn another_protocol_version_is_shown_by_address_and_counted() {
     let now = Instant::now();
     let mut n1 = node(now);
     let from = "198.51.100.12:5007".parse().unwrap();
-    n1.handle_datagram(now, from, &datagram(2));
+    n1.handle_datagram(now, from, &datagram(3));
     assert_eq!(n1.counters().rejected(Rejection::Version), 1);
     let status = n1.status();
-    assert_eq!(status.other_protocols, [(from, 2)]);
+    assert_eq!(status.other_protocols, [(from, 3)]);
     assert!(
         status.peers.is_empty(),
         "never acted on: {:?}",

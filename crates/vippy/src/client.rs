@@ -337,6 +337,13 @@ pub fn render_status(status: &Status) -> String {
             }
             _ => {}
         }
+        if !group.cannot_serve_here.is_empty() {
+            let _ = write!(
+                out,
+                " (cannot serve here: {})",
+                group.cannot_serve_here.join(", ")
+            );
+        }
         out.push('\n');
     }
     if status.peers.is_empty() {

@@ -47,7 +47,7 @@ pub struct Status {
     /// The `failback` setting: `"immediate"`, `"manual"` or seconds (`"5s"`).
     pub failback: String,
     /// Senders of another protocol version heard within `stale`, e.g.
-    /// `"198.51.100.12:5007 speaks protocol 2"` (this build speaks
+    /// `"198.51.100.12:5007 speaks protocol 3"` (this build speaks
     /// [`vippy_core::wire::PROTOCOL_VERSION`]); their datagrams are counted
     /// as `datagrams_rejected.version` and never acted on.
     pub protocols: Vec<String>,
@@ -91,6 +91,12 @@ pub struct GroupStatus {
     /// In how many seconds it moves there if that node stays eligible;
     /// `None` with `"manual"` (only when the holder goes).
     pub failback_in_seconds: Option<f64>,
+    /// Why this node cannot serve the group although active (empty: it
+    /// can): `link:IF` (interface missing, down or without carrier),
+    /// `plumb-failed:ERROR`.
+    pub cannot_serve_here: Vec<String>,
+    /// Present peers that say they cannot serve it.
+    pub cannot_serve_elsewhere: Vec<String>,
 }
 
 /// One other node of the cluster, as this node sees it.

@@ -351,6 +351,7 @@ fn forged_replayed_and_tampered_datagrams_change_nothing() {
                 mature: true,
                 active: true,
                 reasons: vec![],
+                cannot: vippy_core::wire::GroupSet::new(holds.len()),
                 holds,
                 handoffs: vec![],
                 echoes: vec![],

@@ -357,8 +357,37 @@ impl Node {
                 preferred: g.preferred.as_deref().and_then(|p| cluster.node_index(p)),
             })
             .collect();
-        let (assignment, deferred) =
-            placement::assign_settling(&placement_groups, &eligible, &holders, &settling);
+        // Who cannot serve which group: this node, and every present peer.
+        let cannot_here = self.cannot_serve();
+        let mut excluded: Vec<Vec<NodeIndex>> = vec![Vec::new(); groups.len()];
+        if let Some(me) = self.index {
+            for &g in cannot_here.keys() {
+                excluded[g].push(me);
+            }
+        }
+        for (name, peer) in &self.peers {
+            let (Some(i), Some(state)) = (cluster.node_index(name), peer.state.as_ref()) else {
+                continue;
+            };
+            if peer.present() {
+                for g in self.map_groups(state, &state.cannot) {
+                    excluded[g].push(i);
+                }
+            }
+        }
+        if cannot_here != self.cannot_reported {
+            self.cannot_reported = cannot_here.clone();
+            self.events.push_back(Event::CannotServe {
+                groups: cannot_here.clone(),
+            });
+        }
+        let (assignment, deferred) = placement::assign_settling_excluding(
+            &placement_groups,
+            &eligible,
+            &holders,
+            &excluded,
+            &settling,
+        );
         self.note_deferred(&deferred);
 
         for (g, group) in groups.iter().enumerate() {
@@ -454,8 +483,10 @@ impl Node {
                 }
                 continue;
             }
-            let planned =
-                self.reasons.is_empty() && !owner.is_some_and(|o| holders[g].contains(&o));
+            // A group this node cannot serve goes at once, skew or not.
+            let planned = self.reasons.is_empty()
+                && !cannot_here.contains_key(&g)
+                && !owner.is_some_and(|o| holders[g].contains(&o));
             if planned && skew {
                 continue;
             }
@@ -469,6 +500,8 @@ impl Node {
             let mut tell = None;
             let cause = if !self.reasons.is_empty() {
                 Cause::Inactive(self.reasons.clone())
+            } else if let Some(reasons) = cannot_here.get(&g) {
+                Cause::CannotServe(reasons.clone())
             } else {
                 match owner {
                     Some(o) => {
@@ -687,16 +720,24 @@ impl Node {
     /// A peer's holdings as group indices of our config: directly on the
     /// same config, by group identity on one we know, nothing otherwise.
     fn map_holds(&self, state: &super::peer::PeerState) -> Vec<usize> {
+        self.map_groups(state, &state.holds)
+    }
+
+    /// A set of a peer's groups (indices in its config) as group indices
+    /// of ours, the way `map_holds` maps its holdings.
+    fn map_groups(
+        &self,
+        state: &super::peer::PeerState,
+        set: &crate::wire::GroupSet,
+    ) -> Vec<usize> {
         let len = self.cluster.groups.len();
         if state.digest == self.cluster.digest() {
-            return state.holds.iter().filter(|g| *g < len).collect();
+            return set.iter().filter(|g| *g < len).collect();
         }
         let Some(theirs) = self.known.get(&state.digest) else {
             return Vec::new();
         };
-        state
-            .holds
-            .iter()
+        set.iter()
             .filter_map(|g| theirs.groups.get(g))
             .filter_map(|grp| self.group_index.get(&grp.key).copied())
             .collect()

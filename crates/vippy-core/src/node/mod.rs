@@ -82,6 +82,11 @@ pub struct Node {
     /// Administrative drains: reason by source.
     admin: BTreeMap<String, String>,
     failing_checks: BTreeSet<String>,
+    /// Groups this node cannot serve, by source (see
+    /// `LocalEvent::CannotServe`): group key -> reason.
+    cannot: BTreeMap<String, BTreeMap<u64, String>>,
+    /// What `cannot_serve` said at the last decision, to report changes.
+    cannot_reported: BTreeMap<usize, Vec<String>>,
     shutting_down: bool,
     reasons: Vec<InactiveReason>,
 
@@ -215,6 +220,8 @@ impl Node {
             settling: false,
             admin: BTreeMap::new(),
             failing_checks: BTreeSet::new(),
+            cannot: BTreeMap::new(),
+            cannot_reported: BTreeMap::new(),
             shutting_down: false,
             reasons: Vec::new(),
             peers: BTreeMap::new(),
@@ -440,8 +447,37 @@ impl Node {
                 self.local_neighbours = list;
                 self.share_neighbours();
             }
+            LocalEvent::CannotServe { source, groups } => {
+                let keyed: BTreeMap<u64, String> = groups
+                    .into_iter()
+                    .filter_map(|(g, reason)| Some((self.cluster.groups.get(g)?.key, reason)))
+                    .collect();
+                let changed = if keyed.is_empty() {
+                    self.cannot.remove(&source).is_some()
+                } else {
+                    self.cannot.insert(source, keyed.clone()) != Some(keyed)
+                };
+                if changed {
+                    self.needs_decide = true;
+                    self.dirty = true;
+                }
+            }
         }
         self.flush(now);
+    }
+
+    /// The groups of the config in force this node cannot serve, by index,
+    /// with every reason (sources in name order).
+    pub fn cannot_serve(&self) -> BTreeMap<usize, Vec<String>> {
+        let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for reasons in self.cannot.values() {
+            for (key, reason) in reasons {
+                if let Some(&g) = self.group_index.get(key) {
+                    out.entry(g).or_default().push(reason.clone());
+                }
+            }
+        }
+        out
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
@@ -565,13 +601,24 @@ impl Node {
         // Newest first would be nicer, but any subset is safe: a release
         // without a handoff is free for placement's owner.
         handoffs.truncate(wire::Heartbeat::MAX_HANDOFFS);
+        let active = self.reasons.iter().all(|r| *r == InactiveReason::Booting);
+        // Only an active node's cannot-serve set means anything (an
+        // inactive one is placed nowhere), and leaving it out then keeps a
+        // heartbeat with many reasons within the budget.
+        let mut cannot = wire::GroupSet::new(self.cluster.groups.len());
+        if active {
+            for g in self.cannot_serve().into_keys() {
+                cannot.insert(g);
+            }
+        }
         let mut heartbeat = wire::Heartbeat {
             config_version: self.cluster.version,
             config_digest: self.cluster.digest(),
             mature: self.matured,
-            active: self.reasons.iter().all(|r| *r == InactiveReason::Booting),
+            active,
             reasons,
             holds,
+            cannot,
             handoffs,
             echoes: self.echoes(),
         };

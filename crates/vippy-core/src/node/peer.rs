@@ -56,6 +56,8 @@ pub(crate) struct PeerState {
     pub reasons: Vec<String>,
     /// Group indices in the peer's own config (see `digest`).
     pub holds: GroupSet,
+    /// Groups it cannot serve (indices in its config, like `holds`).
+    pub cannot: GroupSet,
     /// Planned moves it has released and not yet seen taken.
     pub handoffs: Vec<crate::wire::Handoff>,
 }
@@ -69,6 +71,7 @@ impl PeerState {
             && self.active == other.active
             && self.reasons == other.reasons
             && self.holds == other.holds
+            && self.cannot == other.cannot
             && self.handoffs == other.handoffs
     }
 }

@@ -208,6 +208,7 @@ impl Node {
                     active: hb.active,
                     reasons: hb.reasons,
                     holds: hb.holds,
+                    cannot: hb.cannot,
                     handoffs: hb.handoffs,
                 };
                 if let Some(held) = held_for_me {
@@ -329,6 +330,7 @@ impl Node {
                 active: hb.active,
                 reasons: hb.reasons,
                 holds: hb.holds,
+                cannot: hb.cannot,
                 handoffs: hb.handoffs,
             });
         }

@@ -49,6 +49,10 @@ pub struct GroupView {
     pub held_since: Option<Instant>,
     /// A move to a returning node that `failback` holds back, if any.
     pub failback: Option<PendingFailback>,
+    /// Why this node cannot serve the group (empty: it can), e.g. `link:eth1`.
+    pub cannot_here: Vec<String>,
+    /// Present peers that say they cannot serve it.
+    pub cannot_elsewhere: Vec<String>,
 }
 
 /// A group that placement would give to a node that came back, kept by
@@ -99,6 +103,19 @@ impl Node {
             }
         }
         let owners = self.current_owners();
+        let mut cannot_here = self.cannot_serve();
+        let mut cannot_elsewhere: Vec<Vec<String>> = vec![Vec::new(); cluster.groups.len()];
+        for (name, peer) in &self.peers {
+            if let Some(state) = peer.state.as_ref().filter(|_| peer.present())
+                && state.digest == digest
+            {
+                for g in state.cannot.iter() {
+                    if let Some(list) = cannot_elsewhere.get_mut(g) {
+                        list.push(name.clone());
+                    }
+                }
+            }
+        }
         let groups = cluster
             .groups
             .iter()
@@ -117,6 +134,8 @@ impl Node {
                         at: *at,
                     })
                 }),
+                cannot_here: cannot_here.remove(&i).unwrap_or_default(),
+                cannot_elsewhere: std::mem::take(&mut cannot_elsewhere[i]),
             })
             .collect();
         let peers = self

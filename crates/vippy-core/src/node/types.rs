@@ -1,5 +1,6 @@
 //! What goes into and comes out of a [`Node`](super::Node).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,16 @@ pub enum LocalEvent {
     Shutdown,
     /// This host's neighbour table (ARP and NDP), to share with the cluster.
     Neighbours(Vec<Neighbour>),
+    /// The groups (by index in the cluster config in force) this node
+    /// cannot serve for one `source`'s reasons (`"link"`: an interface
+    /// missing, down or without carrier; `"plumb"`: its addresses could not
+    /// be added), with a reason each such as `link:eth1`. Replaces what that
+    /// source said before; an empty map clears it. The node stays active for
+    /// every other group.
+    CannotServe {
+        source: String,
+        groups: BTreeMap<usize, String>,
+    },
 }
 
 /// The shared secret's bytes; `Debug` never shows them.
@@ -131,6 +142,8 @@ pub enum Cause {
     PeerDeaf(String),
     /// This node stopped being eligible (reasons listed).
     Inactive(Vec<InactiveReason>),
+    /// This node cannot serve this group any more (reasons listed).
+    CannotServe(Vec<String>),
     /// The group is no longer in the configuration.
     RemovedFromConfig,
 }
@@ -148,6 +161,7 @@ impl fmt::Display for Cause {
             Cause::DuplicateResolved(n) => write!(f, "also held by {n}, which keeps it"),
             Cause::PeerDeaf(n) => write!(f, "also held by {n}, which does not hear this node"),
             Cause::Inactive(reasons) => write!(f, "inactive: {}", join(reasons)),
+            Cause::CannotServe(reasons) => write!(f, "cannot serve here: {}", reasons.join(", ")),
             Cause::RemovedFromConfig => f.write_str("removed from the configuration"),
         }
     }
@@ -240,6 +254,11 @@ pub enum Event {
     Reannounced {
         groups: Vec<usize>,
         because: String,
+    },
+    /// The groups this node cannot serve changed: now these, by index,
+    /// with their reasons (empty: it can serve every group again).
+    CannotServe {
+        groups: BTreeMap<usize, Vec<String>>,
     },
     /// This node took a new incarnation: peers held a newer one for its
     /// name (its clock is behind its previous run), or a second process

@@ -126,10 +126,12 @@ pub fn assign(
 /// `excluded[g]` lists the nodes that cannot serve group `g` (a missing
 /// entry: none). Such a node is never the owner of such a group: it does not
 /// get it as preferred, does not keep it as holder, and is passed over when
-/// it is filled. Capacities stay as [`assign`] computes them, so nothing
-/// else moves because of an exclusion; a group that only nodes at capacity
-/// can serve goes over capacity to the strongest of them (every group some
-/// eligible node can serve has an owner). With no exclusions this is
+/// it is filled. Capacities stay as [`assign`] computes them, so an
+/// exclusion moves nothing else at once; a group that only nodes at
+/// capacity can serve goes over capacity to the strongest of them (every
+/// group some eligible node can serve has an owner), and that node then
+/// sheds its weakest other group as any node over capacity does (balance
+/// over what remains: one more planned move). With no exclusions this is
 /// exactly [`assign`].
 pub fn assign_excluding(
     groups: &[PlacementGroup],

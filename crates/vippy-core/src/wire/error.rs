@@ -147,6 +147,9 @@ pub enum EncodeError {
     /// Handoffs too many, unsorted, or of a group outside the group set.
     #[error("handoffs must be at most {max}, sorted by group and within the group set", max = super::Heartbeat::MAX_HANDOFFS)]
     Handoffs,
+    /// The cannot-serve set is over another group count than the holdings.
+    #[error("the cannot-serve set must be over as many groups as the holdings")]
+    CannotServe,
     /// More than [`Heartbeat::MAX_ECHOES`](super::Heartbeat::MAX_ECHOES) echoes.
     #[error("more than {max} echoes", max = super::Heartbeat::MAX_ECHOES)]
     Echoes,

@@ -116,6 +116,13 @@ impl GroupSet {
         let len =
             u16::try_from(self.len).map_err(|_| EncodeError::TooManyGroups { len: self.len })?;
         out.extend_from_slice(&len.to_be_bytes());
+        self.encode_members(out);
+        Ok(())
+    }
+
+    /// The form tag and members without the universe size, for a second set
+    /// over a universe the message has given already.
+    pub(crate) fn encode_members(&self, out: &mut Vec<u8>) {
         let count = self.count();
         if Self::use_list(self.len, count) {
             out.push(TAG_LIST);
@@ -135,11 +142,15 @@ impl GroupSet {
                 .take(Self::bitmap_len(self.len));
             out.extend(bytes);
         }
-        Ok(())
     }
 
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let len = usize::from(r.u16("group count")?);
+        Self::read_members(r, len)
+    }
+
+    /// Reads what [`encode_members`](Self::encode_members) wrote, over `len` groups.
+    pub(crate) fn read_members(r: &mut Reader<'_>, len: usize) -> Result<Self, WireError> {
         let mut set = GroupSet::new(len);
         match r.u8("group set form")? {
             TAG_BITMAP => {

@@ -55,6 +55,10 @@ pub struct Heartbeat {
     pub reasons: Vec<String>,
     /// The groups the sender holds, by index in its config's group list.
     pub holds: GroupSet,
+    /// The groups the sender cannot serve although it is active (an
+    /// interface down, a plumb that failed, a check scoped to them): no
+    /// node places them on it. Over as many groups as `holds`.
+    pub cannot: GroupSet,
     /// Groups the sender released for a planned move and the node it hands
     /// each to: only that node may take them while the sender is present, so
     /// nodes whose views differ for a moment cannot both take one. Sorted by
@@ -266,6 +270,10 @@ impl Heartbeat {
             out.extend_from_slice(reason.as_bytes());
         }
         self.holds.encode(out)?;
+        if self.cannot.len() != self.holds.len() {
+            return Err(EncodeError::CannotServe);
+        }
+        self.cannot.encode_members(out);
         let sorted = self.handoffs.windows(2).all(|w| w[0].group < w[1].group);
         let in_range = self
             .handoffs
@@ -313,6 +321,7 @@ impl Heartbeat {
             );
         }
         let holds = GroupSet::read(r)?;
+        let cannot = GroupSet::read_members(r, holds.len())?;
         let count = usize::from(r.u8("handoff count")?);
         if count > Self::MAX_HANDOFFS {
             return Err(WireError::Malformed("too many handoffs"));
@@ -351,6 +360,7 @@ impl Heartbeat {
             active: flags & FLAG_ACTIVE != 0,
             reasons,
             holds,
+            cannot,
             handoffs,
             echoes,
         })

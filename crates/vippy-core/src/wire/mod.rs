@@ -32,6 +32,7 @@
 //!         mature: true,
 //!         active: true,
 //!         reasons: vec![],
+//!         cannot: GroupSet::new(holds.len()),
 //!         holds,
 //!         handoffs: vec![],
 //!         echoes: vec![],
@@ -70,7 +71,7 @@ pub use message::{
 pub use replay::{Replay, ReplayWindow};
 
 /// The protocol version this build speaks; the third byte of every datagram.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The longest datagram [`decode`] accepts and [`encode`] produces.
 pub const MAX_DATAGRAM: usize = 1400;

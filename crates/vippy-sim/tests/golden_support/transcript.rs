@@ -361,5 +361,6 @@ fn describe_event(event: &Event) -> String {
             because,
         } => format!("INCARNATION {previous} -> {incarnation}: {because}"),
         Event::LoopLag { away } => format!("LOOP LAG: away {away:?}"),
+        Event::CannotServe { groups } => format!("CANNOT SERVE {groups:?}"),
     }
 }

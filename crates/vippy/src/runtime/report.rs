@@ -323,6 +323,24 @@ impl Reporter {
                 let more = groups.len().saturating_sub(shown.len());
                 info!(node = %me, "announcing {} held group(s) again ({}{}): {because}", groups.len(), shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() });
             }
+            CoreEvent::CannotServe { groups } => {
+                if groups.is_empty() {
+                    info!(node = %me, "can serve every group again");
+                } else {
+                    let shown: Vec<String> = groups
+                        .iter()
+                        .take(8)
+                        .map(|(g, why)| format!("{g} ({})", why.join(", ")))
+                        .collect();
+                    let more = groups.len().saturating_sub(shown.len());
+                    let more = if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    };
+                    warn!(node = %me, "cannot serve {} group(s) here: {}{more}", groups.len(), shown.join(", "));
+                }
+            }
             CoreEvent::IncarnationBumped {
                 previous,
                 incarnation,

@@ -36,6 +36,8 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
                 .and_then(|f| f.at)
                 .map(|at| at.saturating_duration_since(now).as_secs_f64()),
             failback_to: g.failback.map(|f| f.to),
+            cannot_serve_here: g.cannot_here,
+            cannot_serve_elsewhere: g.cannot_elsewhere,
         })
         .collect();
     let peers = view

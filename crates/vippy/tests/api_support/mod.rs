@@ -242,6 +242,8 @@ pub fn sample_status() -> Status {
                 since_seconds: Some(12.5),
                 failback_to: Some("node3".into()),
                 failback_in_seconds: Some(2.5),
+                cannot_serve_here: vec![],
+                cannot_serve_elsewhere: vec![],
             },
             GroupStatus {
                 index: 1,
@@ -254,6 +256,8 @@ pub fn sample_status() -> Status {
                 since_seconds: Some(3.0),
                 failback_to: None,
                 failback_in_seconds: None,
+                cannot_serve_here: vec![],
+                cannot_serve_elsewhere: vec![],
             },
             GroupStatus {
                 index: 2,
@@ -266,6 +270,8 @@ pub fn sample_status() -> Status {
                 since_seconds: None,
                 failback_to: None,
                 failback_in_seconds: None,
+                cannot_serve_here: vec![],
+                cannot_serve_elsewhere: vec![],
             },
         ],
         peers: vec![
