@@ -21,7 +21,8 @@
 //! # Reload
 //! [`HealthChecks::reconfigure`] applies a new list without making the node
 //! flap: a reload must not move addresses because checks restarted from
-//! unknown.
+//! unknown. It returns at once: stopped checks end side by side in tasks of
+//! their own (each may take [`HALT_WAIT`]), never on the core loop.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use vippy_core::config::Check;
@@ -60,6 +61,8 @@ pub struct HealthChecks {
     tx: mpsc::Sender<CheckResult>,
     cancel: CancellationToken,
     running: BTreeMap<String, Running>,
+    /// Checks a reload removed, being halted.
+    halting: JoinSet<()>,
 }
 
 #[derive(Debug)]
@@ -84,6 +87,7 @@ impl HealthChecks {
             tx,
             cancel,
             running: BTreeMap::new(),
+            halting: JoinSet::new(),
         };
         for check in checks {
             let running = this.start(check.clone(), None);
@@ -96,30 +100,33 @@ impl HealthChecks {
     /// keeps running untouched; a changed one (same name) restarts from the
     /// state it last reported, so it reports again only on a real change;
     /// new ones start unknown; removed ones stop (the runtime drops their
-    /// `check:NAME` reason itself).
-    pub async fn reconfigure(&mut self, checks: Vec<Check>) {
+    /// `check:NAME` reason itself). Returns without waiting: every old
+    /// check halts at the same time, each in its own task.
+    pub fn reconfigure(&mut self, checks: Vec<Check>) {
+        while self.halting.try_join_next().is_some() {}
         let mut old = std::mem::take(&mut self.running);
         for check in checks {
             let running = match old.remove(&check.name) {
                 Some(running) if running.check == check => running,
-                Some(running) => {
-                    let last = running.halt().await;
-                    self.start(check.clone(), last)
-                }
+                Some(running) => self.restart(check.clone(), running),
                 None => self.start(check.clone(), None),
             };
             self.running.insert(check.name, running);
         }
         for (_, running) in old {
-            running.halt().await;
+            self.halting.spawn(async move {
+                running.halt().await;
+            });
         }
     }
 
-    /// Waits until every check task has ended (after `cancel`).
-    pub async fn stopped(self) {
+    /// Waits until every check task has ended (after `cancel`), halting
+    /// ones included.
+    pub async fn stopped(mut self) {
         for (_, running) in self.running {
             let _ = running.task.await;
         }
+        while self.halting.join_next().await.is_some() {}
     }
 
     fn start(&self, check: Check, initial: Option<bool>) -> Running {
@@ -132,6 +139,34 @@ impl HealthChecks {
             stop.clone(),
             reported.clone(),
         ));
+        Running {
+            check,
+            stop,
+            task,
+            reported,
+        }
+    }
+
+    /// The changed `check` in place of `old`, starting from the state `old`
+    /// last reported: known only once `old` has halted, so the new run
+    /// waits for that in its own task, not the caller.
+    fn restart(&self, check: Check, old: Running) -> Running {
+        let stop = self.cancel.child_token();
+        // Until the old one has halted, what it reported so far.
+        let reported = Arc::new(AtomicU8::new(old.reported.load(Ordering::SeqCst)));
+        let task = tokio::spawn({
+            let (check, tx, stop, reported) = (
+                check.clone(),
+                self.tx.clone(),
+                stop.clone(),
+                reported.clone(),
+            );
+            async move {
+                let last = old.halt().await;
+                reported.store(encode(last), Ordering::SeqCst);
+                run_check(check, last, tx, stop, reported).await;
+            }
+        });
         Running {
             check,
             stop,

@@ -7,6 +7,11 @@
 //! side by side, and `change` hooks have a queue of their own. Each command
 //! is killed with its process group at `hooks.timeout`.
 //!
+//! At shutdown [`Hooks::finish`] lets every lane, those of replaced hooks
+//! too, run what it queued (the `down` hooks of the release), each command
+//! up to its timeout, all of them within one bound; what is still running
+//! then is killed with its process group.
+//!
 //! Environment: `VIPPY_EVENT`, `VIPPY_NODE`, `VIPPY_GROUP` (index, empty for
 //! `change`), `VIPPY_IPS` (space separated, with prefix length),
 //! `VIPPY_INTERFACE` (empty when unknown).
@@ -17,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vippy_core::config::{self, Command};
 
 use crate::metrics::Metrics;
@@ -100,9 +106,11 @@ pub struct Hooks {
     metrics: Arc<Metrics>,
     retrying: RetryBoard,
     lanes: Mutex<HashMap<Lane, mpsc::UnboundedSender<Job>>>,
-    /// Never cancelled: hooks run to completion or timeout. Kept so the
-    /// process helper has one to watch.
-    never: CancellationToken,
+    /// Every lane task, those of the hooks this one replaced too.
+    tracker: TaskTracker,
+    /// Cancelled only when [`Hooks::finish`]'s bound runs out: until then
+    /// hooks run to completion or timeout.
+    cut: CancellationToken,
 }
 
 impl Hooks {
@@ -116,7 +124,8 @@ impl Hooks {
             metrics,
             retrying: RetryBoard::default(),
             lanes: Mutex::new(HashMap::new()),
-            never: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            cut: CancellationToken::new(),
         }
     }
 
@@ -124,7 +133,27 @@ impl Hooks {
     /// (their lanes finish what they queued).
     pub fn replacing(mut self, old: &Hooks) -> Hooks {
         self.retrying = old.retrying.clone();
+        self.tracker = old.tracker.clone();
+        self.cut = old.cut.clone();
         self
+    }
+
+    /// At shutdown: waits until every lane has run what it queued, at most
+    /// `bound` in all; then kills what still runs. True when all finished.
+    pub async fn finish(&self, bound: Duration) -> bool {
+        // A lane ends once its queue is empty and its sender gone.
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.tracker.close();
+        if tokio::time::timeout(bound, self.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        self.cut.cancel();
+        // Killing a process group and reaping it takes a moment.
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.tracker.wait()).await;
+        false
     }
 
     /// Retried `up` hooks that have not succeeded yet, by group.
@@ -163,12 +192,12 @@ impl Hooks {
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
         let tx = lanes.entry(lane).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run_lane(
+            self.tracker.spawn(run_lane(
                 rx,
                 self.timeout,
                 self.metrics.clone(),
                 self.retrying.clone(),
-                self.never.clone(),
+                self.cut.clone(),
             ));
             tx
         });
@@ -183,7 +212,7 @@ async fn run_lane(
     timeout: Duration,
     metrics: Arc<Metrics>,
     retrying: RetryBoard,
-    never: CancellationToken,
+    cut: CancellationToken,
 ) {
     let mut next = None;
     loop {
@@ -195,7 +224,7 @@ async fn run_lane(
             },
         };
         for (i, command) in job.commands.iter().enumerate() {
-            let mut failed = run_one(&job, command, timeout, &metrics, &never).await;
+            let mut failed = run_one(&job, command, timeout, &metrics, &cut).await;
             if !job.retry.contains(&i) {
                 continue;
             }
@@ -226,7 +255,7 @@ async fn run_lane(
                 }
                 wait = (wait * 2).min(RETRY_MAX);
                 attempts += 1;
-                failed = run_one(&job, command, timeout, &metrics, &never).await;
+                failed = run_one(&job, command, timeout, &metrics, &cut).await;
                 if failed.is_none() {
                     tracing::info!(hook = "up", %command, group, attempts, "hook succeeded after {attempts} runs");
                 }
@@ -249,7 +278,7 @@ async fn run_one(
     command: &Command,
     timeout: Duration,
     metrics: &Metrics,
-    never: &CancellationToken,
+    cut: &CancellationToken,
 ) -> Option<String> {
     let env = &job.env;
     let event = if env.event.is_empty() {
@@ -277,7 +306,7 @@ async fn run_one(
         .env("VIPPY_IPS", env.ips.join(" "))
         .env("VIPPY_INTERFACE", env.interface.as_deref().unwrap_or(""));
     let started = Instant::now();
-    let finished = process::run(cmd, timeout, OUTPUT_LIMIT, never).await;
+    let finished = process::run(cmd, timeout, OUTPUT_LIMIT, cut).await;
     let took = started.elapsed().as_secs_f64();
     let group = env.group.map(|g| g as i64).unwrap_or(-1);
     match finished {
@@ -317,6 +346,10 @@ async fn run_one(
             tracing::warn!(hook = job.kind.name(), %command, event, group, "hook could not start: {e}");
             Some(format!("could not start: {e}"))
         }
-        Finished::Cancelled => None,
+        Finished::Cancelled => {
+            metrics.hook_failure();
+            tracing::warn!(hook = job.kind.name(), %command, event, group, "hook killed: vippyd is stopping and the hooks' time is up");
+            Some("killed at shutdown".into())
+        }
     }
 }

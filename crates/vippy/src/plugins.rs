@@ -22,8 +22,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A run this long counts as healthy and resets the back-off.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
-/// Between SIGTERM and SIGKILL on stop.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Between SIGTERM and SIGKILL on stop, at a reload and at shutdown.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The supervised plugins.
 #[derive(Debug)]

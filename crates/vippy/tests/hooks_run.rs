@@ -298,3 +298,60 @@ async fn a_retried_up_hook_stops_when_the_group_goes() {
         "retried after the group left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_runs_queued_down_hooks_and_kills_what_outlasts_the_bound() {
+    let dir = TempDir::new("hooks");
+    let done = dir.join("done");
+    let pid = dir.join("pid");
+    let quick = dir.script(
+        "quick",
+        &format!(
+            "#!/bin/sh\nsleep 0.3\necho $VIPPY_GROUP > {}\n",
+            done.display()
+        ),
+    );
+    let stuck = dir.script(
+        "stuck",
+        &format!(
+            "#!/bin/sh\necho $$ > {pid}.tmp && mv {pid}.tmp {pid}\nexec sleep 30\n",
+            pid = pid.display()
+        ),
+    );
+    // Each command may take 60 s; the bound is what ends the second.
+    let (hooks, metrics) = hooks(
+        vec![],
+        vec![run(&quick), run(&stuck)],
+        vec![],
+        Duration::from_secs(60),
+    );
+    hooks.run(HookKind::Down, env(Some(4)));
+    // A replaced set of hooks: its lane is waited for too.
+    let (newer, _) = self::hooks(vec![], vec![], vec![], Duration::from_secs(1));
+    let newer = newer.replacing(&hooks);
+    drop(hooks);
+    let finished = newer.finish(Duration::from_secs(2)).await;
+    assert!(!finished, "the stuck hook outlasted the bound");
+    assert_eq!(
+        read(&done).trim(),
+        "4",
+        "the quick down hook ran to its end"
+    );
+    let pid = read(&pid);
+    assert!(ended(&pid), "the stuck hook was killed");
+    assert_eq!(metrics.counters()["hook_failures"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_returns_once_the_queued_hooks_are_done() {
+    let dir = TempDir::new("hooks");
+    let done = dir.join("done");
+    let quick = dir.script(
+        "quick",
+        &format!("#!/bin/sh\nsleep 0.2\ntouch {}\n", done.display()),
+    );
+    let (hooks, _) = hooks(vec![], vec![run(&quick)], vec![], Duration::from_secs(5));
+    hooks.run(HookKind::Down, env(Some(1)));
+    assert!(hooks.finish(Duration::from_secs(20)).await);
+    assert!(done.exists());
+}

@@ -243,6 +243,7 @@ fn reconfigure_changes_the_mask_in_place() {
         info!(target: T, "after");
         error!(target: T, "now hidden");
     });
+    written(&init);
     let lines = out.lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].ends_with("notice  after node=node1"));

@@ -25,10 +25,11 @@ fn init_installs_once_and_falls_back_without_journald() {
     );
     let init = logging::init_with(&config, "node1", s).expect("first install");
     assert_eq!(init.driver, LogDriver::Console);
-    let warning = init.warning.expect("fallback warning");
+    let warning = init.warning.clone().expect("fallback warning");
     assert!(warning.contains("no-journal"), "{warning}");
 
     tracing::info!(target: T, "through the global logger");
+    written(&init);
     assert!(
         out.text()
             .contains("notice  through the global logger node=node1")

@@ -140,6 +140,7 @@ fn reconfigure_moves_from_console_to_journald() {
         assert_eq!((driver, warning), (LogDriver::Journald, None));
         info!(target: T, "in the journal");
     });
+    written(&init);
     assert_eq!(out.lines().len(), 1);
     assert_eq!(parse(&recv(&journal))["MESSAGE"], "in the journal");
 }

@@ -127,7 +127,7 @@ fn a_restarted_syslog_daemon_is_found_again() {
     let dir = TempDir::new("syslog");
     let daemon = listen(&dir, "log");
     let out = Captured::default();
-    let (dispatch, _init) = vippy::logging::dispatch(
+    let (dispatch, init) = vippy::logging::dispatch(
         &syslog(Facility::User, LevelMask::default_mask()),
         "node1",
         sinks(&out, &dir),
@@ -140,6 +140,7 @@ fn a_restarted_syslog_daemon_is_found_again() {
         drop(daemon);
         std::fs::remove_file(dir.path.join("log")).unwrap();
         info!(target: T, "two");
+        written(&init);
         assert!(
             out.text().contains("notice  two node=node1"),
             "{}",

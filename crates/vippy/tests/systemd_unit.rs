@@ -45,7 +45,11 @@ fn the_unit_has_what_vippyd_relies_on() {
         "ProtectHome=yes",
         "PrivateTmp=yes",
         "ReadWritePaths=/run",
+        "RuntimeDirectory=vippy",
         "StateDirectory=vippy",
+        "ProtectKernelTunables=yes",
+        // promote_secondaries, which vippyd cannot write under ProtectKernelTunables.
+        "ExecStartPre=+-/usr/sbin/sysctl -q -w net.ipv4.conf.all.promote_secondaries=1",
     ] {
         assert!(lines.contains(&want), "vippyd.service lacks {want}");
     }

@@ -247,12 +247,17 @@ Under systemd, \fBsystemctl reload vippyd\fR sends it.
 .TP
 .BR SIGTERM ", " SIGINT
 Stop: release this node's VIPs, tell the peers so they take over at once,
-and exit.
+let the \fBdown\fR hooks run (5 s in all), stop the plugins (SIGKILL after
+5 s) and exit.
 .SH ENVIRONMENT
 .TP
 .BR VIPPY_LOG ", " RUST_LOG
 A tracing filter directive (for example \fBvippy=debug\fR) that replaces
 the configuration's \fBlogging.mask\fR, for debugging.
+.TP
+.BR VIPPY_SYSLOG_SOCKET ", " VIPPY_JOURNAL_SOCKET
+Other sockets than \fI/dev/log\fR and \fI/run/systemd/journal/socket\fR
+for the \fBsyslog\fR and \fBjournald\fR logging drivers.
 .TP
 .BR NOTIFY_SOCKET ", " WATCHDOG_USEC
 Set by systemd for Type=notify services: vippyd reports readiness, reloads

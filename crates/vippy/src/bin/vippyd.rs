@@ -54,17 +54,24 @@ fn main() -> ExitCode {
         config_path: args.config,
         node,
         plugins: args.plugins,
-        log: Some(log.handle),
+        log: Some(log.handle.clone()),
     };
-    match runtime.block_on(vippy::runtime::run(options, std::future::pending())) {
+    let code = match runtime.block_on(vippy::runtime::run(options, std::future::pending())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("vippyd: {e:#}");
             eprintln!("vippyd: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last lines ("stopped: …") are still queued for the log writer;
+    // a sink that does not take them in time loses them, not the exit.
+    log.handle.flush(LAST_LINES_WAIT);
+    code
 }
+
+/// How long vippyd waits at exit for its last log lines to be written.
+const LAST_LINES_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `vippyd -t [--json]`: exit status 0 when the file is valid (warnings
 /// allowed), 1 when it has errors.

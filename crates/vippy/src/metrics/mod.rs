@@ -130,6 +130,8 @@ pub struct Metrics {
     older_secret_datagrams: Counter,
     loop_lags: Counter,
     last_loop_lag_seconds: F64Gauge,
+    /// Copied from the log queue's count at each read.
+    log_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -158,6 +160,7 @@ impl Default for Metrics {
             older_secret_datagrams: Counter::default(),
             loop_lags: Counter::default(),
             last_loop_lag_seconds: F64Gauge::default(),
+            log_dropped: Counter::default(),
         };
         // Every label value exists from the start, so a rate over it has a
         // zero to start from.
@@ -331,12 +334,23 @@ impl Metrics {
             self.older_secret_datagrams.get(),
         );
         out.insert("loop_lags".into(), self.loop_lags.get());
+        out.insert("log_dropped".into(), self.log_dropped());
         out
+    }
+
+    /// Log lines dropped because the log writer fell behind: counted by
+    /// the logging queue, read here (a line can be dropped before the
+    /// runtime, or these metrics, exist).
+    fn log_dropped(&self) -> u64 {
+        let n = crate::logging::dropped_total();
+        self.log_dropped.inner().store(n, Relaxed);
+        n
     }
 
     /// The OpenMetrics text for one scrape: these metrics, the series read
     /// from `status`, and the process's own.
     pub fn render(&self, status: &Status) -> String {
+        self.log_dropped();
         let mut registry = Registry::default();
         self.register(&mut registry);
         registry.register_collector(Box::new(view::ClusterView::new(status)));
@@ -408,6 +422,11 @@ impl Metrics {
             "vippy_loop_lags",
             "Times the core loop was away longer than one interval plus a quarter of stale",
             self.loop_lags.clone(),
+        );
+        r.register(
+            "vippy_log_dropped",
+            "Log lines dropped because the log sink (console, syslog, journald) did not keep up",
+            self.log_dropped.clone(),
         );
         r.register(
             "vippy_last_loop_lag_seconds",
@@ -485,6 +504,7 @@ mod tests {
             "vippy_check_up",
             "vippy_hook_failures",
             "vippy_node_active",
+            "vippy_log_dropped",
             "vippy_build_info",
             "vippy_config_version",
             "process_resident_memory_bytes",
@@ -509,6 +529,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("vippy_node_active 1\n"));
+        assert!(text.contains("vippy_log_dropped_total "), "{text}");
         assert!(text.ends_with("# EOF\n"));
         assert_eq!(m.counters()["datagrams_rejected.unknown_node"], 1);
         m.retain_checks(["other"]);

@@ -200,12 +200,29 @@ impl Netlink {
 /// address removes every secondary of that subnet with it: releasing a VIP
 /// that happened to be plumbed first would take the other VIPs, and even the
 /// node's own address, down too. A sysctl write, not `ip`.
+///
+/// Nothing is written when it is on already, for the interface or for
+/// `all` (the kernel ORs the two), as the packaged unit sets it before
+/// start: under `ProtectKernelTunables=yes` /proc/sys is read-only. The
+/// error when it is off and cannot be set names the sysctl, to be logged.
 pub fn promote_secondaries(ifname: &str) -> Result<(), NetError> {
     if ifname.is_empty() || ifname.contains('/') || ifname.starts_with('.') {
         return Err(NetError::Invalid(format!("interface name {ifname:?}")));
     }
+    let on = |conf: &str| {
+        std::fs::read_to_string(format!(
+            "/proc/sys/net/ipv4/conf/{conf}/promote_secondaries"
+        ))
+        .is_ok_and(|v| v.trim() == "1")
+    };
+    if on(ifname) || on("all") {
+        return Ok(());
+    }
     let path = format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries");
-    std::fs::write(&path, "1").map_err(NetError::io(format!("writing {path}")))
+    std::fs::write(&path, "1").map_err(NetError::io(format!(
+        "net.ipv4.conf.{ifname}.promote_secondaries is off (and so is \
+         net.ipv4.conf.all.promote_secondaries) and writing {path} failed"
+    )))
 }
 
 /// See [`Netlink::interface_for`].

@@ -341,8 +341,13 @@ impl DataPlane {
             };
             // Releasing a VIP that became the subnet's primary must not take
             // the other addresses down with it.
-            if ip.addr().is_ipv4() && self.promoted.insert(name.clone()) {
-                let _ = promote_secondaries(&name);
+            if ip.addr().is_ipv4()
+                && self.promoted.insert(name.clone())
+                && let Err(e) = promote_secondaries(&name)
+            {
+                tracing::warn!(
+                    "{e}: releasing a VIP that is its subnet's primary address on {name} would remove the subnet's other addresses with it; set net.ipv4.conf.all.promote_secondaries=1 (the packaged unit does so before start)"
+                );
             }
             match self.netlink.add_address(ifindex, *ip).await {
                 Ok(()) => {

@@ -11,12 +11,16 @@
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
 //! - `state.rs`: an adopted cluster config kept across restarts.
+//! - `state_writer.rs`: state files written off the loop, in order.
+//! - `stopping.rs`: hooks, plugins, checks and state files at exit.
 
 mod admin;
 mod dataplane;
 mod report;
 mod snapshot;
 mod state;
+mod state_writer;
+mod stopping;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -311,10 +315,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let _ = tokio::time::timeout(Duration::from_millis(300), api.task).await;
     drop((chat, dp, metrics_tcp));
     dp_task.abort();
-    tokio::spawn(async move {
-        checks.stopped().await;
-        plugins.stopped().await;
-    });
+    stopping::wind_down(&options.node, &reporter.hooks, checks, plugins).await;
     info!(node = %options.node, "stopped: VIPs released, goodbye sent");
     Ok(())
 }
@@ -737,7 +738,7 @@ impl LoopState {
         if config.checks != self.config.checks {
             // Unchanged checks keep running and keep their state; a new one
             // counts as failing until it passes, as at start.
-            checks.reconfigure(config.checks.clone()).await;
+            checks.reconfigure(config.checks.clone());
             for check in &config.checks {
                 if !self.config.checks.iter().any(|c| c.name == check.name) {
                     node.handle_local(

@@ -2,12 +2,18 @@
 //! config, kept as its canonical text and loaded again at start
 //! when it is newer than the file's; the last incarnation; and the
 //! administrative drains.
+//!
+//! Reads happen at start, before the loop runs. Writes while running go
+//! through [`state_writer`] (a thread of its own, in order, atomically), so
+//! the loop never waits on the disk.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tracing::{error, warn};
 use vippy_core::config::{Cluster, Config, load_cluster};
+
+use super::state_writer::{self, write_atomically};
 
 const FILE: &str = "adopted-cluster.json";
 const INCARNATION: &str = "incarnation";
@@ -40,9 +46,7 @@ pub fn save_adopted(config: &Config, cluster: &Cluster, from: &str) {
         return;
     };
     let text = format!("# adopted from {from}\n{}", cluster.canonical_text());
-    if let Err(e) = write_atomically(&path, &text) {
-        warn!("cannot keep the adopted config in {}: {e}", path.display());
-    }
+    state_writer::queue(path, Some(text), "the adopted config");
 }
 
 /// This start's incarnation: the wall clock, but never at or below the one
@@ -60,9 +64,8 @@ pub fn next_incarnation(config: &Config, clock: u64) -> u64 {
         Some(kept) if kept >= clock => kept.saturating_add(1),
         _ => clock,
     };
-    let written =
-        std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, format!("{next}\n")));
-    if let Err(e) = written {
+    // At start, before anything is sent: on disk before this run uses it.
+    if let Err(e) = write_atomically(&path, &format!("{next}\n")) {
         warn!("cannot keep the incarnation in {}: {e}", path.display());
     }
     next
@@ -76,9 +79,7 @@ pub fn keep_incarnation(config: &Config, incarnation: u64) {
         return;
     };
     let path = dir.join(INCARNATION);
-    if let Err(e) = std::fs::write(&path, format!("{incarnation}\n")) {
-        warn!("cannot keep the incarnation in {}: {e}", path.display());
-    }
+    state_writer::queue(path, Some(format!("{incarnation}\n")), "the incarnation");
 }
 
 /// The drains the last run kept (reason by source), so that a node drained
@@ -120,26 +121,9 @@ pub fn save_drains(config: &Config, drains: &BTreeMap<String, String>) {
         return;
     };
     let path = dir.join(DRAINS);
-    let kept = if drains.is_empty() {
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        }
-    } else {
-        let text = serde_json::to_string_pretty(drains).unwrap_or_default();
-        write_atomically(&path, &(text + "\n"))
-    };
-    if let Err(e) = kept {
-        warn!("cannot keep the drains in {}: {e}", path.display());
-    }
-}
-
-/// A reader sees the old file or the new one, never half of one.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::create_dir_all(path.parent().unwrap_or(path))
-        .and_then(|()| std::fs::write(&tmp, text))
-        .and_then(|()| std::fs::rename(&tmp, path))
+    let text = (!drains.is_empty())
+        .then(|| serde_json::to_string_pretty(drains).unwrap_or_default() + "\n");
+    state_writer::queue(path, text, "the drains");
 }
 
 #[cfg(test)]
@@ -177,8 +161,10 @@ mod tests {
         ]
         .into();
         save_drains(&config, &drains);
+        state_writer::flushed().blocking_recv().unwrap();
         assert_eq!(load_drains(&config), drains);
         save_drains(&config, &BTreeMap::new());
+        state_writer::flushed().blocking_recv().unwrap();
         assert!(!dir.join(DRAINS).exists(), "no drains, no file");
         std::fs::write(dir.join(DRAINS), "{ not json").unwrap();
         assert!(load_drains(&config).is_empty());

@@ -76,7 +76,8 @@ pub fn sinks(captured: &Captured, dir: &TempDir) -> Sinks {
     sinks
 }
 
-/// Runs `f` with the subscriber for `logging` as the thread's default.
+/// Runs `f` with the subscriber for `logging` as the thread's default;
+/// returns once its lines are written (the log writer is a thread).
 pub fn with_logger<R>(
     logging: &Logging,
     sinks: Sinks,
@@ -84,7 +85,16 @@ pub fn with_logger<R>(
 ) -> (LogInit, R) {
     let (dispatch, init) = logging::dispatch(logging, "node1", sinks);
     let r = tracing::dispatcher::with_default(&dispatch, || f(&init));
+    written(&init);
     (init, r)
+}
+
+/// Waits for the log writer to write what was logged so far.
+pub fn written(init: &LogInit) {
+    assert!(
+        init.handle.flush(Duration::from_secs(10)),
+        "the log writer did not catch up"
+    );
 }
 
 /// A directory removed on drop.
