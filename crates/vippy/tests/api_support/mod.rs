@@ -298,5 +298,6 @@ pub fn sample_status() -> Status {
         failback: "5s".into(),
         protocols: Vec::new(),
         hooks_retrying: Vec::new(),
+        conflicts: Vec::new(),
     }
 }
