@@ -321,6 +321,18 @@ pub fn render_status(status: &Status) -> String {
             status.strangers.join(", ")
         );
     }
+    for c in &status.conflicts {
+        let _ = writeln!(
+            out,
+            "Conflict: {} on {} also answered by {} (not a vippy node): seen {} times, first {}, last {}",
+            c.ip,
+            c.interface,
+            c.mac,
+            c.sightings,
+            format_time(c.first_seen),
+            format_time(c.last_seen)
+        );
+    }
     for group in &status.groups {
         let mark = if group.held_here { "(*) " } else { "    " };
         let owner = group.owner.as_deref().unwrap_or("(unowned)");
@@ -470,6 +482,29 @@ mod tests {
         assert_eq!(format_time(0.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_time(951_782_400.5), "2000-02-29T00:00:00.500Z");
         assert_eq!(format_time(1_777_636_800.25), "2026-05-01T12:00:00.250Z");
+    }
+
+    #[test]
+    fn status_names_each_conflict_with_its_mac() {
+        let status = Status {
+            active: true,
+            conflicts: vec![crate::status::AddressConflict {
+                ip: "198.51.100.100".into(),
+                mac: "02:76:6c:00:00:fa".into(),
+                interface: "eth0".into(),
+                group: Some(0),
+                how: "arp".into(),
+                first_seen: 1_777_636_800.25,
+                last_seen: 1_777_636_830.25,
+                sightings: 3,
+            }],
+            ..Default::default()
+        };
+        let text = render_status(&status);
+        assert!(
+            text.contains("Conflict: 198.51.100.100 on eth0 also answered by 02:76:6c:00:00:fa (not a vippy node): seen 3 times, first 2026-05-01T12:00:00.250Z, last 2026-05-01T12:00:30.250Z\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -53,6 +53,33 @@ pub struct Status {
     pub protocols: Vec<String>,
     /// `up` hooks with `"retry": true` that have not succeeded yet.
     pub hooks_retrying: Vec<HookRetry>,
+    /// Hosts that are not vippy nodes answering for a VIP held here,
+    /// oldest first (docs/TROUBLESHOOTING.md, "Address conflict").
+    pub conflicts: Vec<AddressConflict>,
+}
+
+/// A host that is not a vippy node seen answering for a VIP held here: it
+/// answered a probe, announced the VIP or probed for it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AddressConflict {
+    /// The VIP, without prefix length.
+    pub ip: String,
+    /// The foreign host's MAC, `02:76:6c:00:00:fa`.
+    pub mac: String,
+    /// This host's interface it was seen on.
+    pub interface: String,
+    /// The group the VIP belongs to, when it still does.
+    pub group: Option<usize>,
+    /// How it was seen last: `"arp"` (an ARP from the VIP, e.g. the answer
+    /// to a probe), `"arp-probe"`, `"advertisement"`, `"solicitation"`,
+    /// `"dad-probe"`.
+    pub how: String,
+    /// Unix seconds.
+    pub first_seen: f64,
+    pub last_seen: f64,
+    /// Probe rounds (and acquisitions) in which it was seen.
+    pub sightings: u64,
 }
 
 /// An `up` hook being retried while its group is held here.

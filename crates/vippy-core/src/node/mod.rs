@@ -331,6 +331,34 @@ impl Node {
         by_ip.into_values().collect()
     }
 
+    /// The MACs of the other vippy nodes, as far as the cluster's
+    /// neighbour tables tell: every MAC that this host's table or a peer's
+    /// shared one gives for the address a peer's datagrams come from. Each
+    /// node shares its own addresses beside its table, so a node is known
+    /// even to peers that never talked to it directly. Peers that went
+    /// stale or said goodbye count too, and so do expired entries: a node
+    /// killed with its VIPs still plumbed keeps answering for them, and
+    /// that is a duplicate for the cluster to resolve, not a stranger on
+    /// the LAN.
+    pub fn peer_macs(&self) -> BTreeSet<[u8; 6]> {
+        let addresses: BTreeSet<std::net::IpAddr> =
+            self.peers.values().map(|p| p.addr.ip()).collect();
+        let mut macs = BTreeSet::new();
+        for n in &self.local_neighbours {
+            if addresses.contains(&n.ip) {
+                macs.insert(n.mac);
+            }
+        }
+        for peer in self.peers.values() {
+            for (ip, (mac, _)) in &peer.neighbours {
+                if addresses.contains(ip) {
+                    macs.insert(*mac);
+                }
+            }
+        }
+        macs
+    }
+
     /// An authenticated or not, well-formed or not, datagram from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: std::net::SocketAddr, bytes: &[u8]) {
         if self.said_goodbye {

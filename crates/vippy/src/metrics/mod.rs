@@ -132,6 +132,9 @@ pub struct Metrics {
     last_loop_lag_seconds: F64Gauge,
     /// Copied from the log queue's count at each read.
     log_dropped: Counter,
+    address_conflicts: Family<[(&'static str, Escaped); 1], Counter>,
+    /// The sum of `address_conflicts`, for status (a family cannot list itself).
+    address_conflicts_total: Counter,
 }
 
 impl Default for Metrics {
@@ -161,6 +164,8 @@ impl Default for Metrics {
             loop_lags: Counter::default(),
             last_loop_lag_seconds: F64Gauge::default(),
             log_dropped: Counter::default(),
+            address_conflicts: Family::default(),
+            address_conflicts_total: Counter::default(),
         };
         // Every label value exists from the start, so a rate over it has a
         // zero to start from.
@@ -263,6 +268,15 @@ impl Metrics {
         self.last_loop_lag_seconds.set(away.as_secs_f64());
     }
 
+    /// A host that is not a vippy node was seen answering for `ip` (one
+    /// sighting per probe round).
+    pub fn address_conflict(&self, ip: std::net::IpAddr) {
+        self.address_conflicts
+            .get_or_create(&[("ip", Escaped(ip.to_string()))])
+            .inc();
+        self.address_conflicts_total.inc();
+    }
+
     pub fn set_active(&self, active: bool) {
         self.active.set(active as i64);
     }
@@ -335,6 +349,10 @@ impl Metrics {
         );
         out.insert("loop_lags".into(), self.loop_lags.get());
         out.insert("log_dropped".into(), self.log_dropped());
+        out.insert(
+            "address_conflicts".into(),
+            self.address_conflicts_total.get(),
+        );
         out
     }
 
@@ -434,6 +452,11 @@ impl Metrics {
             self.last_loop_lag_seconds.clone(),
         );
         r.register(
+            "vippy_address_conflicts",
+            "Times a host that is not a vippy node was seen answering for a VIP held here, by VIP (once per probe round)",
+            self.address_conflicts.clone(),
+        );
+        r.register(
             "vippy_groups_held",
             "Groups whose addresses are plumbed on this node",
             self.groups_held.clone(),
@@ -488,6 +511,8 @@ mod tests {
         m.takeover(Duration::from_millis(300));
         m.set_check_up("ht\"tp", true);
         m.set_active(true);
+        m.address_conflict("198.51.100.100".parse().unwrap());
+        m.address_conflict("198.51.100.100".parse().unwrap());
         let text = m.render(&Status::default());
         for name in [
             "vippy_heartbeats_sent",
@@ -505,6 +530,7 @@ mod tests {
             "vippy_hook_failures",
             "vippy_node_active",
             "vippy_log_dropped",
+            "vippy_address_conflicts",
             "vippy_build_info",
             "vippy_config_version",
             "process_resident_memory_bytes",
@@ -530,6 +556,11 @@ mod tests {
         );
         assert!(text.contains("vippy_node_active 1\n"));
         assert!(text.contains("vippy_log_dropped_total "), "{text}");
+        assert!(
+            text.contains("vippy_address_conflicts_total{ip=\"198.51.100.100\"} 2\n"),
+            "{text}"
+        );
+        assert_eq!(m.counters()["address_conflicts"], 2);
         assert!(text.ends_with("# EOF\n"));
         assert_eq!(m.counters()["datagrams_rejected.unknown_node"], 1);
         m.retain_checks(["other"]);

@@ -1,13 +1,14 @@
 //! Telling the network that a VIP moved: frames from
-//! [`super::frames`] sent on an AF_PACKET socket of one interface, paced by a
+//! [`super::frames`] sent on a [`PacketSocket`] of one interface, paced by a
 //! token bucket whose default burst lets 1000 VIPs go out at once.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use socket2::{Domain, SockAddr, SockAddrStorage, Socket, Type};
+use socket2::SockAddr;
 use tokio::time::Instant;
 
+use super::packet::{ETH_P_ARP, ETH_P_IPV6, PacketSocket, link_address};
 use super::{Mac, NetError, frames};
 
 /// Default sustained rate, frames per second.
@@ -15,9 +16,6 @@ pub const DEFAULT_RATE: u32 = 20_000;
 /// Default burst, frames: announcing 1000 VIPs in both ARP forms (2000
 /// frames) needs no waiting.
 pub const DEFAULT_BURST: u32 = 2_048;
-
-const ETH_P_ARP: u16 = 0x0806;
-const ETH_P_IPV6: u16 = 0x86dd;
 
 /// Which gratuitous ARP to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,13 +72,11 @@ impl Pacer {
     }
 }
 
-/// Sends announcement frames out of one interface. The socket is opened with
-/// protocol 0, so it never receives (and never queues) anything. It belongs
-/// to the network namespace of the thread that made it.
+/// Sends announcement frames out of one interface, on a sending-only
+/// [`PacketSocket`].
 #[derive(Debug)]
 pub struct Announcer {
-    socket: Socket,
-    ifindex: u32,
+    socket: PacketSocket,
     mac: Mac,
     arp_to: SockAddr,
     ipv6_to: SockAddr,
@@ -92,12 +88,8 @@ impl Announcer {
     /// An announcer for interface `ifindex` whose MAC is `mac`, with the
     /// default pacer.
     pub fn new(ifindex: u32, mac: Mac) -> Result<Announcer, NetError> {
-        let what = format!("opening a packet socket for interface {ifindex}");
-        let socket = Socket::new(Domain::PACKET, Type::RAW, None).map_err(NetError::io(&what))?;
-        socket.set_nonblocking(true).map_err(NetError::io(&what))?;
         Ok(Announcer {
-            socket,
-            ifindex,
+            socket: PacketSocket::sender(ifindex)?,
             mac,
             arp_to: link_address(ifindex, ETH_P_ARP, frames::BROADCAST),
             ipv6_to: link_address(ifindex, ETH_P_IPV6, frames::ALL_NODES_MAC),
@@ -157,57 +149,12 @@ impl Announcer {
         self.send(frame, &to).await
     }
 
-    /// Sends one whole Ethernet frame, paced. A full socket buffer or device
-    /// queue (`EAGAIN`, `ENOBUFS`: rare, as the socket only sends) is waited
-    /// out in 1 ms steps for up to about 100 ms; polling keeps the socket
-    /// off tokio's reactor, which would need an `unsafe` registration.
+    /// Sends one whole Ethernet frame, paced.
     async fn send(&mut self, frame: &[u8], to: &SockAddr) -> Result<(), NetError> {
         self.pacer.take().await;
-        let mut full_queue_waits = 0;
-        loop {
-            match self.socket.send_to(frame, to) {
-                Ok(_) => {
-                    self.sent += 1;
-                    return Ok(());
-                }
-                Err(e)
-                    if (e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.raw_os_error() == Some(libc::ENOBUFS))
-                        && full_queue_waits < 100 =>
-                {
-                    full_queue_waits += 1;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                Err(e) => {
-                    return Err(NetError::io(format!(
-                        "sending on interface {}",
-                        self.ifindex
-                    ))(e));
-                }
-            }
-        }
-    }
-}
-
-/// The `sockaddr_ll` that sends a frame of `protocol` out of `ifindex`.
-fn link_address(ifindex: u32, protocol: u16, dst: Mac) -> SockAddr {
-    let mut storage = SockAddrStorage::zeroed();
-    // SAFETY: `view_as` needs one of the platform's `sockaddr_*` types, and
-    // `sockaddr_ll` is one (a zeroed `sockaddr_storage` is large and aligned
-    // enough for it; only plain integer fields are written). `SockAddr::new`
-    // needs storage initialised up to `len`, a valid address of its family:
-    // `len` is exactly `size_of::<sockaddr_ll>()` and `sll_family` is set.
-    unsafe {
-        let ll: &mut libc::sockaddr_ll = storage.view_as();
-        ll.sll_family = libc::AF_PACKET as u16;
-        ll.sll_protocol = protocol.to_be();
-        ll.sll_ifindex = ifindex as i32;
-        ll.sll_halen = 6;
-        ll.sll_addr[..6].copy_from_slice(&dst);
-        SockAddr::new(
-            storage,
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
+        self.socket.send(frame, to).await?;
+        self.sent += 1;
+        Ok(())
     }
 }
 
@@ -242,16 +189,6 @@ mod tests {
         assert!(
             took >= Duration::from_millis(99) && took <= Duration::from_millis(101),
             "{took:?}"
-        );
-    }
-
-    #[test]
-    fn link_address_is_a_packet_address() {
-        let address = link_address(7, ETH_P_ARP, frames::BROADCAST);
-        assert_eq!(address.family(), libc::AF_PACKET as libc::sa_family_t);
-        assert_eq!(
-            address.len() as usize,
-            std::mem::size_of::<libc::sockaddr_ll>()
         );
     }
 }

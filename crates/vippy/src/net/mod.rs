@@ -8,23 +8,32 @@
 //!   addresses and neighbours, find the interface for an address
 //! - `announce.rs`: [`Announcer`] and [`Pacer`] — ARP and NA frames, sent
 //!   paced on an AF_PACKET socket
-//! - `frames.rs`: the frames themselves, built with etherparse
+//! - `frames.rs`: the frames themselves, built with etherparse, and
+//!   [`frames::claim`], which reads who says an address is theirs
+//! - `packet.rs`: [`PacketSocket`] — the AF_PACKET socket both of the
+//!   others send on, and the conflict probe listens with
+//! - `conflict.rs`: [`probe_conflicts`] — ARP probes and DAD solicitations
+//!   for held VIPs, and the foreign MACs that answer
 //! - `chat.rs`: [`Chat`] — the multicast/unicast UDP sockets nodes talk over
 //! - `error.rs`: [`NetError`]
 
 mod announce;
 mod chat;
+mod conflict;
 mod error;
 pub mod frames;
 mod netlink;
+mod packet;
 
 pub use announce::{Announcer, DEFAULT_BURST, DEFAULT_RATE, GarpForm, Pacer, forwards_ipv6};
 pub use chat::{Chat, ChatConfig, ChatInterfaces};
+pub use conflict::{PROBE_WAIT, Sighting, probe_conflicts};
 pub use error::NetError;
 pub use netlink::{
     Address, Link, Neighbour, Netlink, VIP_ADDRESS_PROTOCOL, connected_interface,
     promote_secondaries,
 };
+pub use packet::{PacketSocket, Receiver};
 
 /// A MAC address.
 pub type Mac = [u8; 6];

@@ -17,9 +17,10 @@ use tokio::time::Instant;
 use vippy_core::config::{Cluster, Config, NotifyTarget};
 use vippy_core::wire;
 
+use crate::net::frames::ClaimKind;
 use crate::net::{
-    Address, Announcer, GarpForm, Link, NetError, Netlink, Pacer, connected_interface,
-    promote_secondaries,
+    Address, Announcer, GarpForm, Link, Mac, NetError, Netlink, PROBE_WAIT, Pacer,
+    connected_interface, probe_conflicts, promote_secondaries,
 };
 
 /// What the core loop asks of the data plane.
@@ -85,6 +86,14 @@ pub enum Report {
     /// This host's interfaces changed (one appeared, went, came up or down):
     /// the chat follows them.
     Links(Vec<Link>),
+    /// A MAC that is not this host's claimed a VIP held here (a probe
+    /// round's finding; the core loop tells peers' MACs from foreign ones).
+    Conflict {
+        ip: IpAddr,
+        interface: String,
+        mac: Mac,
+        how: ClaimKind,
+    },
 }
 
 /// An announcement still to repeat: when, for which group, what, how many more times.
@@ -114,6 +123,9 @@ pub struct DataPlane {
     never_up: BTreeSet<IpAddr>,
     /// A removal failed since the last flush: retry before answering it.
     removal_failed: bool,
+    /// The latest conflict probe round per interface, so a slow one is not
+    /// overlapped by the next periodic round.
+    probing: HashMap<u32, tokio::task::JoinHandle<()>>,
 }
 
 impl DataPlane {
@@ -139,6 +151,7 @@ impl DataPlane {
             links_seen: Vec::new(),
             never_up: BTreeSet::new(),
             removal_failed: false,
+            probing: HashMap::new(),
         }
     }
 
@@ -222,15 +235,25 @@ impl DataPlane {
         }
         if self.next_neighbour_scan <= now {
             self.next_neighbour_scan = now + self.config.arp_cache;
+            let snapshot = self.snapshot().await;
             if let Ok(list) = self.netlink.neighbours().await {
-                let shared = list
+                let mut shared: Vec<wire::Neighbour> = list
                     .into_iter()
                     .map(|n| wire::Neighbour {
                         ip: n.ip,
                         mac: n.mac,
                     })
                     .collect();
+                if let Ok((addresses, links)) = &snapshot {
+                    shared.extend(self.own_entries(addresses, links));
+                }
                 self.report(Report::Neighbours(shared));
+            }
+            // Every arp-cache, held VIPs are probed for hosts answering
+            // for them besides this one.
+            if let Ok((addresses, links)) = &snapshot {
+                let held: Vec<IpNet> = self.desired.values().map(|(net, _)| *net).collect();
+                self.probe(&held, addresses, links, true);
             }
         }
     }
@@ -321,6 +344,10 @@ impl DataPlane {
                 return;
             }
         };
+        if !restored {
+            // Acquired: probed alongside the plumbing, not before it.
+            self.probe(ips, &addresses, &links, false);
+        }
         // By interface and whether it is a restore.
         let mut by_interface: BTreeMap<(String, bool), Vec<IpNet>> = BTreeMap::new();
         for ip in ips {
@@ -546,6 +573,80 @@ impl DataPlane {
         })
     }
 
+    /// This host's own addresses with their interface's MAC, shared with
+    /// the cluster beside the neighbour table: that is how peers know
+    /// which MACs are a vippy node's (see `LoopState::note_conflict`).
+    /// VIPs are left out: they move.
+    fn own_entries(&self, addresses: &[Address], links: &[Link]) -> Vec<wire::Neighbour> {
+        let configured: BTreeSet<IpAddr> = self
+            .cluster
+            .groups
+            .iter()
+            .flat_map(|g| g.addresses())
+            .collect();
+        addresses
+            .iter()
+            .filter(|a| !a.vip && !configured.contains(&a.net.addr()))
+            .filter(|a| !a.net.addr().is_loopback())
+            .filter_map(|a| {
+                let link = links.iter().find(|l| l.index == a.ifindex && !l.loopback)?;
+                Some(wire::Neighbour {
+                    ip: a.net.addr(),
+                    mac: link.mac?,
+                })
+            })
+            .collect()
+    }
+
+    /// Starts a conflict probe round for `ips`, one task per interface,
+    /// and returns at once: nothing here waits for an answer. Findings come
+    /// back as [`Report::Conflict`]. A `periodic` round is skipped on an
+    /// interface whose previous round is still listening.
+    fn probe(&mut self, ips: &[IpNet], addresses: &[Address], links: &[Link], periodic: bool) {
+        let ours: Vec<Mac> = links.iter().filter_map(|l| l.mac).collect();
+        let mut by_interface: BTreeMap<u32, (String, Vec<IpAddr>)> = BTreeMap::new();
+        for ip in ips {
+            if let Some((ifindex, name)) = self.interface_for(ip, addresses, links) {
+                let entry = by_interface.entry(ifindex).or_insert((name, Vec::new()));
+                entry.1.push(ip.addr());
+            }
+        }
+        // A round never outlasts arp-cache, so periodic rounds do not pile up.
+        let wait = PROBE_WAIT.min(self.config.arp_cache);
+        let rate = self.config.garp.rate;
+        for (ifindex, (interface, vips)) in by_interface {
+            let Some(mac) = links
+                .iter()
+                .find(|l| l.index == ifindex)
+                .and_then(|l| l.mac)
+            else {
+                continue;
+            };
+            if periodic && self.probing.get(&ifindex).is_some_and(|t| !t.is_finished()) {
+                continue;
+            }
+            let reports = self.reports.clone();
+            let ours = ours.clone();
+            let task = tokio::spawn(async move {
+                let pacer = Pacer::new(rate, rate.clamp(1, 4096));
+                let found = |s: crate::net::Sighting| {
+                    let _ = reports.send(Report::Conflict {
+                        ip: s.ip,
+                        interface: interface.clone(),
+                        mac: s.mac,
+                        how: s.kind,
+                    });
+                };
+                if let Err(e) =
+                    probe_conflicts(ifindex, mac, &ours, &vips, wait, pacer, found).await
+                {
+                    tracing::debug!("conflict probe on {interface}: {e}");
+                }
+            });
+            self.probing.insert(ifindex, task);
+        }
+    }
+
     /// The announcer for `ifindex`, made again when the interface's MAC
     /// changed (a bond failing over with `fail_over_mac`, `ip link set
     /// address`): announcements must carry the address traffic reaches now.
@@ -590,9 +691,12 @@ fn notify_targets(
         match target {
             NotifyTarget::ArpCache => {
                 for n in cluster {
+                    // The cluster list also has every node's own addresses
+                    // (this host's too): only other hosts are told.
                     if let IpAddr::V4(v4) = n.ip
                         && v4 != vip
                         && on_link(n.ip)
+                        && !addresses.iter().any(|a| a.net.addr() == n.ip)
                     {
                         out.insert(v4, n.mac);
                     }

@@ -7,6 +7,7 @@
 //! stream and hooks.
 //!
 //! - `admin.rs`: administrative drains from the API.
+//! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
 //! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
@@ -15,6 +16,7 @@
 //! - `stopping.rs`: hooks, plugins, checks and state files at exit.
 
 mod admin;
+mod conflicts;
 mod dataplane;
 mod report;
 mod snapshot;
@@ -65,6 +67,9 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+/// Status keeps an address conflict at least this long after it was last
+/// seen (or four arp-cache intervals, if longer).
+const CONFLICT_FORGET: Duration = Duration::from_secs(600);
 
 /// Runs the daemon until `shutdown` resolves or SIGTERM/SIGINT arrives.
 /// Returns once every VIP is released and the goodbye is sent.
@@ -178,6 +183,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         api_state,
         metrics_tcp,
         stop: stop.clone(),
+        conflicts: conflicts::Conflicts::default(),
     };
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
@@ -237,6 +243,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 match report {
                     Report::Neighbours(list) => node.handle_local(Instant::now(), LocalEvent::Neighbours(list)),
                     Report::Links(links) => loop_state.follow_links(&links),
+                    Report::Conflict { ip, interface, mac, how } => {
+                        loop_state.note_conflict(&node, ip, &interface, mac, how, &metrics);
+                    }
                     _ => {}
                 }
                 loop_state.status_dirty = true;
@@ -341,6 +350,15 @@ fn publish_status(
             last_error: r.last_error,
         })
         .collect();
+    // Not seen for a few probe rounds: over, or the VIP is held elsewhere now.
+    let forget = (loop_state.config.arp_cache * 4).max(CONFLICT_FORGET);
+    loop_state.conflicts.forget_older_than(forget, now);
+    status.conflicts = loop_state.conflicts.list(|ip| {
+        node.cluster()
+            .groups
+            .iter()
+            .position(|g| g.addresses().any(|a| a == ip))
+    });
     let held = status.groups.iter().filter(|g| g.held_here).count();
     metrics.set_groups_held(held as u64);
     metrics.set_peers(status.peers.iter().filter(|p| p.eligible).count() as u64);
@@ -461,6 +479,8 @@ struct LoopState {
     metrics_tcp: Option<MetricsTcp>,
     /// Cancelled at shutdown; every listener's token is a child of it.
     stop: CancellationToken,
+    /// Foreign hosts seen answering for VIPs held here.
+    conflicts: conflicts::Conflicts,
 }
 
 /// The task serving the management socket, and the token that stops it (a
@@ -512,6 +532,45 @@ impl MetricsTcp {
 }
 
 impl LoopState {
+    /// A probe found a MAC that is not this host's claiming `ip`. A MAC of
+    /// another vippy node (see `Node::peer_macs`) is the cluster's
+    /// business: two nodes holding a VIP at once is a duplicate that the
+    /// heartbeats resolve, and it is counted there. Any other MAC is a host
+    /// outside the cluster: logged, counted and shown in status, and
+    /// nothing else; in particular the VIP is not announced again, so two
+    /// hosts never fight over the neighbours' caches (the usual
+    /// announcements keep their pace).
+    fn note_conflict(
+        &mut self,
+        node: &Node,
+        ip: IpAddr,
+        interface: &str,
+        mac: crate::net::Mac,
+        how: crate::net::frames::ClaimKind,
+        metrics: &Metrics,
+    ) {
+        let text = conflicts::format_mac(&mac);
+        if node.peer_macs().contains(&mac) {
+            tracing::debug!(node = %node.name(), ip = %ip, mac = %text, "{ip} on {interface} is also answered by {text}, another vippy node's MAC: a duplicate the cluster resolves");
+            return;
+        }
+        metrics.address_conflict(ip);
+        self.status_dirty = true;
+        let noted = self.conflicts.note(ip, mac, interface, how, Instant::now());
+        let how = how.as_str();
+        match noted {
+            conflicts::Noted::New => {
+                error!(node = %node.name(), ip = %ip, interface = %interface, mac = %text, "ADDRESS CONFLICT: {ip} on {interface} is also answered by {text}, a host that is not a vippy node ({how}); traffic for {ip} may go there. Remove the address from that host");
+            }
+            conflicts::Noted::Again => {
+                error!(node = %node.name(), ip = %ip, interface = %interface, mac = %text, "ADDRESS CONFLICT still: {ip} on {interface} is still answered by {text} ({how})");
+            }
+            conflicts::Noted::Quiet => {
+                tracing::debug!(node = %node.name(), ip = %ip, mac = %text, "address conflict {ip} with {text} seen again");
+            }
+        }
+    }
+
     /// Joins the chat on interfaces that appeared, leaves those gone.
     fn follow_links(&mut self, links: &[crate::net::Link]) {
         let (joined, failed, left) = self.chat.refresh(links);

@@ -459,7 +459,8 @@ impl Reporter {
                 self.metrics
                     .announcements_sent(Announcement::ArpReply, *arp_replies);
             }
-            Report::Neighbours(_) | Report::Links(_) => {}
+            // Conflicts are judged by the loop, which knows the peers.
+            Report::Neighbours(_) | Report::Links(_) | Report::Conflict { .. } => {}
         }
     }
 }

@@ -75,6 +75,7 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         strangers: view.strangers,
         // Filled in by the runtime, which holds the hooks.
         hooks_retrying: Vec::new(),
+        conflicts: Vec::new(),
         protocols: view
             .other_protocols
             .iter()

@@ -304,5 +304,6 @@ pub fn sample_status() -> Status {
         failback: "5s".into(),
         protocols: Vec::new(),
         hooks_retrying: Vec::new(),
+        conflicts: Vec::new(),
     }
 }
