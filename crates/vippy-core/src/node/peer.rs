@@ -28,6 +28,8 @@ pub(crate) struct Peer {
     /// Datagrams of it went missing since the last decision (its sequence
     /// jumped): it may have claimed and announced a group meanwhile.
     pub missed: bool,
+    /// The highest sequence number accepted from its current incarnation.
+    pub last_sequence: u64,
     /// When an authentic datagram of an older incarnation than `incarnation`
     /// was last rejected from it: it restarted with its clock behind (or a
     /// second process runs under its name), and is told what we hold.
@@ -91,6 +93,7 @@ impl Peer {
             counted_before: false,
             regressed_at: None,
             missed: false,
+            last_sequence: 0,
             met_at: now,
             goodbye_sequence: None,
             state: None,

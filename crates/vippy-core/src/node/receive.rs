@@ -121,6 +121,17 @@ impl Node {
             }
         };
         peer.replay.accept(header.incarnation, header.sequence);
+        if header.incarnation == peer.incarnation {
+            // Every datagram to the cluster takes the next sequence number:
+            // a jump means some went missing.
+            if peer.last_sequence != 0 && header.sequence > peer.last_sequence + 1 {
+                peer.missed = true;
+                self.needs_decide = true;
+            }
+            peer.last_sequence = peer.last_sequence.max(header.sequence);
+        } else if header.incarnation > peer.incarnation {
+            peer.last_sequence = header.sequence;
+        }
         if header.incarnation > peer.incarnation {
             peer.incarnation = header.incarnation;
             // A new incarnation proves itself again, and we echo it at once.
@@ -179,14 +190,6 @@ impl Node {
                     .state
                     .as_ref()
                     .is_some_and(|s| s.sequence > header.sequence);
-                if peer
-                    .state
-                    .as_ref()
-                    .is_some_and(|s| header.sequence > s.sequence + 1)
-                {
-                    peer.missed = true;
-                    self.needs_decide = true;
-                }
                 let newly_verified = !peer.verified && echoes_me;
                 if echoes_me {
                     peer.echoed_at = now;

@@ -161,23 +161,29 @@ pub fn assign_excluding(
     let mut owner = vec![NO_SLOT; groups.len()];
     let mut fixed = vec![false; groups.len()];
     let mut preferred = vec![0usize; nodes.len()];
+    // The preferred groups each node actually gets (it can serve them).
+    let mut placed = vec![0usize; nodes.len()];
     for (group, placement) in groups.iter().enumerate() {
         if let Some(s) = placement.preferred.map(slot).filter(|&s| s != NO_SLOT) {
             // Counted for capacity even when excluded, so that an exclusion
-            // changes no capacity (and so moves no other group).
+            // changes no capacity (and so moves no other group at once).
             preferred[s as usize] += 1;
             if can(s, group) {
                 owner[group] = s;
                 fixed[group] = true;
+                placed[s as usize] += 1;
             }
         }
     }
 
-    // 2. Capacity (balance, rule 3); `room` is what is left after preferred groups.
+    // 2. Capacity (balance, rule 3); `room` is what is left after the
+    // preferred groups placed. A preferred group its node cannot serve
+    // leaves that room free, so the rooms still add up to the groups left
+    // (without that, a group would bounce between nodes over their room).
     let mut room: Vec<usize> = capacity::capacities(&nodes, &preferred, groups.len())
         .iter()
-        .zip(&preferred)
-        .map(|(capacity, preferred)| capacity - preferred)
+        .zip(&placed)
+        .map(|(capacity, placed)| capacity - placed)
         .collect();
 
     // 3. Keep: each group stays with its highest-weight eligible holder.
