@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, GroupSet, Handoff, Header,
-    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
+    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, PinEntry, Pins, WireError, decode, encode,
 };
 
 const SECRET: &[u8] = b"golden secret";
@@ -189,6 +189,36 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 "0204c633640702005e1000070620010db800000000000000000000000702005e ",
                 "100008 ",
                 "068bc9d9f799fe39c8c93c90f47d4ed01a0cd8de9c131990e9d85806c865c418 ",
+            ),
+        ),
+        (
+            "pins",
+            Message {
+                header: header(48),
+                body: Body::Pins(Pins {
+                    config_version: 7,
+                    config_digest: digest(),
+                    entries: vec![
+                        PinEntry {
+                            group: 2,
+                            node: Some(1),
+                            stamp: 0x0102_0304_0506_0708,
+                        },
+                        PinEntry {
+                            group: 5,
+                            node: None,
+                            stamp: 9,
+                        },
+                    ],
+                }),
+            },
+            concat!(
+                "56500106 ",
+                "056e6f64653101020304050607080000000000000030 ",
+                "0000000000000007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7 ",
+                "c8c9cacbcccdcecf ",
+                "02 0002 0001 0102030405060708 0005 ffff 0000000000000009 ",
+                "455fa711651eed7ae2ea5d2e59033e3571fac5c4ae5026f12318e39859c87dc5 ",
             ),
         ),
     ]

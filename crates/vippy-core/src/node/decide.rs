@@ -176,6 +176,7 @@ impl Node {
             });
             self.dirty = true;
         }
+        self.end_own_pins(now);
 
         let cluster = self.cluster.clone();
         let groups = &cluster.groups;
@@ -346,8 +347,9 @@ impl Node {
                 preferred: g.preferred.as_deref().and_then(|p| cluster.node_index(p)),
             })
             .collect();
+        let pins = self.placement_pins();
         let (assignment, deferred) =
-            placement::assign_settling(&placement_groups, &eligible, &holders, &settling);
+            placement::assign_pinned(&placement_groups, &eligible, &holders, &settling, &pins);
         self.note_deferred(&deferred);
 
         for (g, group) in groups.iter().enumerate() {

@@ -226,6 +226,7 @@ impl Node {
             }
             Body::ConfigRequest(req) => self.serve_config(from, sender, req),
             Body::ConfigChunk(chunk) => self.receive_chunk(now, &sender, chunk),
+            Body::Pins(pins) => self.hear_pins(now, &sender, pins),
             Body::ArpShare(share) => {
                 let ttl = self.neighbour_ttl();
                 let peer = self.peers.get_mut(&sender).expect("present");

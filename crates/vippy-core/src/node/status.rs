@@ -49,6 +49,8 @@ pub struct GroupView {
     pub held_since: Option<Instant>,
     /// A move to a returning node that `failback` holds back, if any.
     pub failback: Option<PendingFailback>,
+    /// The operator's pin (a planned move), if any.
+    pub pin: Option<super::PinView>,
 }
 
 /// A group that placement would give to a node that came back, kept by
@@ -117,6 +119,7 @@ impl Node {
                         at: *at,
                     })
                 }),
+                pin: self.pin_of(i),
             })
             .collect();
         let peers = self

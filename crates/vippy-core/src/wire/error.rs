@@ -147,6 +147,9 @@ pub enum EncodeError {
     /// Handoffs too many, unsorted, or of a group outside the group set.
     #[error("handoffs must be at most {max}, sorted by group and within the group set", max = super::Heartbeat::MAX_HANDOFFS)]
     Handoffs,
+    /// Pins too many, unsorted, or naming node index `0xffff`.
+    #[error("pins must be at most {max}, sorted by group, with node indices below 65535", max = super::Pins::MAX_ENTRIES)]
+    Pins,
     /// More than [`Heartbeat::MAX_ECHOES`](super::Heartbeat::MAX_ECHOES) echoes.
     #[error("more than {max} echoes", max = super::Heartbeat::MAX_ECHOES)]
     Echoes,
