@@ -178,7 +178,10 @@ fn check_disturbance(cluster: &Cluster, seed: u64) -> Result<(), TestCaseError> 
     // With a share of at least one group each, capacities stay, so only
     // the full pin node makes room; with fewer groups than nodes the pin
     // takes a slot of the capacity ranking, whose last holder gives way.
-    for g in others.into_iter().filter(|_| c.groups.len() >= c.eligible.len()) {
+    for g in others
+        .into_iter()
+        .filter(|_| c.groups.len() >= c.eligible.len())
+    {
         prop_assert_eq!(before.owner(g), Some(node), "collateral group {}", g);
         prop_assert_eq!(
             after.owner(g),
