@@ -53,6 +53,8 @@ pub struct Status {
     pub protocols: Vec<String>,
     /// `up` hooks with `"retry": true` that have not succeeded yet.
     pub hooks_retrying: Vec<HookRetry>,
+    /// The config's `nodes`, in order (names `POST /move` accepts).
+    pub nodes: Vec<String>,
 }
 
 /// An `up` hook being retried while its group is held here.
@@ -91,6 +93,11 @@ pub struct GroupStatus {
     /// In how many seconds it moves there if that node stays eligible;
     /// `None` with `"manual"` (only when the holder goes).
     pub failback_in_seconds: Option<f64>,
+    /// The node the operator pinned the group to (`POST /move`), if any.
+    pub pinned_to: Option<String>,
+    /// Why the pin is not in force now (its node is not eligible from
+    /// here), e.g. `"stale"`; `None` while it is, or without a pin.
+    pub pin_dormant: Option<String>,
 }
 
 /// One other node of the cluster, as this node sees it.

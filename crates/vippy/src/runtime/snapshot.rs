@@ -36,6 +36,8 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
                 .and_then(|f| f.at)
                 .map(|at| at.saturating_duration_since(now).as_secs_f64()),
             failback_to: g.failback.map(|f| f.to),
+            pin_dormant: g.pin.as_ref().and_then(|p| p.dormant.clone()),
+            pinned_to: g.pin.map(|p| p.node),
         })
         .collect();
     let peers = view
@@ -73,6 +75,7 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         strangers: view.strangers,
         // Filled in by the runtime, which holds the hooks.
         hooks_retrying: Vec::new(),
+        nodes: node.cluster().nodes.clone(),
         protocols: view
             .other_protocols
             .iter()
