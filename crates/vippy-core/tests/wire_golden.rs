@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, GroupSet, Handoff, Header,
-    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, PROTOCOL_VERSION, WireError, decode, encode,
+    Heartbeat, Key, MAX_DATAGRAM, Message, Neighbour, PROTOCOL_VERSION, PinEntry, Pins, WireError,
+    decode, encode,
 };
 
 const SECRET: &[u8] = b"golden secret";
@@ -179,6 +180,34 @@ fn vectors() -> Vec<(&'static str, Message, &'static str)> {
                 "56500205056e6f6465310102030405060708000000000000002f0204c6336407 ",
                 "02005e1000070620010db800000000000000000000000702005e100008a85cb5 ",
                 "28df9e852b5092712cca52ef84d6152c40266e6b48a1271e64765eb129 ",
+            ),
+        ),
+        (
+            "pins",
+            Message {
+                header: header(48),
+                body: Body::Pins(Pins {
+                    config_version: 7,
+                    config_digest: digest(),
+                    entries: vec![
+                        PinEntry {
+                            group: 2,
+                            node: Some(1),
+                            stamp: 0x0102_0304_0506_0708,
+                        },
+                        PinEntry {
+                            group: 5,
+                            node: None,
+                            stamp: 9,
+                        },
+                    ],
+                }),
+            },
+            concat!(
+                "56500206056e6f64653101020304050607080000000000000030000000000000 ",
+                "0007d0d1d2d3d4d5d6d7d8d9dadbdcdddedfc0c1c2c3c4c5c6c7c8c9cacbcccd ",
+                "cecf020002000101020304050607080005ffff0000000000000009a32c17a263 ",
+                "ef0135bd95cd47588a44522a7af021de14b7c42ab7248b2b526b07 ",
             ),
         ),
     ]

@@ -6,7 +6,7 @@ mod support;
 use proptest::prelude::*;
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Goodbye, GroupSet, Handoff, Header, Heartbeat, Key,
-    MAX_CHUNK_DATA, MAX_DATAGRAM, Message, Neighbour, WireError, decode, encode,
+    MAX_CHUNK_DATA, MAX_DATAGRAM, Message, Neighbour, PinEntry, Pins, WireError, decode, encode,
 };
 
 const SECRET: &[u8] = b"property secret";
@@ -136,7 +136,26 @@ fn body() -> impl Strategy<Value = Body> {
         (any::<std::net::IpAddr>(), any::<[u8; 6]>()).prop_map(|(ip, mac)| Neighbour { ip, mac });
     let arp = prop::collection::vec(neighbour, 0..=ArpShare::MAX_ENTRIES)
         .prop_map(|entries| Body::ArpShare(ArpShare { entries }));
-    prop_oneof![heartbeat, goodbye, request, chunk, arp]
+    let pins = (
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        prop::collection::btree_map(
+            any::<u16>(),
+            (prop::option::of(0u16..u16::MAX), any::<u64>()),
+            0..=Pins::MAX_ENTRIES,
+        ),
+    )
+        .prop_map(|(config_version, config_digest, entries)| {
+            Body::Pins(Pins {
+                config_version,
+                config_digest,
+                entries: entries
+                    .into_iter()
+                    .map(|(group, (node, stamp))| PinEntry { group, node, stamp })
+                    .collect(),
+            })
+        });
+    prop_oneof![heartbeat, goodbye, request, chunk, arp, pins]
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -179,7 +198,7 @@ proptest! {
     /// whatever it accepts re-encodes to exactly the input.
     #[test]
     fn random_authentic_bytes_never_panic(
-        kind in prop_oneof![1u8..=5, any::<u8>()],
+        kind in prop_oneof![1u8..=6, any::<u8>()],
         sender_len in prop_oneof![1u8..=16, any::<u8>()],
         rest in prop::collection::vec(any::<u8>(), 0..1300),
     ) {

@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, EncodeError, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA,
-    MAX_DATAGRAM, Message, Neighbour, PROTOCOL_VERSION, Rejection, Replay, WireError, decode,
-    encode,
+    MAX_DATAGRAM, Message, Neighbour, PROTOCOL_VERSION, PinEntry, Pins, Rejection, Replay,
+    WireError, decode, encode,
 };
 
 const SECRET: &[u8] = b"reject secret";
@@ -155,7 +155,7 @@ fn unknown_version_even_when_short_or_authentic() {
 
 #[test]
 fn unknown_kind() {
-    for kind in [0, 6, 0xff] {
+    for kind in [0, 7, 0xff] {
         let mut signed = unsealed(&valid());
         signed[3] = kind;
         assert_eq!(
@@ -483,4 +483,59 @@ fn reject_reasons_for_metrics() {
         ]
     );
     assert_eq!(Auth.to_string(), "auth");
+}
+
+#[test]
+fn pins_are_bounded_sorted_and_never_name_node_ffff() {
+    let with = |entries: Vec<PinEntry>| {
+        message(Body::Pins(Pins {
+            config_version: 7,
+            config_digest: [0xab; 32],
+            entries,
+        }))
+    };
+    let pin = |group: u16, node: Option<u16>| PinEntry {
+        group,
+        node,
+        stamp: 1,
+    };
+    let too_many = (0..=Pins::MAX_ENTRIES as u16)
+        .map(|g| pin(g, Some(0)))
+        .collect();
+    assert_eq!(encode(&with(too_many), &key()), Err(EncodeError::Pins));
+    let unsorted = vec![pin(3, Some(0)), pin(1, None)];
+    assert_eq!(encode(&with(unsorted), &key()), Err(EncodeError::Pins));
+    let twice = vec![pin(1, Some(0)), pin(1, None)];
+    assert_eq!(encode(&with(twice), &key()), Err(EncodeError::Pins));
+    let ffff = vec![pin(1, Some(u16::MAX))];
+    assert_eq!(encode(&with(ffff), &key()), Err(EncodeError::Pins));
+
+    let prefix = {
+        let mut b = 7u64.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0xab; 32]);
+        b
+    };
+    let mut body = prefix.clone();
+    body.push(Pins::MAX_ENTRIES as u8 + 1);
+    assert_eq!(
+        decode(&raw(6, &body), &key()),
+        Err(WireError::Malformed("too many pins"))
+    );
+    let mut body = prefix.clone();
+    body.push(2);
+    for group in [4u16, 4] {
+        body.extend_from_slice(&group.to_be_bytes());
+        body.extend_from_slice(&[0, 1]);
+        body.extend_from_slice(&1u64.to_be_bytes());
+    }
+    assert_eq!(
+        decode(&raw(6, &body), &key()),
+        Err(WireError::Malformed("pins not sorted by group"))
+    );
+    let mut body = prefix;
+    body.extend_from_slice(&[1, 0, 4, 0, 1]);
+    assert_eq!(
+        decode(&raw(6, &body), &key()),
+        Err(WireError::Truncated { field: "pin stamp" })
+    );
 }

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use std::net::{IpAddr, Ipv6Addr};
 use vippy_core::wire::{
     ArpShare, Body, ConfigChunk, EncodeError, GroupSet, Header, Heartbeat, Key, MAX_CHUNK_DATA,
-    MAX_DATAGRAM, Message, Neighbour, decode, encode,
+    MAX_DATAGRAM, Message, Neighbour, PinEntry, Pins, decode, encode,
 };
 
 /// The budget for one datagram: a size that crosses any path unfragmented.
@@ -128,6 +128,26 @@ fn worst_arp_share_fits_the_budget() {
     };
     assert_eq!(ArpShare::MAX_ENTRIES, 38);
     assert_eq!(size(&msg), 1183);
+}
+
+#[test]
+fn worst_pins_fit_the_budget() {
+    let msg = Message {
+        header: header(255),
+        body: Body::Pins(Pins {
+            config_version: u64::MAX,
+            config_digest: [0xff; 32],
+            entries: (0..Pins::MAX_ENTRIES as u16)
+                .map(|group| PinEntry {
+                    group,
+                    node: Some(0xfffe),
+                    stamp: u64::MAX,
+                })
+                .collect(),
+        }),
+    };
+    assert_eq!(Pins::MAX_ENTRIES, 64);
+    assert_eq!(size(&msg), 1117);
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use vippy_core::config::Config;
-use vippy_core::node::{Action, Destination, Event, LocalEvent, Node, SecretBytes, Transmit};
+use vippy_core::node::{
+    Action, Destination, Event, LocalEvent, Node, PinError, Pinned, SecretBytes, Transmit,
+};
 
 use crate::rng::Rng;
 
@@ -341,6 +343,28 @@ impl World {
             node.handle_local(now, event);
         }
         self.drain(i);
+    }
+
+    /// The operator asks node `i` for a planned move of `group` to `to`.
+    pub fn pin(&mut self, i: usize, group: usize, to: &str) -> Result<Pinned, PinError> {
+        let now = self.now;
+        let name = self.nodes[i].name.clone();
+        self.log(format!("{name}: local move group {group} to {to}"));
+        let node = self.nodes[i].node.as_mut().expect("pin on a live node");
+        let result = node.pin(now, group, to);
+        self.drain(i);
+        result
+    }
+
+    /// The operator asks node `i` to clear the pin of `group`.
+    pub fn unpin(&mut self, i: usize, group: usize) -> Result<Option<String>, PinError> {
+        let now = self.now;
+        let name = self.nodes[i].name.clone();
+        self.log(format!("{name}: local clear the pin of group {group}"));
+        let node = self.nodes[i].node.as_mut().expect("unpin on a live node");
+        let result = node.unpin(now, group);
+        self.drain(i);
+        result
     }
 
     pub fn reload(&mut self, i: usize, config: Arc<Config>) {

@@ -193,6 +193,28 @@ pub enum VippyctlCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Move a group to a node and keep it there (a planned move).
+    #[command(
+        long_about = "Move GROUP (its index, or one of its addresses, as status shows \
+                            them) to NODE, an eligible node, and keep it there: the holder \
+                            releases it first, then NODE takes it, so it is never on two \
+                            nodes. The pin is shared by the whole cluster, so any node may \
+                            be asked, and status shows it as \"pinned to NODE by operator\". \
+                            It holds until NODE stops being active (drained, a failing \
+                            check, stopped or restarted), until the group is moved again, \
+                            or until --clear drops it and normal placement resumes."
+    )]
+    Move {
+        /// The group: its index, or one of its addresses.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The node to move it to.
+        #[arg(value_name = "NODE", required_unless_present = "clear")]
+        node: Option<String>,
+        /// Drop the group's pin instead: normal placement again.
+        #[arg(long, conflicts_with = "node")]
+        clear: bool,
+    },
     /// Reread the configuration file (like SIGHUP).
     #[command(
         long_about = "Ask vippyd to reread its configuration file, like SIGHUP, and \

@@ -91,6 +91,23 @@ impl Client {
         self.message(&answer)
     }
 
+    /// `POST /move`: pins `group` (an index, or one of its addresses) to
+    /// `node`, or clears its pin (`node: None`); returns the daemon's message.
+    pub async fn move_group(&self, group: &str, node: Option<&str>) -> Result<String, ClientError> {
+        let group = match group.parse::<u64>() {
+            Ok(index) => serde_json::json!(index),
+            Err(_) => serde_json::json!(group),
+        };
+        let body = match node {
+            Some(node) => serde_json::json!({ "group": group, "node": node }),
+            None => serde_json::json!({ "group": group, "clear": true }),
+        };
+        let answer = self
+            .call(Method::POST, "/move", Some(body.to_string()))
+            .await?;
+        self.message(&answer)
+    }
+
     /// `POST /reload`; returns the daemon's message.
     pub async fn reload(&self) -> Result<String, ClientError> {
         let answer = self.call(Method::POST, "/reload", None).await?;
@@ -355,6 +372,13 @@ pub fn render_status(status: &Status) -> String {
                 " (cannot serve here: {})",
                 group.cannot_serve_here.join(", ")
             );
+        }
+        if let Some(node) = &group.pinned_to {
+            let _ = write!(out, " (pinned to {node} by operator");
+            if let Some(why) = &group.pin_dormant {
+                let _ = write!(out, "; not in force: {node} {why}");
+            }
+            out.push(')');
         }
         out.push('\n');
     }

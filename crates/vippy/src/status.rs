@@ -53,6 +53,8 @@ pub struct Status {
     pub protocols: Vec<String>,
     /// `up` hooks with `"retry": true` that have not succeeded yet.
     pub hooks_retrying: Vec<HookRetry>,
+    /// The config's `nodes`, in order (names `POST /move` accepts).
+    pub nodes: Vec<String>,
     /// Hosts that are not vippy nodes answering for a VIP held here,
     /// oldest first (docs/TROUBLESHOOTING.md, "Address conflict").
     pub conflicts: Vec<AddressConflict>,
@@ -124,6 +126,11 @@ pub struct GroupStatus {
     pub cannot_serve_here: Vec<String>,
     /// Present peers that say they cannot serve it.
     pub cannot_serve_elsewhere: Vec<String>,
+    /// The node the operator pinned the group to (`POST /move`), if any.
+    pub pinned_to: Option<String>,
+    /// Why the pin is not in force now (its node is not eligible from
+    /// here), e.g. `"stale"`; `None` while it is, or without a pin.
+    pub pin_dormant: Option<String>,
 }
 
 /// One other node of the cluster, as this node sees it.

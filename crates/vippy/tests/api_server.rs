@@ -130,6 +130,110 @@ async fn admin_requests_reach_the_runtime() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_names_groups_by_index_or_address() {
+    let mut h = Harness::start().await;
+    let ok = [
+        (
+            r#"{"group": 1, "node": "node2"}"#,
+            "group 1: moving to node2",
+        ),
+        (
+            r#"{"group": "203.0.113.149", "node": "node1"}"#,
+            "group 2: moving to node1",
+        ),
+        (
+            r#"{"group": "198.51.100.196/24", "clear": true}"#,
+            "group 2: pin to node2 cleared",
+        ),
+    ];
+    for (body, message) in ok {
+        let (code, answer) = curl(&h.socket, &["-d", body, "http://localhost/move"]).await;
+        assert_eq!(code, 200, "{body}: {answer}");
+        let answer = json(&answer);
+        assert_eq!(answer["ok"], true);
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(message),
+            "{answer}"
+        );
+    }
+    let refused: &[(&str, u16, &str)] = &[
+        (
+            r#"{"group": 7, "node": "node2"}"#,
+            404,
+            "no group 7: the config has 3 groups",
+        ),
+        (
+            r#"{"group": "203.0.113.99", "node": "node2"}"#,
+            404,
+            "no group has the address 203.0.113.99",
+        ),
+        (
+            r#"{"group": 0, "node": "node9"}"#,
+            404,
+            "no node \"node9\" in the config's nodes (node1, node2, node3)",
+        ),
+        (
+            r#"{"group": "web", "node": "node2"}"#,
+            400,
+            "bad \"group\" \"web\"",
+        ),
+        (r#"{"group": 0}"#, 400, "no \"node\" to move group 0 to"),
+        (
+            r#"{"group": 0, "node": "node2", "clear": true}"#,
+            400,
+            "not both",
+        ),
+        (
+            r#"{"group": 0, "nodes": "node2"}"#,
+            400,
+            "unknown field `nodes`",
+        ),
+        (r#"{"node": "node2"}"#, 400, "missing field `group`"),
+        (r#"{"group": -1, "node": "node2"}"#, 400, "bad JSON body"),
+        // The runtime's refusal: a 409 with the core's reason.
+        (
+            r#"{"group": 0, "node": "node3"}"#,
+            409,
+            "node node3 is not eligible: never heard",
+        ),
+    ];
+    for (body, code, message) in refused {
+        let (got, answer) = curl(&h.socket, &["-d", body, "http://localhost/move"]).await;
+        assert_eq!(got, *code, "{body}: {answer}");
+        let error = json(&answer)["error"].as_str().unwrap().to_string();
+        assert!(error.contains(message), "{body}: {error}");
+    }
+    assert_eq!(
+        h.admin_requests(),
+        vec![
+            AdminKind::Move {
+                group: 1,
+                node: Some("node2".into())
+            },
+            AdminKind::Move {
+                group: 2,
+                node: Some("node1".into())
+            },
+            AdminKind::Move {
+                group: 2,
+                node: None
+            },
+            AdminKind::Move {
+                group: 0,
+                node: Some("node3".into())
+            },
+        ]
+    );
+    // Status shows the pins.
+    let (_, body) = curl(&h.socket, &["http://localhost/status"]).await;
+    let status = json(&body);
+    assert_eq!(status["groups"][1]["pinned_to"], "node2");
+    assert_eq!(status["groups"][2]["pin_dormant"], "never heard");
+    assert_eq!(status["nodes"][2], "node3");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_json() {
     let mut h = Harness::start().await;
     let cases: &[(&[&str], u16, &str)] = &[

@@ -41,8 +41,8 @@ async fn status_prints_the_original_layout() {
         "State:  inactive",
         "Reason: administrative (kernel upgrade), check:http",
         "(*) node1: 198.51.100.195/24 (failback to node3 in 2.5s)",
-        "    node2: 203.0.113.147/24 P(node2)",
-        "    (unowned): 203.0.113.149/24 198.51.100.196/24",
+        "    node2: 203.0.113.147/24 P(node2) (pinned to node2 by operator)",
+        "    (unowned): 203.0.113.149/24 198.51.100.196/24 (pinned to node3 by operator; not in force: node3 never heard)",
         "Peers:",
         "  node2  eligible                   heard 0.4s ago  config 5, signs with secret 2",
         "  node3  not eligible: never heard  never heard     config ?",
@@ -133,6 +133,76 @@ async fn drain_undrain_and_reload_reach_the_runtime() {
             },
             AdminKind::Reload,
             AdminKind::Reload,
+        ]
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_pins_by_index_or_address_and_clears() {
+    let mut h = Harness::start().await;
+    let run = vippyctl(&h.socket, &["move", "1", "node1"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "group 1: moving to node1, released first; pinned there\n"
+    );
+    let run = vippyctl(&h.socket, &["move", "198.51.100.196", "node2"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("group 2: moving to node2"),
+        "{}",
+        run.stdout
+    );
+    let run = vippyctl(&h.socket, &["move", "1", "--clear"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "group 1: pin to node2 cleared; normal placement\n"
+    );
+
+    // Refusals exit 1 with the daemon's reason.
+    let run = vippyctl(&h.socket, &["move", "0", "node3"]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "vippyctl: vippyd: node node3 is not eligible: never heard\n"
+    );
+    let run = vippyctl(&h.socket, &["move", "7", "node2"]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no group 7"), "{}", run.stderr);
+    let run = vippyctl(&h.socket, &["move", "0", "node9"]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no node \"node9\""), "{}", run.stderr);
+    // Usage errors never reach the daemon.
+    for args in [
+        &["move", "0"][..],
+        &["move", "0", "node2", "--clear"],
+        &["move"],
+    ] {
+        let run = vippyctl(&h.socket, args).await;
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+    }
+
+    assert_eq!(
+        h.admin_requests(),
+        vec![
+            AdminKind::Move {
+                group: 1,
+                node: Some("node1".into())
+            },
+            AdminKind::Move {
+                group: 2,
+                node: Some("node2".into())
+            },
+            AdminKind::Move {
+                group: 1,
+                node: None
+            },
+            AdminKind::Move {
+                group: 0,
+                node: Some("node3".into())
+            },
         ]
     );
     h.stop().await;

@@ -176,6 +176,7 @@ impl Node {
             });
             self.dirty = true;
         }
+        self.end_own_pins(now);
 
         let cluster = self.cluster.clone();
         let groups = &cluster.groups;
@@ -381,12 +382,14 @@ impl Node {
                 groups: cannot_here.clone(),
             });
         }
-        let (assignment, deferred) = placement::assign_settling_excluding(
+        let pins = self.placement_pins();
+        let (assignment, deferred) = placement::assign_pinned(
             &placement_groups,
             &eligible,
             &holders,
             &excluded,
             &settling,
+            &pins,
         );
         self.note_deferred(&deferred);
 

@@ -9,9 +9,11 @@
 //! - `reconfigure.rs`: reloads and adopted configs, without flaps.
 //! - `transfer.rs`: fetching and serving configs in chunks.
 //! - `status.rs`: the read-only view for status and metrics.
+//! - `pins.rs`: the operator's planned moves, a table every node shares.
 
 mod decide;
 mod peer;
+mod pins;
 mod receive;
 mod reconfigure;
 mod status;
@@ -28,6 +30,7 @@ use crate::config::{Cluster, Config, Digest};
 use crate::wire::{self, Body, Header, Key, Message, Neighbour};
 
 use peer::Peer;
+pub use pins::{MAX_PINNED, PinError, PinView, Pinned};
 pub use status::{GroupView, NodeStatus, PeerView, PendingFailback};
 use transfer::Fetch;
 pub use types::*;
@@ -141,6 +144,14 @@ pub struct Node {
     contested: BTreeMap<u64, Contest>,
     /// Announce every held group again at the next decision, and why.
     reannounce_all: Option<String>,
+    /// The cluster's pin table as known here, by group key (see `pins.rs`).
+    pins: BTreeMap<u64, pins::PinRecord>,
+    /// The highest pin stamp seen: new edits go above it.
+    pin_clock: u64,
+    /// When the table last changed here (it is sent for `stale` after).
+    pins_changed_at: Option<Instant>,
+    /// A peer sent an older table: send ours with the next heartbeat.
+    pins_reply: bool,
 
     next_heartbeat: Instant,
     /// A state change waits to be announced by an immediate heartbeat.
@@ -248,6 +259,10 @@ impl Node {
             standing_down: false,
             contested: BTreeMap::new(),
             reannounce_all: None,
+            pins: BTreeMap::new(),
+            pin_clock: 0,
+            pins_changed_at: None,
+            pins_reply: false,
             next_heartbeat: now,
             dirty: true,
             echo_cursor: 0,
@@ -662,6 +677,11 @@ impl Node {
         }
         while !heartbeat.echoes.is_empty() && self.encoded_len(&heartbeat) > HEARTBEAT_BUDGET {
             heartbeat.echoes.pop(); // the oldest acquaintances go first
+        }
+        // The table goes first: a recipient of a handoff in the heartbeat
+        // then already knows the pin that made it.
+        if let Some(pins) = self.pins_to_send(now) {
+            self.send(Body::Pins(pins), Destination::Cluster);
         }
         self.counters.heartbeats_sent += 1;
         self.send(Body::Heartbeat(heartbeat), Destination::Cluster);

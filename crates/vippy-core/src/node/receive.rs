@@ -152,6 +152,9 @@ impl Node {
                 .map(|(key, _)| *key)
                 .collect();
             self.holder_restarted.extend(lost);
+            // A restart ends the pins naming it, whether or not it hears
+            // the table before it matures.
+            self.end_pins_of(now, &sender);
             self.events.push_back(Event::PeerRestarted {
                 node: header.sender.clone(),
                 incarnation: header.incarnation,
@@ -238,6 +241,7 @@ impl Node {
             }
             Body::ConfigRequest(req) => self.serve_config(from, sender, req),
             Body::ConfigChunk(chunk) => self.receive_chunk(now, &sender, chunk),
+            Body::Pins(pins) => self.hear_pins(now, &sender, pins),
             Body::ArpShare(share) => {
                 let ttl = self.neighbour_ttl();
                 let peer = self.peers.get_mut(&sender).expect("present");

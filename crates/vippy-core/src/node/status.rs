@@ -53,6 +53,8 @@ pub struct GroupView {
     pub cannot_here: Vec<String>,
     /// Present peers that say they cannot serve it.
     pub cannot_elsewhere: Vec<String>,
+    /// The operator's pin (a planned move), if any.
+    pub pin: Option<super::PinView>,
 }
 
 /// A group that placement would give to a node that came back, kept by
@@ -136,6 +138,7 @@ impl Node {
                 }),
                 cannot_here: cannot_here.remove(&i).unwrap_or_default(),
                 cannot_elsewhere: std::mem::take(&mut cannot_elsewhere[i]),
+                pin: self.pin_of(i),
             })
             .collect();
         let peers = self

@@ -24,6 +24,9 @@
 //! among nodes with room.
 
 mod capacity;
+mod pin;
+
+pub use pin::{Pin, assign_pinned};
 
 use crate::hash::weight;
 

@@ -150,6 +150,9 @@ pub enum EncodeError {
     /// The cannot-serve set is over another group count than the holdings.
     #[error("the cannot-serve set must be over as many groups as the holdings")]
     CannotServe,
+    /// Pins too many, unsorted, or naming node index `0xffff`.
+    #[error("pins must be at most {max}, sorted by group, with node indices below 65535", max = super::Pins::MAX_ENTRIES)]
+    Pins,
     /// More than [`Heartbeat::MAX_ECHOES`](super::Heartbeat::MAX_ECHOES) echoes.
     #[error("more than {max} echoes", max = super::Heartbeat::MAX_ECHOES)]
     Echoes,

@@ -41,6 +41,7 @@ pub enum Body {
     ConfigRequest(ConfigRequest),
     ConfigChunk(ConfigChunk),
     ArpShare(ArpShare),
+    Pins(Pins),
 }
 
 /// Sent every `interval` and at once on any change of state.
@@ -149,11 +150,43 @@ pub struct Neighbour {
 
 const NEIGHBOUR_V6_LEN: usize = 1 + 16 + 6;
 
+/// The operator's planned moves as the sender knows them: the cluster-wide
+/// pin table (docs/ARCHITECTURE.md, "Planned moves"), merged entry by entry,
+/// the higher stamp winning. Sent beside heartbeats while it matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pins {
+    pub config_version: u64,
+    /// Indices below are in this config; a receiver on another ignores them.
+    pub config_digest: Digest,
+    /// Strictly ascending by group, at most [`Pins::MAX_ENTRIES`].
+    pub entries: Vec<PinEntry>,
+}
+
+/// "Group `group` is pinned to node `node`" (`None`: the pin was cleared),
+/// decided at `stamp`; both indices in the sender's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PinEntry {
+    pub group: u16,
+    /// Never `Some(0xffff)`: that value means "cleared" on the wire.
+    pub node: Option<u16>,
+    pub stamp: u64,
+}
+
+impl Pins {
+    /// The most entries (pins and cleared pins) one message carries: with a
+    /// 255-byte sender name the datagram stays within 1200 bytes
+    /// (53 + 255 framing + 41 + 64 * 12 = 1117).
+    pub const MAX_ENTRIES: usize = 64;
+}
+
+const PIN_CLEARED: u16 = u16::MAX;
+
 const KIND_HEARTBEAT: u8 = 1;
 const KIND_GOODBYE: u8 = 2;
 const KIND_CONFIG_REQUEST: u8 = 3;
 const KIND_CONFIG_CHUNK: u8 = 4;
 const KIND_ARP_SHARE: u8 = 5;
+const KIND_PINS: u8 = 6;
 
 const FLAG_MATURE: u8 = 0x01;
 const FLAG_ACTIVE: u8 = 0x02;
@@ -209,6 +242,7 @@ impl Body {
             Body::ConfigRequest(_) => KIND_CONFIG_REQUEST,
             Body::ConfigChunk(_) => KIND_CONFIG_CHUNK,
             Body::ArpShare(_) => KIND_ARP_SHARE,
+            Body::Pins(_) => KIND_PINS,
         }
     }
 
@@ -225,11 +259,12 @@ impl Body {
             }
             Body::ConfigChunk(b) => b.encode(out),
             Body::ArpShare(b) => b.encode(out),
+            Body::Pins(b) => b.encode(out),
         }
     }
 
     pub(crate) fn is_known_kind(kind: u8) -> bool {
-        (KIND_HEARTBEAT..=KIND_ARP_SHARE).contains(&kind)
+        (KIND_HEARTBEAT..=KIND_PINS).contains(&kind)
     }
 
     pub(crate) fn read(kind: u8, r: &mut Reader<'_>) -> Result<Self, WireError> {
@@ -239,6 +274,7 @@ impl Body {
             KIND_CONFIG_REQUEST => Body::ConfigRequest(ConfigRequest::read(r)?),
             KIND_CONFIG_CHUNK => Body::ConfigChunk(ConfigChunk::read(r)?),
             KIND_ARP_SHARE => Body::ArpShare(ArpShare::read(r)?),
+            KIND_PINS => Body::Pins(Pins::read(r)?),
             other => return Err(WireError::UnknownKind(other)),
         })
     }
@@ -487,5 +523,53 @@ impl ArpShare {
             });
         }
         Ok(ArpShare { entries })
+    }
+}
+
+impl Pins {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let sorted = self.entries.windows(2).all(|w| w[0].group < w[1].group);
+        let valid = self.entries.iter().all(|e| e.node != Some(PIN_CLEARED));
+        if self.entries.len() > Self::MAX_ENTRIES || !sorted || !valid {
+            return Err(EncodeError::Pins);
+        }
+        put_u64(out, self.config_version);
+        out.extend_from_slice(&self.config_digest);
+        // At most MAX_ENTRIES < 256, checked above.
+        out.push(self.entries.len() as u8);
+        for e in &self.entries {
+            put_u16(out, e.group);
+            put_u16(out, e.node.unwrap_or(PIN_CLEARED));
+            put_u64(out, e.stamp);
+        }
+        Ok(())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let config_version = r.u64("config version")?;
+        let config_digest = r.array("config digest")?;
+        let count = usize::from(r.u8("pin count")?);
+        if count > Self::MAX_ENTRIES {
+            return Err(WireError::Malformed("too many pins"));
+        }
+        let mut entries: Vec<PinEntry> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let group = r.u16("pin group")?;
+            let node = r.u16("pin node")?;
+            let entry = PinEntry {
+                group,
+                node: (node != PIN_CLEARED).then_some(node),
+                stamp: r.u64("pin stamp")?,
+            };
+            if entries.last().is_some_and(|last| last.group >= group) {
+                return Err(WireError::Malformed("pins not sorted by group"));
+            }
+            entries.push(entry);
+        }
+        Ok(Pins {
+            config_version,
+            config_digest,
+            entries,
+        })
     }
 }

@@ -66,7 +66,7 @@ pub use frame::{decode, decode_any, encode};
 pub use groupset::GroupSet;
 pub use message::{
     ArpShare, Body, ConfigChunk, ConfigRequest, Echo, Goodbye, Handoff, Header, Heartbeat, Message,
-    Neighbour,
+    Neighbour, PinEntry, Pins,
 };
 pub use replay::{Replay, ReplayWindow};
 

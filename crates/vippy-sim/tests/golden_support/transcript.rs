@@ -166,6 +166,17 @@ impl Transcript {
                 "shares {} neighbours with {to_name}",
                 a.entries.len()
             )),
+            Body::Pins(p) => {
+                let entries: Vec<String> = p
+                    .entries
+                    .iter()
+                    .map(|e| match e.node {
+                        Some(n) => format!("g{}->n{} @{}", e.group, n, e.stamp),
+                        None => format!("g{} cleared @{}", e.group, e.stamp),
+                    })
+                    .collect();
+                Some(format!("tells {to_name} pins [{}]", entries.join(", ")))
+            }
         }
     }
 

@@ -92,6 +92,9 @@ pub enum AdminKind {
     UndrainAll,
     /// `POST /reload`: reread the config file, like SIGHUP.
     Reload,
+    /// `POST /move`: pin group `group` (by index) to `node`, a planned
+    /// move, or with `node: None` clear its pin (`vippyctl move`).
+    Move { group: usize, node: Option<String> },
 }
 
 /// Why the API could not start.

@@ -21,7 +21,8 @@ use crate::status::Event;
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Request bodies are tiny; anything larger is a mistake.
 const BODY_LIMIT: usize = 64 * 1024;
-const ENDPOINTS: &str = "GET /status, GET /metrics, GET /events, POST /active, POST /reload";
+const ENDPOINTS: &str =
+    "GET /status, GET /metrics, GET /events, POST /active, POST /reload, POST /move";
 
 #[derive(Clone)]
 struct Shared {
@@ -37,6 +38,7 @@ pub(super) fn router(api: ApiState, stop: CancellationToken) -> Router {
         .route("/events", get(events))
         .route("/active", post(active))
         .route("/reload", post(reload))
+        .route("/move", post(move_group))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(Shared { api, stop })
@@ -218,6 +220,120 @@ fn active_kind(body: ActiveBody) -> Result<AdminKind, String> {
 
 async fn reload(State(s): State<Shared>) -> Response {
     admin(&s, AdminKind::Reload).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    group: GroupName,
+    #[serde(default)]
+    node: Option<String>,
+    #[serde(default)]
+    clear: bool,
+}
+
+/// A group by index (`0`) or by one of its addresses (`"203.0.113.1"`,
+/// with or without its prefix length).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GroupName {
+    Index(usize),
+    Address(String),
+}
+
+const MOVE_BODY: &str = "expected {\"group\": INDEX or \"ADDRESS\", \"node\": \"NAME\"} or {\"group\": …, \"clear\": true}";
+
+async fn move_group(State(s): State<Shared>, request: Request) -> Response {
+    let body = match axum::body::to_bytes(request.into_body(), BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {BODY_LIMIT} bytes or unreadable"),
+            );
+        }
+    };
+    let parsed: MoveBody = match serde_json::from_slice(&body) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("bad JSON body: {e}; {MOVE_BODY}"),
+            );
+        }
+    };
+    let snapshot = s.api.status.borrow().clone();
+    match move_kind(parsed, &snapshot) {
+        Ok(kind) => admin(&s, kind).await,
+        Err((code, message)) => error(code, message),
+    }
+}
+
+/// What a `POST /move` body asks for, checked against the latest status:
+/// an unknown group or node is a 404 naming it, a contradictory body a 400.
+/// Whether the node is eligible is the core's to say (a 409 then).
+fn move_kind(
+    body: MoveBody,
+    status: &crate::status::Status,
+) -> Result<AdminKind, (StatusCode, String)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let group = match &body.group {
+        GroupName::Index(index) => Some(*index).filter(|&i| i < status.groups.len()),
+        GroupName::Address(text) => {
+            let address = text.split('/').next().unwrap_or_default().trim();
+            let Ok(ip) = address.parse::<std::net::IpAddr>() else {
+                return Err(bad(format!(
+                    "bad \"group\" {text:?}: a group index or one of its addresses"
+                )));
+            };
+            status
+                .groups
+                .iter()
+                .find(|g| {
+                    g.ips
+                        .iter()
+                        .any(|a| a.split('/').next().and_then(|a| a.parse().ok()) == Some(ip))
+                })
+                .map(|g| g.index)
+        }
+    };
+    let Some(group) = group else {
+        let named = match body.group {
+            GroupName::Index(i) => format!("no group {i}"),
+            GroupName::Address(a) => format!("no group has the address {a}"),
+        };
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!(
+                "{named}: the config has {} groups (vippyctl status lists them)",
+                status.groups.len()
+            ),
+        ));
+    };
+    match (body.node, body.clear) {
+        (Some(_), true) => Err(bad(
+            "give \"node\" to move, or \"clear\": true, not both".into()
+        )),
+        (None, false) => Err(bad(format!(
+            "no \"node\" to move group {group} to; {MOVE_BODY}"
+        ))),
+        (None, true) => Ok(AdminKind::Move { group, node: None }),
+        (Some(node), false) => {
+            if !status.nodes.is_empty() && !status.nodes.contains(&node) {
+                return Err((
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no node {node:?} in the config's nodes ({})",
+                        status.nodes.join(", ")
+                    ),
+                ));
+            }
+            Ok(AdminKind::Move {
+                group,
+                node: Some(node),
+            })
+        }
+    }
 }
 
 async fn admin(s: &Shared, kind: AdminKind) -> Response {

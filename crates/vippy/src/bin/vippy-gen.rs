@@ -301,6 +301,8 @@ vippyctl status
 vippyctl \-s /run/vippy/vippy.socket status \-\-json
 vippyctl drain \-\-reason "kernel upgrade"
 vippyctl undrain
+vippyctl move 0 node3
+vippyctl move 203.0.113.10 \-\-clear
 vippyctl watch
 .fi
 .SH SEE ALSO
@@ -353,6 +355,7 @@ mod tests {
         }
         assert_eq!(files.len(), want.len());
         assert!(read(&dir, "completions/bash/vippyctl").contains("complete -F"));
+        assert!(read(&dir, "completions/bash/vippyctl").contains("--clear"));
         assert!(read(&dir, "completions/zsh/_vippyd").starts_with("#compdef vippyd"));
         assert!(read(&dir, "completions/fish/vippyctl.fish").contains("complete -c vippyctl"));
     }
@@ -379,6 +382,8 @@ mod tests {
             "undrain",
             "reload",
             "watch",
+            "move",
+            r"\-\-clear",
             r"\-\-reason",
         ] {
             assert!(vippyctl.contains(word), "vippyctl.8 lacks {word}");

@@ -61,6 +61,10 @@ async fn run(args: Args) -> Result<(), ClientError> {
             say(client.set_active(true, None, source.as_deref()).await?)
         }
         Cmd::Undrain { all: true, .. } => say(client.undrain_all().await?),
+        Cmd::Move { group, node, clear } => {
+            let to = if clear { None } else { node.as_deref() };
+            say(client.move_group(&group, to).await?)
+        }
         Cmd::Reload => say(client.reload().await?),
         Cmd::Metrics => print!("{}", client.metrics().await?),
         Cmd::Watch { json } => {

@@ -18,6 +18,7 @@
 mod admin;
 mod conflicts;
 mod dataplane;
+mod moves;
 mod report;
 mod snapshot;
 mod state;
@@ -272,6 +273,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                         .await
                         .map(|()| format!("reloaded {}: version {} in force", options.config_path.display(), node.cluster().version))
                         .map_err(|e| format!("{e:#}")),
+                    AdminKind::Move { group, node: to } => moves::move_group(&mut node, group, to),
                 };
                 let _ = request.reply.send(answer);
                 loop_state.status_dirty = true;

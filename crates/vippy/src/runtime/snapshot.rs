@@ -38,6 +38,8 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
             failback_to: g.failback.map(|f| f.to),
             cannot_serve_here: g.cannot_here,
             cannot_serve_elsewhere: g.cannot_elsewhere,
+            pin_dormant: g.pin.as_ref().and_then(|p| p.dormant.clone()),
+            pinned_to: g.pin.map(|p| p.node),
         })
         .collect();
     let peers = view
@@ -76,6 +78,7 @@ pub fn status(node: &Node, config: &Config, metrics: &Metrics, now: Instant) -> 
         // Filled in by the runtime, which holds the hooks.
         hooks_retrying: Vec::new(),
         conflicts: Vec::new(),
+        nodes: node.cluster().nodes.clone(),
         protocols: view
             .other_protocols
             .iter()

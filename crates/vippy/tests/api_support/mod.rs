@@ -126,6 +126,20 @@ impl Harness {
                             Err("/etc/vippy.conf:3:5: vips[0]: not an address".to_string())
                         }
                         AdminKind::Reload => Ok("reloaded: version 6".to_string()),
+                        AdminKind::Move {
+                            node: Some(node), ..
+                        } if node == "node3" => {
+                            Err("node node3 is not eligible: never heard".to_string())
+                        }
+                        AdminKind::Move {
+                            group,
+                            node: Some(node),
+                        } => Ok(format!(
+                            "group {group}: moving to {node}, released first; pinned there"
+                        )),
+                        AdminKind::Move { group, node: None } => Ok(format!(
+                            "group {group}: pin to node2 cleared; normal placement"
+                        )),
                     };
                     log.lock().unwrap().push(request.kind);
                     let _ = request.reply.send(answer);
@@ -244,6 +258,8 @@ pub fn sample_status() -> Status {
                 failback_in_seconds: Some(2.5),
                 cannot_serve_here: vec![],
                 cannot_serve_elsewhere: vec![],
+                pinned_to: None,
+                pin_dormant: None,
             },
             GroupStatus {
                 index: 1,
@@ -258,6 +274,8 @@ pub fn sample_status() -> Status {
                 failback_in_seconds: None,
                 cannot_serve_here: vec![],
                 cannot_serve_elsewhere: vec![],
+                pinned_to: Some("node2".into()),
+                pin_dormant: None,
             },
             GroupStatus {
                 index: 2,
@@ -272,6 +290,8 @@ pub fn sample_status() -> Status {
                 failback_in_seconds: None,
                 cannot_serve_here: vec![],
                 cannot_serve_elsewhere: vec![],
+                pinned_to: Some("node3".into()),
+                pin_dormant: Some("never heard".into()),
             },
         ],
         peers: vec![
@@ -305,5 +325,6 @@ pub fn sample_status() -> Status {
         protocols: Vec::new(),
         hooks_retrying: Vec::new(),
         conflicts: Vec::new(),
+        nodes: vec!["node1".into(), "node2".into(), "node3".into()],
     }
 }
