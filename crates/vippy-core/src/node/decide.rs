@@ -277,6 +277,15 @@ impl Node {
                         handing[usize::from(h.group)].insert(name.clone());
                     }
                 }
+            } else {
+                // Under another config its handoff's recipient may be
+                // another index, but it still held the group: clients
+                // may have followed it (a restart on an older file).
+                for h in &state.handoffs {
+                    if let Some(g) = self.map_group(state, usize::from(h.group)) {
+                        handing[g].insert(name.clone());
+                    }
+                }
             }
             if state.holds.is_empty() {
                 continue;
@@ -744,6 +753,15 @@ impl Node {
             .filter_map(|g| theirs.groups.get(g))
             .filter_map(|grp| self.group_index.get(&grp.key).copied())
             .collect()
+    }
+
+    /// One of a peer's group indices as ours, the way `map_groups` does.
+    fn map_group(&self, state: &super::peer::PeerState, theirs: usize) -> Option<usize> {
+        if state.digest == self.cluster.digest() {
+            return Some(theirs).filter(|g| *g < self.cluster.groups.len());
+        }
+        let grp = self.known.get(&state.digest)?.groups.get(theirs)?;
+        self.group_index.get(&grp.key).copied()
     }
 
     /// Whether a present member runs another config version, for at most

@@ -133,8 +133,11 @@ pub struct Node {
     /// Peers are not judged stale before this: after the loop was away,
     /// what queued meanwhile must be read first.
     judge_after: Instant,
-    /// Nor is anything said before this, for the same reason.
+    /// Nor is anything said or decided before this, for the same reason.
     quiet_until: Instant,
+    /// A decision waits for `quiet_until`: it would otherwise act (take,
+    /// announce) on a view missing what queued while the loop was away.
+    decision_deferred: bool,
     /// Another live process under this node's name, as last heard.
     twin: Option<Twin>,
     /// This process lost to a twin: it says nothing and holds nothing.
@@ -255,6 +258,7 @@ impl Node {
             last_awake: now,
             judge_after: now,
             quiet_until: now,
+            decision_deferred: false,
             twin: None,
             standing_down: false,
             contested: BTreeMap::new(),
@@ -560,6 +564,10 @@ impl Node {
         if let Some(t) = self.failback_at {
             next = next.min(t);
         }
+        if self.decision_deferred {
+            // Every deadline above only asks for a decision, which waits.
+            next = next.max(self.quiet_until);
+        }
         Some(next)
     }
 
@@ -597,6 +605,17 @@ impl Node {
             self.matured = true;
             self.needs_decide = true;
             self.dirty = true;
+        }
+        if self.decision_deferred && now >= self.quiet_until {
+            self.decision_deferred = false;
+            self.needs_decide = true;
+        }
+        if self.needs_decide && now < self.quiet_until && !self.shutting_down {
+            // Just back from a pause: clients would follow an announcement
+            // made from the old view (a group taken or re-announced here,
+            // then released once the backlog is read), so wait for it.
+            self.needs_decide = false;
+            self.decision_deferred = true;
         }
         if self.needs_decide {
             self.needs_decide = false;

@@ -166,30 +166,37 @@ struct Done<'a> {
 }
 
 async fn active(State(s): State<Shared>, request: Request) -> Response {
-    let body = match axum::body::to_bytes(request.into_body(), BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body over {BODY_LIMIT} bytes or unreadable"),
-            );
-        }
-    };
-    let parsed: ActiveBody = match serde_json::from_slice(&body) {
+    let expected = "expected {\"active\": true|false, \"reason\": \"text\", \"source\": \"name\"}";
+    let parsed: ActiveBody = match json_body(request, expected).await {
         Ok(parsed) => parsed,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "bad JSON body: {e}; expected {{\"active\": true|false, \"reason\": \"text\", \"source\": \"name\"}}"
-                ),
-            );
-        }
+        Err(response) => return response,
     };
     match active_kind(parsed) {
         Ok(kind) => admin(&s, kind).await,
         Err(message) => error(StatusCode::BAD_REQUEST, message),
     }
+}
+
+/// A request's JSON body, or the error response that says what was wrong
+/// and what was `expected`.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    request: Request,
+    expected: &str,
+) -> Result<T, Response> {
+    let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {BODY_LIMIT} bytes or unreadable"),
+            )
+        })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("bad JSON body: {e}; {expected}"),
+        )
+    })
 }
 
 /// What a `POST /active` body asks for, or why it cannot be done.
@@ -244,23 +251,9 @@ enum GroupName {
 const MOVE_BODY: &str = "expected {\"group\": INDEX or \"ADDRESS\", \"node\": \"NAME\"} or {\"group\": …, \"clear\": true}";
 
 async fn move_group(State(s): State<Shared>, request: Request) -> Response {
-    let body = match axum::body::to_bytes(request.into_body(), BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body over {BODY_LIMIT} bytes or unreadable"),
-            );
-        }
-    };
-    let parsed: MoveBody = match serde_json::from_slice(&body) {
+    let parsed: MoveBody = match json_body(request, MOVE_BODY).await {
         Ok(parsed) => parsed,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("bad JSON body: {e}; {MOVE_BODY}"),
-            );
-        }
+        Err(response) => return response,
     };
     let snapshot = s.api.status.borrow().clone();
     match move_kind(parsed, &snapshot) {
