@@ -156,6 +156,42 @@ fn failback_errors_name_key_and_position() {
     assert!(e.contains("not \"Manual\""), "{e}");
 }
 
+fn with_top(key_value: &str) -> String {
+    BASE.replace(
+        "\"version\": 1,",
+        &format!("\"version\": 1,\n  {key_value},"),
+    )
+}
+
+#[test]
+fn link_tracking_defaults_and_values() {
+    let c = load(BASE, "base.conf").unwrap();
+    assert!(c.track_interfaces, "tracked unless turned off");
+    assert_eq!(c.link_down_grace, c.interval, "one interval by default");
+    let c = load(&with_top("\"interval\": 0.5"), "f.conf").unwrap();
+    assert_eq!(c.link_down_grace, Duration::from_millis(500));
+    let c = load(&with_top("\"track_interfaces\": false"), "f.conf").unwrap();
+    assert!(!c.track_interfaces);
+    let c = load(&with_top("\"link_down_grace\": 2.5"), "f.conf").unwrap();
+    assert_eq!(c.link_down_grace, Duration::from_millis(2500));
+    let c = load(&with_top("\"link_down_grace\": 0"), "f.conf").unwrap();
+    assert_eq!(c.link_down_grace, Duration::ZERO);
+}
+
+#[test]
+fn link_tracking_errors_name_key_and_position() {
+    assert_eq!(
+        one_error(&with_top("\"track_interfaces\": \"yes\"")),
+        "test.conf:5:23: track_interfaces: must be true or false, not a string"
+    );
+    assert_eq!(
+        one_error(&with_top("\"link_down_grace\": -1")),
+        "test.conf:5:22: link_down_grace: -1 seconds is out of range (0 to 86400 seconds)"
+    );
+    let e = one_error(&with_top("\"link_down_grace\": \"soon\""));
+    assert!(e.starts_with("test.conf:5:22: link_down_grace: "), "{e}");
+}
+
 #[test]
 fn strict_json_and_json5_extras_load() {
     let json5 = r#"

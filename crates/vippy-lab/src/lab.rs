@@ -440,6 +440,82 @@ impl Lab {
         Ok(())
     }
 
+    /// A second LAN: a bridge `bridge` in the switch namespace and, for
+    /// every node and the client, a veth whose host end is `ifname`
+    /// (203.0.113.x/24, the host's octet; MAC `02:76:6c:00:01:x`) and whose
+    /// bridge end is `<port><suffix>` (`n1b` for node1 with suffix `b`).
+    /// Returns the bridge ends by host name. It goes with the namespaces.
+    pub fn add_lan(
+        &self,
+        bridge: &str,
+        ifname: &str,
+        suffix: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let sw = self.switch.clone();
+        run(
+            "ip",
+            &[
+                "-n",
+                &sw,
+                "link",
+                "add",
+                bridge,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+                "stp_state",
+                "0",
+            ],
+        )?;
+        run("ip", &["-n", &sw, "link", "set", bridge, "up"])?;
+        let mut ports = Vec::new();
+        for host in self.hosts() {
+            let port = format!("{}{suffix}", host.port);
+            let octet = host.ipv4.octets()[3];
+            let mac = format_mac(&[0x02, 0x76, 0x6c, 0x00, 0x01, octet]);
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &sw,
+                    "link",
+                    "add",
+                    &port,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    ifname,
+                    "address",
+                    &mac,
+                    "netns",
+                    &host.netns,
+                ],
+            )?;
+            run(
+                "ip",
+                &["-n", &sw, "link", "set", &port, "master", bridge, "up"],
+            )?;
+            let addr = format!("203.0.113.{octet}/24");
+            run(
+                "ip",
+                &["-n", &host.netns, "addr", "add", &addr, "dev", ifname],
+            )?;
+            run("ip", &["-n", &host.netns, "link", "set", ifname, "up"])?;
+            ports.push((host.name.clone(), port));
+        }
+        Ok(ports)
+    }
+
+    /// Sets a bridge-side port (in the switch namespace) up or down: the
+    /// host's end stays administratively up and loses or regains carrier.
+    pub fn set_port(&self, port: &str, up: bool) -> Result<()> {
+        let state = if up { "up" } else { "down" };
+        run("ip", &["-n", &self.switch, "link", "set", port, state])?;
+        Ok(())
+    }
+
     /// Like [`Lab::exec`], failing unless the command exits with status 0.
     pub fn exec_ok(&self, host: &LabHost, cmd: &[&str]) -> Result<Output> {
         let output = self.exec(host, cmd)?;

@@ -18,6 +18,18 @@ impl Lab {
         parse_addresses(&out.stdout)
     }
 
+    /// Every address on one of the host's interfaces (a second LAN's).
+    pub fn addresses_on(&self, host: &LabHost, ifname: &str) -> Result<Vec<IpNet>> {
+        let out = self.exec_ok(host, &["ip", "-j", "addr", "show", "dev", ifname])?;
+        parse_addresses(&out.stdout)
+    }
+
+    /// Every address on every interface of the host.
+    pub fn all_addresses(&self, host: &LabHost) -> Result<Vec<IpNet>> {
+        let out = self.exec_ok(host, &["ip", "-j", "addr", "show"])?;
+        parse_addresses(&out.stdout)
+    }
+
     /// The MAC the host's neighbour table holds for `ip`, from `ip -j neigh`;
     /// `None` when there is no entry, or it is FAILED or INCOMPLETE.
     pub fn neighbour(&self, host: &LabHost, ip: IpAddr) -> Result<Option<[u8; 6]>> {

@@ -1140,9 +1140,9 @@ exec sleep 600
     assert!(ended, "the plugin ends with vippyd");
 }
 
-/// A VIP whose interface appears only after it was assigned: reconcile
-/// plumbs it when the interface comes, and that is its `up` (the hook runs),
-/// not a quiet restore.
+/// A VIP whose interface does not exist yet: the node does not take its
+/// group (`link:vx9`, with link tracking on) until the interface comes, and
+/// the plumb then is its `up` (the hook runs), not a quiet restore.
 #[test]
 fn a_vip_plumbed_late_still_runs_its_up_hook() {
     if !root() {

@@ -41,6 +41,8 @@ pub const TOP_KEYS: &[&str] = &[
     "secrets",
     "metrics",
     "failback",
+    "track_interfaces",
+    "link_down_grace",
 ];
 
 const CLUSTER_KEYS: &[&str] = &["version", "vips", "nodes"];
@@ -205,6 +207,16 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         None => Some(Failback::Immediate),
         Some(v) => read_failback(f, v),
     };
+    let track_interfaces = match top.get("track_interfaces") {
+        None => Some(true),
+        Some(v) => f.boolean(v, "track_interfaces"),
+    };
+    // One heartbeat interval unless set: a carrier blip shorter than that
+    // moves nothing.
+    let link_down_grace = match (top.get("link_down_grace"), interval) {
+        (None, interval) => interval,
+        (Some(v), _) => f.duration(v, "link_down_grace", 0.0, DAY),
+    };
     let state_dir = match top.get("state_dir") {
         None => Some(None),
         Some(v) => f.string(v, "state_dir").map(|s| Some(PathBuf::from(s))),
@@ -232,6 +244,8 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         plugins: plugins?,
         quorum: quorum?,
         failback: failback?,
+        track_interfaces: track_interfaces?,
+        link_down_grace: link_down_grace?,
         state_dir: state_dir?,
         metrics: metrics?,
     })

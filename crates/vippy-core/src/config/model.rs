@@ -44,6 +44,12 @@ pub struct Config {
     pub quorum: Quorum,
     /// When groups go back to a returning node (`failback`).
     pub failback: Failback,
+    /// Whether a group whose VIP's interface is missing, down or without
+    /// carrier counts as one this node cannot serve (`track_interfaces`).
+    pub track_interfaces: bool,
+    /// How long an interface must be down before it counts
+    /// (`link_down_grace`; one `interval` unless set).
+    pub link_down_grace: Duration,
     /// Where an adopted cluster config is kept across restarts.
     pub state_dir: Option<PathBuf>,
     /// A TCP address serving `GET /metrics` (and nothing else) for

@@ -64,6 +64,15 @@ pub fn summary(config: &Config, node: Option<&str>) -> String {
         config.stale.as_secs_f64(),
         config.arp_cache.as_secs_f64()
     );
+    if !config.track_interfaces {
+        let _ = writeln!(out, "  interfaces not tracked (track_interfaces: false)");
+    } else if config.link_down_grace != config.interval {
+        let _ = writeln!(
+            out,
+            "  link_down_grace: {}s",
+            config.link_down_grace.as_secs_f64()
+        );
+    }
     if config.failback != Failback::Immediate {
         let _ = writeln!(out, "  failback: {}", config.failback);
     }

@@ -8,6 +8,8 @@
 //!   addresses and neighbours, find the interface for an address
 //! - `announce.rs`: [`Announcer`] and [`Pacer`] — ARP and NA frames, sent
 //!   paced on an AF_PACKET socket
+//! - `link_events.rs`: [`NetEvents`] — the kernel's link and address
+//!   change notifications
 //! - `frames.rs`: the frames themselves, built with etherparse, and
 //!   [`frames::claim`], which reads who says an address is theirs
 //! - `packet.rs`: [`PacketSocket`] — the AF_PACKET socket both of the
@@ -22,6 +24,7 @@ mod chat;
 mod conflict;
 mod error;
 pub mod frames;
+mod link_events;
 mod netlink;
 mod packet;
 
@@ -29,9 +32,10 @@ pub use announce::{Announcer, DEFAULT_BURST, DEFAULT_RATE, GarpForm, Pacer, forw
 pub use chat::{Chat, ChatConfig, ChatInterfaces};
 pub use conflict::{PROBE_WAIT, Sighting, probe_conflicts};
 pub use error::NetError;
+pub use link_events::NetEvents;
 pub use netlink::{
-    Address, Link, Neighbour, Netlink, VIP_ADDRESS_PROTOCOL, connected_interface,
-    promote_secondaries,
+    Address, Link, Neighbour, Netlink, VIP_ADDRESS_PROTOCOL, VipInterface, connected_interface,
+    promote_secondaries, vip_interface,
 };
 pub use packet::{PacketSocket, Receiver};
 

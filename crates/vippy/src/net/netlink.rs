@@ -76,6 +76,11 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
+    /// A `Netlink` on a connection opened elsewhere (`NetEvents`).
+    pub(super) fn from_handle(handle: rtnetlink::Handle) -> Netlink {
+        Netlink { handle }
+    }
+
     /// Plumbs a VIP: IPv4 with the given prefix, IPv6 with `IFA_F_NODAD` so
     /// it is usable at once. Already present is success.
     pub async fn add_address(&self, ifindex: u32, net: IpNet) -> Result<(), NetError> {
@@ -223,6 +228,42 @@ pub fn promote_secondaries(ifname: &str) -> Result<(), NetError> {
         "net.ipv4.conf.{ifname}.promote_secondaries is off (and so is \
          net.ipv4.conf.all.promote_secondaries) and writing {path} failed"
     )))
+}
+
+/// The interface a VIP goes on: the one the config names for it (by name,
+/// whether or not it exists here), else the one whose connected subnet
+/// contains it (see [`connected_interface`]). The data plane plumbs there
+/// and link tracking watches it.
+pub fn vip_interface(
+    configured: Option<&String>,
+    ip: IpAddr,
+    addresses: &[Address],
+    links: &[Link],
+) -> Option<VipInterface> {
+    match configured {
+        Some(name) => Some(VipInterface {
+            index: links.iter().find(|l| &l.name == name).map(|l| l.index),
+            name: name.clone(),
+        }),
+        None => connected_interface(addresses, ip).map(|a| {
+            let name = links
+                .iter()
+                .find(|l| l.index == a.ifindex)
+                .map(|l| l.name.clone());
+            VipInterface {
+                index: Some(a.ifindex),
+                name: name.or(a.ifname.clone()).unwrap_or_default(),
+            }
+        }),
+    }
+}
+
+/// Where a VIP goes ([`vip_interface`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipInterface {
+    /// `None`: a configured interface that does not exist here.
+    pub index: Option<u32>,
+    pub name: String,
 }
 
 /// See [`Netlink::interface_for`].

@@ -19,8 +19,8 @@ use vippy_core::wire;
 
 use crate::net::frames::ClaimKind;
 use crate::net::{
-    Address, Announcer, GarpForm, Link, Mac, NetError, Netlink, PROBE_WAIT, Pacer,
-    connected_interface, probe_conflicts, promote_secondaries,
+    Address, Announcer, GarpForm, Link, Mac, NetError, Netlink, PROBE_WAIT, Pacer, probe_conflicts,
+    promote_secondaries, vip_interface,
 };
 
 /// What the core loop asks of the data plane.
@@ -312,19 +312,13 @@ impl DataPlane {
         addresses: &[Address],
         links: &[Link],
     ) -> Option<(u32, String)> {
-        match self.config.interfaces.get(&ip.addr()) {
-            Some(name) => links
-                .iter()
-                .find(|l| &l.name == name)
-                .map(|l| (l.index, l.name.clone())),
-            None => connected_interface(addresses, ip.addr()).map(|a| {
-                let name = links
-                    .iter()
-                    .find(|l| l.index == a.ifindex)
-                    .map(|l| l.name.clone());
-                (a.ifindex, name.or(a.ifname.clone()).unwrap_or_default())
-            }),
-        }
+        let home = vip_interface(
+            self.config.interfaces.get(&ip.addr()),
+            ip.addr(),
+            addresses,
+            links,
+        )?;
+        Some((home.index?, home.name))
     }
 
     async fn snapshot(&self) -> Result<(Vec<Address>, Vec<Link>), NetError> {

@@ -9,6 +9,8 @@
 //! - `admin.rs`: administrative drains from the API.
 //! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
 //! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
+//! - `links.rs`: groups this node cannot serve for its links or failed
+//!   plumbs, as a task (timing in `link_timing.rs`, `plumb_failures.rs`).
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
 //! - `state.rs`: an adopted cluster config kept across restarts.
@@ -18,7 +20,10 @@
 mod admin;
 mod conflicts;
 mod dataplane;
+mod link_timing;
+mod links;
 mod moves;
+mod plumb_failures;
 mod report;
 mod snapshot;
 mod state;
@@ -122,6 +127,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
     let dp_alive = crate::systemd::Beat::new();
     let dp_task = tokio::spawn(dataplane.run(dp_rx, dp_alive.clone()));
+    let (mut links, mut cannot_serve) =
+        links::LinkHandle::spawn(config.clone(), node.cluster().clone());
 
     // Management API, checks, plugins.
     let metrics = Arc::new(Metrics::new());
@@ -204,6 +211,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     loop {
         loop_alive.beat();
         loop_state.drain(&mut node, &mut reporter).await;
+        links.follow(&loop_state.config, node.cluster());
         // Timers first, whatever arrives: a flood of datagrams must not
         // stop heartbeats and stale detection.
         if node.poll_timeout().is_some_and(|t| t <= Instant::now()) {
@@ -241,6 +249,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             }
             Some(report) = reports.recv() => {
                 reporter.data_plane(&report);
+                links.report(&report);
                 match report {
                     Report::Neighbours(list) => node.handle_local(Instant::now(), LocalEvent::Neighbours(list)),
                     Report::Links(links) => loop_state.follow_links(&links),
@@ -250,6 +259,12 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                     _ => {}
                 }
                 loop_state.status_dirty = true;
+            }
+            Some(found) = cannot_serve.recv() => {
+                if let Some(event) = found.event(node.cluster()) {
+                    node.handle_local(Instant::now(), event);
+                    loop_state.status_dirty = true;
+                }
             }
             Some(result) = check_rx.recv() => {
                 // Queued before a reload removed its check: the check is
