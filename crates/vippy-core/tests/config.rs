@@ -540,3 +540,80 @@ mod digest {
         assert!(e.to_string().contains("secret: unknown key"), "{e}");
     }
 }
+
+fn with_check_groups(groups: &str) -> String {
+    BASE.replace(
+        "\"nodes\"",
+        &format!("\"checks\": [ {{ \"name\": \"db\", \"command\": \"true\", \"groups\": {groups} }} ],\n  \"nodes\""),
+    )
+}
+
+#[test]
+fn check_groups_name_groups_by_index_or_first_address() {
+    let c = load(&with_check_groups("[ \"198.51.100.101\", 0, 1 ]"), "t").unwrap();
+    assert_eq!(c.checks[0].groups, [0, 1]);
+    let c = load(&with_check_groups("[ 1 ]"), "t").unwrap();
+    assert_eq!(c.checks[0].groups, [1]);
+    // Without the key, the whole node, as before.
+    let c = load(ORIGINAL, "vippy.conf").unwrap();
+    assert!(c.checks.iter().all(|check| check.groups.is_empty()));
+}
+
+#[test]
+fn check_groups_that_name_no_group_are_rejected_with_their_position() {
+    let cases = [
+        (
+            "[ 2 ]",
+            "test.conf:9:62: checks[0].groups[0]: there is no group 2: \"vips\" has 2 groups (0 to 1)",
+        ),
+        (
+            "[ 0, \"198.51.100.7\" ]",
+            "test.conf:9:65: checks[0].groups[1]: 198.51.100.7 is not the first address of any group in \"vips\"",
+        ),
+        (
+            "[ \"web\" ]",
+            "test.conf:9:62: checks[0].groups[0]: \"web\" is not an IP address (a group is named by its index or its first address)",
+        ),
+        (
+            "[ true ]",
+            "test.conf:9:62: checks[0].groups[0]: a group is its index (a number) or its first address (a string), not a boolean",
+        ),
+        (
+            "[ 0.5 ]",
+            "test.conf:9:62: checks[0].groups[0]: 0.5 is not a whole number from 0 to 4294967295",
+        ),
+        (
+            "[ ]",
+            "test.conf:9:60: checks[0].groups: is empty; leave \"groups\" out for a check that concerns the whole node",
+        ),
+        (
+            "0",
+            "test.conf:9:60: checks[0].groups: must be an array, not a number",
+        ),
+    ];
+    for (groups, want) in cases {
+        assert_eq!(
+            one_error(&with_check_groups(groups)),
+            want,
+            "groups {groups}"
+        );
+    }
+}
+
+#[test]
+fn a_check_group_inside_a_group_points_at_its_first_address() {
+    let text = BASE
+        .replace(
+            "{ \"ip\": \"198.51.100.100/24\" } ]",
+            "{ \"ip\": \"198.51.100.100/24\" }, { \"ip\": \"198.51.100.102/24\" } ]",
+        )
+        .replace(
+            "\"nodes\"",
+            "\"checks\": [ { \"name\": \"db\", \"command\": \"true\", \"groups\": [\"198.51.100.102\"] } ],\n  \"nodes\"",
+        );
+    let e = one_error(&text);
+    assert!(
+        e.ends_with("198.51.100.102 is not the first address of any group in \"vips\"; it is in group 0, whose first address is 198.51.100.100"),
+        "{e}"
+    );
+}

@@ -94,3 +94,22 @@ fn daemon_refuses_a_node_not_in_the_config_and_lists_the_nodes() {
         "{err}"
     );
 }
+
+#[test]
+fn a_scoped_check_shows_its_groups() {
+    let dir = std::env::temp_dir().join(format!("vippy-check-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scoped.conf");
+    let text = std::fs::read_to_string(ORIGINAL).unwrap().replace(
+        "\"interval\": 0.5,",
+        "\"interval\": 0.5,\n  \"checks\": [ { \"name\": \"db\", \"command\": \"/bin/true\", \"groups\": [ \"10.8.99.149\", 0 ] },\n              { \"name\": \"disk\", \"command\": \"/bin/true\" } ],",
+    );
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = vippyd(&["-t", "-c", path.to_str().unwrap(), "-n", "node1"]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("checks: db (groups 0, 2 only), disk;"),
+        "{out}"
+    );
+}

@@ -18,6 +18,7 @@ fn check(name: &str, command: Command, rise: u32, fall: u32) -> Check {
         timeout: Duration::from_secs(10),
         rise,
         fall,
+        groups: Vec::new(),
     }
 }
 

@@ -173,9 +173,10 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         None => Some(Garp::default()),
         Some(v) => read_garp(f, v),
     };
-    let checks = match top.get("checks") {
-        None => Some(Vec::new()),
-        Some(v) => read_checks(f, v),
+    let checks = match (top.get("checks"), &cluster) {
+        (None, _) => Some(Vec::new()),
+        (Some(v), Some(cluster)) => read_checks(f, v, cluster),
+        (Some(_), None) => None,
     };
     let hooks = match top.get("hooks") {
         None => Some(Hooks {
@@ -942,7 +943,7 @@ fn read_command(f: &mut Fields, v: &Value, path: &str, shell: bool) -> Option<Co
     }
 }
 
-fn read_checks(f: &mut Fields, v: &Value) -> Option<Vec<Check>> {
+fn read_checks(f: &mut Fields, v: &Value, cluster: &Cluster) -> Option<Vec<Check>> {
     let items = f.array(v, "checks")?;
     let mut out: Vec<Check> = Vec::new();
     let mut ok = true;
@@ -952,7 +953,7 @@ fn read_checks(f: &mut Fields, v: &Value) -> Option<Vec<Check>> {
             item,
             &path,
             &[
-                "name", "command", "shell", "interval", "timeout", "rise", "fall",
+                "name", "command", "shell", "interval", "timeout", "rise", "fall", "groups",
             ],
         ) else {
             ok = false;
@@ -1002,20 +1003,123 @@ fn read_checks(f: &mut Fields, v: &Value) -> Option<Vec<Check>> {
             None => Some(2),
             Some(fv) => f.integer(fv, &obj.child("fall"), 1, 1000).map(|n| n as u32),
         };
-        match (name, command, interval, timeout, rise, fall) {
-            (Some(name), Some(command), Some(interval), Some(timeout), Some(rise), Some(fall)) => {
-                out.push(Check {
-                    name,
-                    command,
-                    interval,
-                    timeout,
-                    rise,
-                    fall,
-                })
-            }
+        let groups = match obj.get("groups") {
+            None => Some(Vec::new()),
+            Some(gv) => read_check_groups(f, gv, &obj.child("groups"), cluster),
+        };
+        match (name, command, interval, timeout, rise, fall, groups) {
+            (
+                Some(name),
+                Some(command),
+                Some(interval),
+                Some(timeout),
+                Some(rise),
+                Some(fall),
+                Some(groups),
+            ) => out.push(Check {
+                name,
+                command,
+                interval,
+                timeout,
+                rise,
+                fall,
+                groups,
+            }),
             _ => ok = false,
         }
     }
+    ok.then_some(out)
+}
+
+/// A check's `groups`: a non-empty array of group indices (`0`) or of a
+/// group's first address (`"198.51.100.10"`), resolved to indices,
+/// ascending and without repeats.
+fn read_check_groups(
+    f: &mut Fields,
+    v: &Value,
+    path: &str,
+    cluster: &Cluster,
+) -> Option<Vec<usize>> {
+    let items = f.array(v, path)?;
+    if items.is_empty() {
+        f.error(
+            path,
+            Some(v.at),
+            "is empty; leave \"groups\" out for a check that concerns the whole node",
+        );
+        return None;
+    }
+    let count = cluster.groups.len();
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let at = index_path(path, i);
+        let group = match &item.kind {
+            Kind::Number(..) => f.integer(item, &at, 0, u32::MAX as u64).and_then(|n| {
+                let n = n as usize;
+                if n >= count {
+                    f.error(
+                        &at,
+                        Some(item.at),
+                        format!(
+                            "there is no group {n}: \"vips\" has {count} groups (0 to {})",
+                            count.saturating_sub(1)
+                        ),
+                    );
+                    return None;
+                }
+                Some(n)
+            }),
+            Kind::String(s) => match s.parse::<IpAddr>() {
+                Err(_) => {
+                    f.error(&at, Some(item.at), format!("\"{s}\" is not an IP address (a group is named by its index or its first address)"));
+                    None
+                }
+                Ok(ip) => {
+                    let found = cluster
+                        .groups
+                        .iter()
+                        .position(|g| g.addresses().next() == Some(ip));
+                    if found.is_none() {
+                        let inside = cluster
+                            .groups
+                            .iter()
+                            .position(|g| g.addresses().any(|a| a == ip));
+                        let hint = match inside {
+                            Some(g) => format!(
+                                "; it is in group {g}, whose first address is {}",
+                                cluster.groups[g].ips[0].addr()
+                            ),
+                            None => String::new(),
+                        };
+                        f.error(
+                            &at,
+                            Some(item.at),
+                            format!("{ip} is not the first address of any group in \"vips\"{hint}"),
+                        );
+                    }
+                    found
+                }
+            },
+            _ => {
+                f.error(
+                    &at,
+                    Some(item.at),
+                    format!(
+                        "a group is its index (a number) or its first address (a string), not {}",
+                        item.type_name()
+                    ),
+                );
+                None
+            }
+        };
+        match group {
+            Some(g) => out.push(g),
+            None => ok = false,
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
     ok.then_some(out)
 }
 

@@ -335,6 +335,9 @@ pub struct Check {
     pub rise: u32,
     /// Consecutive failures before a passing check counts as failing.
     pub fall: u32,
+    /// The groups (indices in this file's `vips`, ascending) a failing check
+    /// makes this node unable to serve; empty: the whole node goes inactive.
+    pub groups: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

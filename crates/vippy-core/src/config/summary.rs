@@ -145,7 +145,19 @@ pub fn summary(config: &Config, node: Option<&str>) -> String {
         config.garp.interval.as_secs_f64(),
         config.garp.rate
     );
-    let names: Vec<&str> = config.checks.iter().map(|c| c.name.as_str()).collect();
+    // A scoped check shows its groups: "db (groups 0, 2)".
+    let names: Vec<String> = config
+        .checks
+        .iter()
+        .map(|c| match c.groups.as_slice() {
+            [] => c.name.clone(),
+            [g] => format!("{} (group {g} only)", c.name),
+            groups => {
+                let list: Vec<String> = groups.iter().map(usize::to_string).collect();
+                format!("{} (groups {} only)", c.name, list.join(", "))
+            }
+        })
+        .collect();
     let _ = writeln!(
         out,
         "  checks: {}; hooks: {} up, {} down, {} change; plugins: {}",

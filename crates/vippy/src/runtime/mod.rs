@@ -7,6 +7,7 @@
 //! stream and hooks.
 //!
 //! - `admin.rs`: administrative drains from the API.
+//! - `check_scope.rs`: a check's result as a whole-node or per-group event.
 //! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
 //! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
 //! - `links.rs`: groups this node cannot serve for its links or failed
@@ -18,6 +19,7 @@
 //! - `stopping.rs`: hooks, plugins, checks and state files at exit.
 
 mod admin;
+mod check_scope;
 mod conflicts;
 mod dataplane;
 mod link_timing;
@@ -152,14 +154,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let mut checks = HealthChecks::spawn(config.checks.clone(), check_tx, stop.clone());
     // A check that has not passed yet counts as failing: no VIP is taken
     // before the service is known good.
-    for check in &config.checks {
-        node.handle_local(
-            started,
-            LocalEvent::Health {
-                check: check.name.clone(),
-                ok: false,
-            },
-        );
+    let mut check_scopes = check_scope::CheckScopes::default();
+    for event in check_scopes.start(&config.checks, &config.cluster, &node.cluster().clone()) {
+        node.handle_local(started, event);
     }
     let mut plugins = Plugins::spawn(
         plugin_commands(&config, &options),
@@ -192,6 +189,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         metrics_tcp,
         stop: stop.clone(),
         conflicts: conflicts::Conflicts::default(),
+        check_scopes,
     };
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
@@ -269,13 +267,14 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
             Some(result) = check_rx.recv() => {
                 // Queued before a reload removed its check: the check is
                 // gone, and its reason with it; this must not bring it back.
-                if !loop_state.config.checks.iter().any(|c| c.name == result.name) {
+                let Some(check) = loop_state.config.checks.iter().find(|c| c.name == result.name) else {
                     continue;
-                }
+                };
                 info!(node = %options.node, check = %result.name, "check {}: {} ({})", result.name, if result.ok { "passing" } else { "FAILING" }, result.detail);
                 metrics.set_check_up(&result.name, result.ok);
                 reporter.check(&result);
-                node.handle_local(Instant::now(), LocalEvent::Health { check: result.name, ok: result.ok });
+                let event = loop_state.check_scopes.result(check, result.ok, &loop_state.config.cluster, &node.cluster().clone());
+                node.handle_local(Instant::now(), event);
             }
             Some(request) = admin_rx.recv() => {
                 let answer = match request.kind {
@@ -498,6 +497,8 @@ struct LoopState {
     stop: CancellationToken,
     /// Foreign hosts seen answering for VIPs held here.
     conflicts: conflicts::Conflicts,
+    /// What each check last said, to restate it when a reload rescopes it.
+    check_scopes: check_scope::CheckScopes,
 }
 
 /// The task serving the management socket, and the token that stops it (a
@@ -811,32 +812,11 @@ impl LoopState {
                 ApiTask::spawn(socket, self.api_state.clone(), &self.stop),
             )
         });
-        if config.checks != self.config.checks {
+        let checks_changed = config.checks != self.config.checks;
+        if checks_changed {
             // Unchanged checks keep running and keep their state; a new one
             // counts as failing until it passes, as at start.
             checks.reconfigure(config.checks.clone());
-            for check in &config.checks {
-                if !self.config.checks.iter().any(|c| c.name == check.name) {
-                    node.handle_local(
-                        Instant::now(),
-                        LocalEvent::Health {
-                            check: check.name.clone(),
-                            ok: false,
-                        },
-                    );
-                }
-            }
-            for check in &self.config.checks {
-                if !config.checks.iter().any(|c| c.name == check.name) {
-                    node.handle_local(
-                        Instant::now(),
-                        LocalEvent::Health {
-                            check: check.name.clone(),
-                            ok: true,
-                        },
-                    );
-                }
-            }
             reporter
                 .metrics
                 .retain_checks(config.checks.iter().map(|c| c.name.as_str()));
@@ -861,6 +841,19 @@ impl LoopState {
                 secrets,
             },
         );
+        if checks_changed {
+            // After the reload: a scoped check names its groups in the new
+            // file, which the core knows from now on.
+            let in_force = node.cluster().clone();
+            let events = self.check_scopes.reload(
+                (&self.config.checks, &self.config.cluster),
+                (&config.checks, &config.cluster),
+                &in_force,
+            );
+            for event in events {
+                node.handle_local(Instant::now(), event);
+            }
+        }
         if let Some(old) = old_api {
             // Cancelled without an await before the caller answers: the old
             // task sees it when the loop next yields, after the reply to a
