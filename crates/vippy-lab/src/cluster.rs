@@ -55,6 +55,11 @@ impl ClusterSpec {
         }
     }
 
+    /// The cluster's secret in `lab` (the attack bench signs with it).
+    pub fn secret(lab: &Lab) -> String {
+        format!("lab-secret-{}", lab.prefix())
+    }
+
     /// The config text for `node` (index), at `version` with `groups`.
     pub fn config_text(
         &self,
@@ -92,9 +97,9 @@ impl ClusterSpec {
         let socket = lab.dir().join(format!("node{}.sock", node + 1));
         let node_extra = self.node_extra.get(node).map_or("", String::as_str);
         format!(
-            "// written by vippy-lab for node{n}\n{{\n  chat: '{chat}',\n  secret: 'lab-secret-{prefix}',\n  version: {version},\n  vips: [\n{vips}  ],\n  nodes: [{nodes}],\n  interval: {interval},\n  stale: {stale},\n  mature: {mature},\n  management: '{socket}',\n  garp: {{ count: 2, interval: 0.5 }},\n{peers}{extra}{node_extra}\n}}\n",
+            "// written by vippy-lab for node{n}\n{{\n  chat: '{chat}',\n  secret: '{secret}',\n  version: {version},\n  vips: [\n{vips}  ],\n  nodes: [{nodes}],\n  interval: {interval},\n  stale: {stale},\n  mature: {mature},\n  management: '{socket}',\n  garp: {{ count: 2, interval: 0.5 }},\n{peers}{extra}{node_extra}\n}}\n",
             n = node + 1,
-            prefix = lab.prefix(),
+            secret = Self::secret(lab),
             nodes = nodes.join(", "),
             interval = self.interval,
             stale = self.stale,
@@ -240,6 +245,11 @@ impl Cluster {
 
     pub fn daemon(&mut self, i: usize) -> Option<&mut LabProcess> {
         self.daemons[i].as_mut()
+    }
+
+    /// The pid of node `i`'s daemon, if it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.daemons[i].as_ref().map(LabProcess::pid)
     }
 
     pub fn signal(&self, i: usize, signal: Signal) -> Result<()> {

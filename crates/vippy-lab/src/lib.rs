@@ -13,8 +13,14 @@
 //! - `keepalived.rs`: the same failover bench on keepalived (VRRP), for comparison
 //! - `cluster.rs`: [`Cluster`]: real vippyd daemons in the lab, and what they hold
 //! - `command.rs`: running `ip` and `nft` with useful errors
+//! - `attack.rs`: the attacker: capture the chat, forge, replay, tamper, flood
+//! - `witness.rs`: what the attack bench reads from outside the daemons
+//! - `bench_attack.rs`: `vippy-lab bench attack`, its table
+//! - `plot.rs`: the attack bench's ownership plot (SVG)
 
+pub mod attack;
 pub mod bench;
+pub mod bench_attack;
 mod cluster;
 mod command;
 pub mod demo;
@@ -22,9 +28,11 @@ mod fault;
 pub mod keepalived;
 mod lab;
 mod netns;
+mod plot;
 mod probe;
 mod process;
 mod sweep;
+pub mod witness;
 
 pub use cluster::{Binaries, Cluster, ClusterSpec};
 pub use fault::NFT_TABLE;

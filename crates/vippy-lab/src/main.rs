@@ -1,11 +1,12 @@
 //! `vippy-lab`: the lab's command line. `demo` runs the namespace demo
-//! cluster; `sweep` removes what dead lab runs left behind.
+//! cluster; `bench` measures failover, `bench attack` a hostile network;
+//! `sweep` removes what dead lab runs left behind.
 
 use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +27,24 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        (Some("bench"), [sub, rest @ ..]) if sub == "attack" && rest.len() <= 2 => {
+            let per_kind = match rest.first().map(|n| n.parse::<usize>()) {
+                None => 50_000,
+                Some(Ok(n)) if n > 0 => n,
+                Some(_) => {
+                    eprintln!("PER_KIND is a count of datagrams, at least 1\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            let svg = rest.get(1).map_or("docs/bench-attack.svg", String::as_str);
+            match vippy_lab::bench_attack::bench(per_kind, std::path::Path::new(svg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("bench attack failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         (Some("bench"), rest) if matches!(rest.len(), 0 | 1 | 3) => {
             let rounds = rest.first().and_then(|r| r.parse().ok()).unwrap_or(10);
             let timing = match rest {

@@ -379,12 +379,19 @@ impl Node {
             _ => (self.twin.is_some_and(|t| t.mature), false),
         };
         let known = self.twin.is_some_and(|t| t.incarnation == incarnation);
+        // A twin heard within the last interval: the periodic heartbeat,
+        // due within one, carries the echo. Telling at once every time
+        // would let datagrams of two old runs, replayed in turn, draw one
+        // heartbeat each to the whole cluster.
+        let heard_lately = self
+            .twin
+            .is_some_and(|t| now < t.last_heard + self.config.interval);
         self.twin = Some(super::Twin {
             incarnation,
             last_heard: now,
             mature,
         });
-        if !known {
+        if !known && !heard_lately {
             self.dirty = true; // tell it at once that we hear it
         }
         if proof {

@@ -1,0 +1,87 @@
+//! A hostile network, on real daemons: the short form of `vippy-lab bench
+//! attack` (docs/BENCHMARKS.md). An attacker on the chat LAN listens, then
+//! sends 5 000 datagrams of each hostile kind (random, wrong key, replayed,
+//! tampered, truncated, oversized, valid secret with an unknown name, valid
+//! secret with a stale incarnation). Paced so that no socket buffer
+//! overflows, which makes the count exact: every datagram that reached a
+//! node is rejected by it (its Prometheus counters say so), or names that
+//! node itself; no VIP moves (`ip monitor address` in the node namespaces);
+//! no member is judged stale; and a flood does not make the nodes talk
+//! more.
+
+mod lab_support;
+
+use std::time::Duration;
+
+use lab_support::{root, started};
+use vippy_lab::ClusterSpec;
+use vippy_lab::attack::Kind;
+use vippy_lab::bench_attack::{AttackOptions, attack, table};
+
+#[test]
+fn a_flood_of_hostile_datagrams_is_rejected_and_moves_nothing() {
+    if !root() {
+        return;
+    }
+    let mut spec = ClusterSpec::ipv4(3, 6);
+    spec.attacker = true;
+    let cluster = started(spec);
+    let options = AttackOptions {
+        per_kind: 5_000,
+        rate: Some(5_000),
+        seed: 7,
+        pause: Duration::from_millis(500),
+    };
+    let report = attack(&cluster, options).expect("the flood runs");
+    let shown = table(&report);
+    println!("{shown}");
+    for o in &report.outcomes {
+        let name = o.kind.name();
+        assert_eq!(
+            o.socket_drops.iter().sum::<u64>(),
+            0,
+            "{name}: a socket buffer overflowed, so the count is not exact\n{shown}"
+        );
+        assert!(
+            o.reached.iter().all(|r| *r == o.sent as u64),
+            "{name}: every datagram reached every node\n{shown}"
+        );
+        assert_eq!(o.accepted_total(), 0, "{name}: accepted\n{shown}");
+        assert!(
+            o.ownership_changes.is_empty(),
+            "{name}: VIPs moved: {:?}\n{shown}\n{}",
+            o.ownership_changes,
+            cluster.logs_tail()
+        );
+        assert_eq!(
+            o.stale_peers, 0,
+            "{name}: a member was judged stale\n{shown}"
+        );
+        // About 5 a second from each node (interval 0.2 s), and a few more
+        // for what changes; one a datagram would be thousands.
+        let seconds = (o.window.1 - o.window.0).as_secs_f64() + options.pause.as_secs_f64();
+        let baseline = 3.0 * seconds / cluster.spec.interval;
+        assert!(
+            (o.heartbeats_sent as f64) < 2.0 * baseline + 10.0,
+            "{name}: {} heartbeats sent in {seconds:.1} s\n{shown}",
+            o.heartbeats_sent
+        );
+    }
+    // The kinds land where they should: an unknown name as such, a stale
+    // incarnation as a replay, a wrong key as a failed MAC.
+    let by_kind = |k: Kind| report.outcomes.iter().find(|o| o.kind == k).unwrap();
+    assert_eq!(
+        by_kind(Kind::UnknownNode).rejected.get("unknown_node"),
+        Some(&15_000)
+    );
+    assert_eq!(by_kind(Kind::WrongKey).rejected.get("auth"), Some(&15_000));
+    assert_eq!(
+        by_kind(Kind::StaleIncarnation).rejected.get("replay"),
+        Some(&10_000)
+    );
+    assert_eq!(
+        by_kind(Kind::Oversized).rejected.get("malformed"),
+        Some(&15_000)
+    );
+    assert_eq!(report.before, report.after, "holders before and after");
+}
