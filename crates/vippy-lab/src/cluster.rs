@@ -238,6 +238,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// The process id of node `i`'s daemon, if it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.daemons[i].as_ref().map(LabProcess::pid)
+    }
+
     pub fn daemon(&mut self, i: usize) -> Option<&mut LabProcess> {
         self.daemons[i].as_mut()
     }
