@@ -243,13 +243,13 @@ impl Cluster {
         Ok(())
     }
 
-    pub fn daemon(&mut self, i: usize) -> Option<&mut LabProcess> {
-        self.daemons[i].as_mut()
-    }
-
-    /// The pid of node `i`'s daemon, if it runs.
+    /// The process id of node `i`'s daemon, if it runs.
     pub fn pid(&self, i: usize) -> Option<u32> {
         self.daemons[i].as_ref().map(LabProcess::pid)
+    }
+
+    pub fn daemon(&mut self, i: usize) -> Option<&mut LabProcess> {
+        self.daemons[i].as_mut()
     }
 
     pub fn signal(&self, i: usize, signal: Signal) -> Result<()> {

@@ -11,6 +11,8 @@
 //! - `probe.rs`: addresses, neighbours and ping as `ip`/`ping` see them
 //! - `sweep.rs`: removing leftovers of dead runs
 //! - `keepalived.rs`: the same failover bench on keepalived (VRRP), for comparison
+//! - `bench_scale.rs`: thousands of VIPs: cold start, re-homing, idle cost
+//! - `monitor.rs`: address changes as netlink events (`ip -ts monitor`)
 //! - `cluster.rs`: [`Cluster`]: real vippyd daemons in the lab, and what they hold
 //! - `command.rs`: running `ip` and `nft` with useful errors
 //! - `attack.rs`: the attacker: capture the chat, forge, replay, tamper, flood
@@ -21,12 +23,14 @@
 pub mod attack;
 pub mod bench;
 pub mod bench_attack;
+pub mod bench_scale;
 mod cluster;
 mod command;
 pub mod demo;
 mod fault;
 pub mod keepalived;
 mod lab;
+mod monitor;
 mod netns;
 mod plot;
 mod probe;
@@ -37,6 +41,7 @@ pub mod witness;
 pub use cluster::{Binaries, Cluster, ClusterSpec};
 pub use fault::NFT_TABLE;
 pub use lab::{BRIDGE, HOST_IFNAME, Lab, LabHost, LabSpec, MAX_NODES, format_mac, parse_mac};
+pub use monitor::{AddressEvent, AddressMonitor};
 pub use netns::{NETNS_DIR, in_netns, netns_exists, netns_list, netns_path};
 pub use probe::{parse_addresses, parse_neighbour};
 pub use process::{LabProcess, Signal, become_subreaper, process_ended};

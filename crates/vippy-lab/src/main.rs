@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +45,25 @@ fn main() -> ExitCode {
                 }
             }
         }
+        (Some("bench"), [scale, rest @ ..]) if scale == "scale" => match scale_spec(rest) {
+            Some(spec) => {
+                let svg = std::env::var("VIPPY_BENCH_SVG")
+                    .unwrap_or_else(|_| format!("bench-scale-{}x{}.svg", spec.nodes, spec.groups));
+                match vippy_lab::bench_scale::bench_scale(&spec, std::path::Path::new(&svg)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("bench scale failed: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            None => {
+                eprintln!(
+                    "NODES (2..=100) and GROUPS are counts; INTERVAL, STALE and MATURE seconds\n{USAGE}"
+                );
+                ExitCode::from(2)
+            }
+        },
         (Some("bench"), rest) if matches!(rest.len(), 0 | 1 | 3) => {
             let rounds = rest.first().and_then(|r| r.parse().ok()).unwrap_or(10);
             let timing = match rest {
@@ -104,4 +123,28 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `NODES GROUPS [INTERVAL STALE [MATURE]]`; defaults 0.1, 0.3, 0.5.
+fn scale_spec(args: &[String]) -> Option<vippy_lab::bench_scale::ScaleSpec> {
+    let num = |i: usize, default: f64| -> Option<f64> {
+        args.get(i)
+            .map_or(Some(default), |a| a.parse().ok().filter(|v: &f64| *v > 0.0))
+    };
+    let (nodes, groups): (usize, usize) = (args.first()?.parse().ok()?, args.get(1)?.parse().ok()?);
+    if args.len() > 5
+        || args.len() == 3
+        || !(2..=vippy_lab::MAX_NODES).contains(&nodes)
+        || groups == 0
+    {
+        return None;
+    }
+    Some(vippy_lab::bench_scale::ScaleSpec {
+        nodes,
+        groups,
+        interval: num(2, 0.1)?,
+        stale: num(3, 0.3)?,
+        mature: num(4, 0.5)?,
+        limit: std::time::Duration::from_secs(60),
+    })
 }

@@ -79,7 +79,7 @@ impl MetricsListener {
 }
 
 async fn metrics(State(api): State<ApiState>) -> Response {
-    routes::metrics_response(&api)
+    routes::metrics_response(&api).await
 }
 
 async fn only_metrics(method: Method) -> Response {

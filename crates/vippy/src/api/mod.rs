@@ -2,8 +2,8 @@
 //! so `curl --unix-socket /var/run/vippy.socket http://localhost/status`
 //! works. Endpoints are described in docs/API.md.
 //!
-//! Handlers never reach into the runtime's loop: they read the latest
-//! [`Status`] from a `watch` channel, metrics from atomics, subscribe to the
+//! Handlers never reach into the runtime's loop: they ask for a fresh
+//! [`Status`] (a `Notify`) and read it from a `watch` channel, metrics from atomics, subscribe to the
 //! event `broadcast`, and send admin requests over an `mpsc` whose answer
 //! comes back on a oneshot. A slow or stuck client can therefore never hold
 //! the runtime up.
@@ -22,7 +22,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 pub use metrics_tcp::MetricsListener;
 pub use socket::{ApiSocket, MAX_CONNECTIONS, SocketFile};
@@ -33,8 +33,12 @@ use crate::status::{Event, Status};
 /// What the API shares with the runtime.
 #[derive(Debug, Clone)]
 pub struct ApiState {
-    /// The runtime publishes a fresh snapshot on every change.
+    /// The runtime publishes a snapshot when the core reports a change,
+    /// and a fresh one when a handler asks through `refresh`.
     pub status: watch::Receiver<Status>,
+    /// Set by the runtime: asks it for a fresh snapshot (see
+    /// [`ApiState::fresh_status`]); without it the latest one is served.
+    pub refresh: Option<Arc<Notify>>,
     pub metrics: Arc<Metrics>,
     /// Admin requests for the runtime, each with a oneshot for its answer.
     pub admin: mpsc::Sender<AdminRequest>,
@@ -53,12 +57,38 @@ impl ApiState {
     ) -> ApiState {
         ApiState {
             status,
+            refresh: None,
             metrics,
             admin,
             events,
         }
     }
+
+    /// Serve snapshots made when asked: [`ApiState::fresh_status`] wakes
+    /// `refresh`, which the runtime answers by publishing one.
+    pub fn with_refresh(mut self, refresh: Arc<Notify>) -> ApiState {
+        self.refresh = Some(refresh);
+        self
+    }
+
+    /// A snapshot made after this call: the runtime builds status when it
+    /// is asked for (and when a change is published), not on every input,
+    /// which at thousands of groups would cost the loop more than its
+    /// work. If the runtime does not answer within [`FRESH_WAIT`] (it is
+    /// busy, or stopping) the latest snapshot is served.
+    pub async fn fresh_status(&self) -> Status {
+        if let Some(refresh) = &self.refresh {
+            let mut rx = self.status.clone();
+            rx.mark_unchanged();
+            refresh.notify_one();
+            let _ = tokio::time::timeout(FRESH_WAIT, rx.changed()).await;
+        }
+        self.status.borrow().clone()
+    }
 }
+
+/// How long a handler waits for the runtime's fresh status snapshot.
+pub const FRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// An operator's request, for the runtime to carry out.
 #[derive(Debug)]

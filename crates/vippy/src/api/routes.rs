@@ -90,7 +90,7 @@ fn json_response(code: StatusCode, mut body: Vec<u8>) -> Response {
 async fn status(State(s): State<Shared>) -> Response {
     // Clone under the watch's read lock, serialise after releasing it, so
     // the runtime's next publish never waits on a client.
-    let snapshot = s.api.status.borrow().clone();
+    let snapshot = s.api.fresh_status().await;
     match serde_json::to_vec(&snapshot) {
         Ok(body) => json_response(StatusCode::OK, body),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("status: {e}")),
@@ -98,13 +98,12 @@ async fn status(State(s): State<Shared>) -> Response {
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {
-    metrics_response(&s.api)
+    metrics_response(&s.api).await
 }
 
 /// `GET /metrics`, on the unix socket and on the optional TCP listener.
-pub(super) fn metrics_response(api: &ApiState) -> Response {
-    // Cloned under the watch's read lock, rendered after releasing it.
-    let snapshot = api.status.borrow().clone();
+pub(super) async fn metrics_response(api: &ApiState) -> Response {
+    let snapshot = api.fresh_status().await;
     (
         [(
             header::CONTENT_TYPE,
@@ -255,7 +254,7 @@ async fn move_group(State(s): State<Shared>, request: Request) -> Response {
         Ok(parsed) => parsed,
         Err(response) => return response,
     };
-    let snapshot = s.api.status.borrow().clone();
+    let snapshot = s.api.fresh_status().await;
     match move_kind(parsed, &snapshot) {
         Ok(kind) => admin(&s, kind).await,
         Err((code, message)) => error(code, message),

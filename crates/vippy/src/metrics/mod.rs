@@ -129,6 +129,7 @@ pub struct Metrics {
     stranger_datagrams: Counter,
     older_secret_datagrams: Counter,
     loop_lags: Counter,
+    loop_lag_seconds: Histogram,
     last_loop_lag_seconds: F64Gauge,
     /// Copied from the log queue's count at each read.
     log_dropped: Counter,
@@ -162,6 +163,8 @@ impl Default for Metrics {
             stranger_datagrams: Counter::default(),
             older_secret_datagrams: Counter::default(),
             loop_lags: Counter::default(),
+            // 1 ms … about 16 s: how late the loop's timers fire.
+            loop_lag_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             last_loop_lag_seconds: F64Gauge::default(),
             log_dropped: Counter::default(),
             address_conflicts: Family::default(),
@@ -260,6 +263,11 @@ impl Metrics {
             &self.older_secret_datagrams,
             counters.older_secret_datagrams,
         );
+    }
+
+    /// A timer of the core loop fired `late` after its deadline.
+    pub fn loop_lag(&self, late: Duration) {
+        self.loop_lag_seconds.observe(late.as_secs_f64());
     }
 
     /// The core loop was away (paused, starved) for `away`.
@@ -441,6 +449,12 @@ impl Metrics {
             "Times the core loop was away longer than one interval plus a quarter of stale",
             self.loop_lags.clone(),
         );
+        r.register_with_unit(
+            "vippy_loop_lag",
+            "How late the core loop's timers fired after their deadline",
+            Unit::Seconds,
+            self.loop_lag_seconds.clone(),
+        );
         r.register(
             "vippy_log_dropped",
             "Log lines dropped because the log sink (console, syslog, journald) did not keep up",
@@ -509,6 +523,7 @@ mod tests {
         m.announcements_sent(Announcement::ArpReply, 7);
         m.set_last_failover(Duration::from_millis(250));
         m.takeover(Duration::from_millis(300));
+        m.loop_lag(Duration::from_millis(3));
         m.set_check_up("ht\"tp", true);
         m.set_active(true);
         m.address_conflict("198.51.100.100".parse().unwrap());
@@ -525,6 +540,7 @@ mod tests {
             "vippy_groups_held",
             "vippy_last_failover_seconds",
             "vippy_takeover_seconds",
+            "vippy_loop_lag_seconds",
             "vippy_peers",
             "vippy_check_up",
             "vippy_hook_failures",
@@ -541,6 +557,11 @@ mod tests {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name}\n{text}");
         }
         assert!(text.contains("vippy_heartbeats_sent_total 2\n"), "{text}");
+        assert!(text.contains("vippy_loop_lag_seconds_count 1\n"), "{text}");
+        assert!(
+            text.contains("vippy_loop_lag_seconds_bucket{le=\"0.004\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("vippy_datagrams_rejected_total{reason=\"unknown_node\"} 1\n"));
         assert!(text.contains("vippy_datagrams_rejected_total{reason=\"auth\"} 0\n"));
         assert!(text.contains("vippy_ownership_transitions_total{direction=\"release\"} 1\n"));

@@ -137,12 +137,14 @@ impl Netlink {
 
     /// Every address of every interface (multicast and anycast ones aside).
     pub async fn addresses(&self) -> Result<Vec<Address>, NetError> {
-        let names: HashMap<u32, String> = self
-            .links()
-            .await?
-            .into_iter()
-            .map(|l| (l.index, l.name))
-            .collect();
+        let links = self.links().await?;
+        self.addresses_on(&links).await
+    }
+
+    /// Like [`Netlink::addresses`], naming interfaces from `links` (a dump
+    /// the caller already has) instead of dumping them again.
+    pub async fn addresses_on(&self, links: &[Link]) -> Result<Vec<Address>, NetError> {
+        let names: HashMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
         let messages: Vec<AddressMessage> = self
             .handle
             .address()
@@ -155,7 +157,7 @@ impl Netlink {
             .iter()
             .filter_map(parse_address)
             .map(|mut a| {
-                a.ifname = names.get(&a.ifindex).cloned();
+                a.ifname = names.get(&a.ifindex).map(|n| n.to_string());
                 a
             })
             .collect())

@@ -4,9 +4,10 @@
 //! link-layer sockets with tokio integration for both uses.
 
 use std::io::Read as _;
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
+use socket2::{Domain, SockAddr, SockAddrStorage, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -22,7 +23,11 @@ pub(crate) const ETH_P_IPV6: u16 = 0x86dd;
 /// that made it.
 #[derive(Debug)]
 pub struct PacketSocket {
-    socket: Socket,
+    /// Taken only by `Drop`.
+    socket: ManuallyDrop<Socket>,
+    /// Closing a socket that listens waits for an RCU grace period in the
+    /// kernel (tens of ms on a busy host): it is closed off this thread.
+    listening: bool,
     ifindex: u32,
 }
 
@@ -32,22 +37,30 @@ impl PacketSocket {
         let what = format!("opening a packet socket for interface {ifindex}");
         let socket = Socket::new(Domain::PACKET, Type::RAW, None).map_err(NetError::io(&what))?;
         socket.set_nonblocking(true).map_err(NetError::io(&what))?;
-        Ok(PacketSocket { socket, ifindex })
+        Ok(PacketSocket {
+            socket: ManuallyDrop::new(socket),
+            listening: false,
+            ifindex,
+        })
     }
 
     /// A socket that also receives every `protocol` frame on `ifindex`
     /// (both directions: this host's own frames come back too).
     pub fn listener(ifindex: u32, protocol: u16) -> Result<PacketSocket, NetError> {
         let what = format!("opening a listening packet socket for interface {ifindex}");
-        // The protocol of a packet socket is in network byte order.
-        let wire = Protocol::from(i32::from(protocol.to_be()));
-        let socket =
-            Socket::new(Domain::PACKET, Type::RAW, Some(wire)).map_err(NetError::io(&what))?;
+        // Made without a protocol and bound with it: one made with it is
+        // hooked on every interface at once, and bind unhooks it again,
+        // which waits for an RCU grace period (tens of ms on a busy host).
+        let socket = Socket::new(Domain::PACKET, Type::RAW, None).map_err(NetError::io(&what))?;
         socket.set_nonblocking(true).map_err(NetError::io(&what))?;
         socket
             .bind(&link_address(ifindex, protocol, [0; 6]))
             .map_err(NetError::io(&what))?;
-        Ok(PacketSocket { socket, ifindex })
+        Ok(PacketSocket {
+            socket: ManuallyDrop::new(socket),
+            listening: true,
+            ifindex,
+        })
     }
 
     pub fn ifindex(&self) -> u32 {
@@ -113,7 +126,7 @@ impl Receiver {
                 "receiving on interface {}",
                 self.socket().ifindex
             )))?;
-            match guard.try_io(|inner| (&inner.get_ref().socket).read(buf)) {
+            match guard.try_io(|inner| (&*inner.get_ref().socket).read(buf)) {
                 Ok(result) => {
                     return result.map_err(NetError::io(format!(
                         "receiving on interface {}",
@@ -122,6 +135,19 @@ impl Receiver {
                 }
                 Err(_would_block) => continue,
             }
+        }
+    }
+}
+
+impl Drop for PacketSocket {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and never used after.
+        let socket = unsafe { ManuallyDrop::take(&mut self.socket) };
+        if self.listening {
+            // The data plane and the core loop share one thread: a close
+            // that waits for the kernel must not hold them (docs/BENCHMARKS.md,
+            // "Thousands of VIPs on real daemons").
+            std::thread::spawn(move || drop(socket));
         }
     }
 }

@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -101,6 +102,83 @@ type Repeat = (Instant, usize, Vec<IpNet>, u32);
 
 /// How often the kernel is compared with the desired state.
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+/// The most commands applied on one dump of the kernel.
+const BATCH_MAX: usize = 16_384;
+/// Netlink requests in flight at once: the kernel answers them in order,
+/// so the data plane waits for one round trip per batch, not per address.
+const IN_FLIGHT: usize = 256;
+
+/// One dump of the kernel's addresses and links, kept up to date with
+/// what a batch adds and removes, so a batch of thousands of commands
+/// reads the kernel once (docs/ARCHITECTURE.md, "The data plane").
+struct Kernel {
+    addresses: Vec<Address>,
+    /// The addresses that are not VIPs: the connected subnets.
+    own: Vec<Address>,
+    links: Vec<Link>,
+    /// Positions in `addresses` by IP.
+    by_ip: HashMap<IpAddr, Vec<usize>>,
+}
+
+impl Kernel {
+    fn new(addresses: Vec<Address>, links: Vec<Link>) -> Kernel {
+        let own = addresses.iter().filter(|a| !a.vip).cloned().collect();
+        let mut kernel = Kernel {
+            addresses,
+            own,
+            links,
+            by_ip: HashMap::new(),
+        };
+        kernel.index();
+        kernel
+    }
+
+    fn index(&mut self) {
+        self.by_ip.clear();
+        for (i, a) in self.addresses.iter().enumerate() {
+            self.by_ip.entry(a.net.addr()).or_default().push(i);
+        }
+    }
+
+    /// Every address with this IP, whatever its prefix or interface.
+    fn with_ip(&self, ip: IpAddr) -> impl Iterator<Item = &Address> {
+        self.by_ip
+            .get(&ip)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.addresses[*i])
+    }
+
+    fn added(&mut self, ifindex: u32, ifname: &str, net: IpNet) {
+        if self
+            .with_ip(net.addr())
+            .any(|a| a.ifindex == ifindex && a.net == net)
+        {
+            return;
+        }
+        self.by_ip
+            .entry(net.addr())
+            .or_default()
+            .push(self.addresses.len());
+        self.addresses.push(Address {
+            ifindex,
+            ifname: Some(ifname.to_string()),
+            net,
+            vip: true,
+            secondary: false,
+        });
+    }
+
+    fn removed(&mut self, gone: &[Address]) {
+        if gone.is_empty() {
+            return;
+        }
+        let gone: BTreeSet<(u32, IpNet)> = gone.iter().map(|a| (a.ifindex, a.net)).collect();
+        self.addresses
+            .retain(|a| !gone.contains(&(a.ifindex, a.net)));
+        self.index();
+    }
+}
 
 pub struct DataPlane {
     netlink: Netlink,
@@ -181,7 +259,18 @@ impl DataPlane {
             }
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(command) => self.apply(command).await,
+                    Some(command) => {
+                        // Whatever else is queued goes in the same batch:
+                        // one decision can plumb thousands of groups.
+                        let mut batch = vec![command];
+                        while batch.len() < BATCH_MAX {
+                            match commands.try_recv() {
+                                Ok(command) => batch.push(command),
+                                Err(_) => break,
+                            }
+                        }
+                        self.apply_batch(batch).await;
+                    }
                     None => return,
                 },
                 _ = tokio::time::sleep_until(wake) => self.timers().await,
@@ -197,6 +286,8 @@ impl DataPlane {
 
     async fn timers(&mut self) {
         let now = Instant::now();
+        // Every repeat that is due goes out in one round.
+        let mut due: Vec<IpNet> = Vec::new();
         while let Some(Reverse((at, ..))) = self.repeats.peek() {
             if *at > now {
                 break;
@@ -210,7 +301,7 @@ impl DataPlane {
                 .filter(|ip| self.desired.contains_key(&ip.addr()))
                 .collect();
             if !still.is_empty() {
-                self.announce_once(&still, &[]).await;
+                due.extend_from_slice(&still);
                 if remaining > 1 {
                     self.repeats.push(Reverse((
                         now + self.config.garp.interval,
@@ -221,12 +312,15 @@ impl DataPlane {
                 }
             }
         }
-        if let Some(at) = self.next_refresh
-            && at <= now
-        {
-            let held: Vec<IpNet> = self.desired.values().map(|(net, _)| *net).collect();
-            self.announce_once(&held, &[]).await;
+        let refresh = self.next_refresh.is_some_and(|at| at <= now);
+        if refresh {
+            due = self.desired.values().map(|(net, _)| *net).collect();
             self.next_refresh = self.config.garp.refresh.map(|r| now + r);
+        }
+        if !due.is_empty()
+            && let Ok(mut kernel) = self.kernel().await
+        {
+            self.announce_once(&due, &[], &mut kernel).await;
         }
         if self.next_reconcile <= now {
             self.follow_links().await;
@@ -235,7 +329,7 @@ impl DataPlane {
         }
         if self.next_neighbour_scan <= now {
             self.next_neighbour_scan = now + self.config.arp_cache;
-            let snapshot = self.snapshot().await;
+            let kernel = self.kernel().await;
             if let Ok(list) = self.netlink.neighbours().await {
                 let mut shared: Vec<wire::Neighbour> = list
                     .into_iter()
@@ -244,145 +338,270 @@ impl DataPlane {
                         mac: n.mac,
                     })
                     .collect();
-                if let Ok((addresses, links)) = &snapshot {
-                    shared.extend(self.own_entries(addresses, links));
+                if let Ok(kernel) = &kernel {
+                    shared.extend(self.own_entries(&kernel.own, &kernel.links));
                 }
                 self.report(Report::Neighbours(shared));
             }
             // Every arp-cache, held VIPs are probed for hosts answering
             // for them besides this one.
-            if let Ok((addresses, links)) = &snapshot {
+            if let Ok(kernel) = &kernel {
                 let held: Vec<IpNet> = self.desired.values().map(|(net, _)| *net).collect();
-                self.probe(&held, addresses, links, true);
+                self.probe(&held, kernel, true);
             }
         }
     }
 
-    async fn apply(&mut self, command: Command) {
-        match command {
-            Command::Plumb { group, ips } => {
-                for ip in &ips {
-                    self.desired.insert(ip.addr(), (*ip, Some(group)));
+    /// Applies a batch of commands in order, on one dump of the kernel's
+    /// addresses and links (kept up to date with what the batch changes),
+    /// with the netlink requests of consecutive plumbs or removals in
+    /// flight together. A batch that plumbed or removed is checked against
+    /// a fresh dump by the reconcile that follows it.
+    async fn apply_batch(&mut self, batch: Vec<Command>) {
+        let mut kernel: Option<Result<Kernel, NetError>> = None;
+        let mut changed = false;
+        let mut commands = batch.into_iter().peekable();
+        while let Some(command) = commands.next() {
+            match command {
+                Command::Plumb { group, ips } => {
+                    // The core queues plumb, announce, plumb, announce…:
+                    // the run's plumbs go first, all in flight together,
+                    // then its announcements in one round (each still after
+                    // its own plumb).
+                    let mut items = vec![(Some(group), ips)];
+                    let mut announces = Vec::new();
+                    while let Some(Command::Plumb { .. } | Command::Announce { .. }) =
+                        commands.peek()
+                    {
+                        match commands.next() {
+                            Some(Command::Plumb { group, ips }) => items.push((Some(group), ips)),
+                            Some(announce) => announces.push(announce),
+                            None => break,
+                        }
+                    }
+                    for (group, ips) in &items {
+                        for ip in ips {
+                            self.desired.insert(ip.addr(), (*ip, *group));
+                        }
+                    }
+                    changed = true;
+                    match self.cached(&mut kernel).await {
+                        Ok(k) => self.plumb(items, k, false).await,
+                        Err(e) => self.plumb_failed(&items, &e.to_string()),
+                    }
+                    if !announces.is_empty() {
+                        self.announce_batch(announces, &mut kernel).await;
+                    }
                 }
-                self.plumb(Some(group), &ips, false).await;
-            }
-            Command::Unplumb { group, ips } => {
-                for ip in &ips {
-                    self.desired.remove(&ip.addr());
-                    self.never_up.remove(&ip.addr());
+                Command::Unplumb { group, ips } => {
+                    let mut items = vec![(group, ips)];
+                    while let Some(Command::Unplumb { .. }) = commands.peek() {
+                        if let Some(Command::Unplumb { group, ips }) = commands.next() {
+                            items.push((group, ips));
+                        }
+                    }
+                    for (_, ips) in &items {
+                        for ip in ips {
+                            self.desired.remove(&ip.addr());
+                            self.never_up.remove(&ip.addr());
+                        }
+                    }
+                    changed = true;
+                    match self.cached(&mut kernel).await {
+                        Ok(k) => self.unplumb(&items, k).await,
+                        Err(e) => {
+                            let error = e.to_string();
+                            for ip in items.iter().flat_map(|(_, ips)| ips) {
+                                self.report(Report::UnplumbFailed {
+                                    ip: *ip,
+                                    error: error.clone(),
+                                });
+                            }
+                        }
+                    }
                 }
-                self.unplumb(group, &ips, false).await;
+                announce @ Command::Announce { .. } => {
+                    let mut announces = vec![announce];
+                    while let Some(Command::Announce { .. }) = commands.peek() {
+                        announces.extend(commands.next());
+                    }
+                    self.announce_batch(announces, &mut kernel).await;
+                }
+                Command::Configure { config, cluster } => {
+                    if config.garp.refresh != self.config.garp.refresh {
+                        self.next_refresh = config.garp.refresh.map(|r| Instant::now() + r);
+                    }
+                    self.config = config;
+                    self.cluster = cluster;
+                    self.announcers.clear(); // the pacer rate may have changed
+                }
+                Command::Flush(done) => {
+                    // The release is announced once this answers: a removal
+                    // that failed gets another try first (peers take the VIP
+                    // at once).
+                    if std::mem::take(&mut self.removal_failed) {
+                        self.reconcile().await;
+                        kernel = None; // reconcile changed the kernel
+                    }
+                    let _ = done.send(());
+                }
             }
-            Command::Announce {
+        }
+        if changed {
+            self.next_reconcile = Instant::now();
+        }
+    }
+
+    /// Announces a run of `Command::Announce` in one round, and queues
+    /// their repeats.
+    async fn announce_batch(
+        &mut self,
+        announces: Vec<Command>,
+        kernel: &mut Option<Result<Kernel, NetError>>,
+    ) {
+        let mut all = Vec::new();
+        let mut groups = Vec::new();
+        let mut neighbours = Vec::new();
+        for command in announces {
+            if let Command::Announce {
                 group,
                 ips,
                 cluster_neighbours,
-            } => {
-                self.announce_once(&ips, &cluster_neighbours).await;
-                let count = self.config.garp.count;
-                if count > 1 {
-                    let at = Instant::now() + self.config.garp.interval;
-                    self.repeats.push(Reverse((at, group, ips, count - 1)));
-                }
+            } = command
+            {
+                all.extend_from_slice(&ips);
+                groups.push((group, ips));
+                // One drain's announcements carry the same list.
+                neighbours = cluster_neighbours;
             }
-            Command::Configure { config, cluster } => {
-                if config.garp.refresh != self.config.garp.refresh {
-                    self.next_refresh = config.garp.refresh.map(|r| Instant::now() + r);
-                }
-                self.config = config;
-                self.cluster = cluster;
-                self.announcers.clear(); // the pacer rate may have changed
+        }
+        if let Ok(k) = self.cached(kernel).await {
+            self.announce_once(&all, &neighbours, k).await;
+        }
+        let count = self.config.garp.count;
+        if count > 1 {
+            let at = Instant::now() + self.config.garp.interval;
+            for (group, ips) in groups {
+                self.repeats.push(Reverse((at, group, ips, count - 1)));
             }
-            Command::Flush(done) => {
-                // The release is announced once this answers: a removal that
-                // failed gets another try first (peers take the VIP at once).
-                if std::mem::take(&mut self.removal_failed) {
-                    self.reconcile().await;
-                }
-                let _ = done.send(());
-            }
+        }
+    }
+
+    /// The batch's dump, made on first use.
+    async fn cached<'k>(
+        &self,
+        kernel: &'k mut Option<Result<Kernel, NetError>>,
+    ) -> Result<&'k mut Kernel, &'k NetError> {
+        if kernel.is_none() {
+            *kernel = Some(self.kernel().await);
+        }
+        match kernel.as_mut().expect("set above") {
+            Ok(k) => Ok(k),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn plumb_failed(&mut self, items: &[(Option<usize>, Vec<IpNet>)], error: &str) {
+        for ip in items.iter().flat_map(|(_, ips)| ips) {
+            self.report(Report::PlumbFailed {
+                ip: *ip,
+                error: error.to_string(),
+            });
         }
     }
 
     /// The interface for a VIP: the configured one, else the one whose
     /// connected subnet contains it.
-    fn interface_for(
-        &self,
-        ip: &IpNet,
-        addresses: &[Address],
-        links: &[Link],
-    ) -> Option<(u32, String)> {
+    fn interface_for(&self, ip: &IpNet, kernel: &Kernel) -> Option<(u32, String)> {
         let home = vip_interface(
             self.config.interfaces.get(&ip.addr()),
             ip.addr(),
-            addresses,
-            links,
+            &kernel.own,
+            &kernel.links,
         )?;
         Some((home.index?, home.name))
     }
 
-    async fn snapshot(&self) -> Result<(Vec<Address>, Vec<Link>), NetError> {
-        Ok((self.netlink.addresses().await?, self.netlink.links().await?))
+    /// One dump of the links and one of the addresses.
+    async fn kernel(&self) -> Result<Kernel, NetError> {
+        let links = self.netlink.links().await?;
+        let addresses = self.netlink.addresses_on(&links).await?;
+        Ok(Kernel::new(addresses, links))
     }
 
-    async fn plumb(&mut self, group: Option<usize>, ips: &[IpNet], restored: bool) {
-        let (addresses, links) = match self.snapshot().await {
-            Ok(s) => s,
-            Err(e) => {
-                for ip in ips {
-                    self.report(Report::PlumbFailed {
-                        ip: *ip,
-                        error: e.to_string(),
-                    })
-                }
-                return;
-            }
-        };
+    /// Plumbs groups' addresses, every request in flight at once, and
+    /// reports what went on, per group and interface.
+    async fn plumb(
+        &mut self,
+        items: Vec<(Option<usize>, Vec<IpNet>)>,
+        kernel: &mut Kernel,
+        restored: bool,
+    ) {
         if !restored {
             // Acquired: probed alongside the plumbing, not before it.
-            self.probe(ips, &addresses, &links, false);
+            let all: Vec<IpNet> = items.iter().flat_map(|(_, ips)| ips.clone()).collect();
+            self.probe(&all, kernel, false);
         }
-        // By interface and whether it is a restore.
-        let mut by_interface: BTreeMap<(String, bool), Vec<IpNet>> = BTreeMap::new();
-        for ip in ips {
-            if !restored {
-                // Until it is on, at least; a failure below keeps it so.
-                self.never_up.insert(ip.addr());
-            }
-            let Some((ifindex, name)) = self.interface_for(ip, &addresses, &links) else {
-                let error = match self.config.interfaces.get(&ip.addr()) {
-                    Some(name) => format!("interface {name} does not exist"),
-                    None => format!(
-                        "no interface has a connected subnet containing {}; set \"interface\" for it",
-                        ip.addr()
-                    ),
+        let mut requests: Vec<(Option<usize>, IpNet, u32, String)> = Vec::new();
+        for (group, ips) in items {
+            for ip in ips {
+                if !restored {
+                    // Until it is on, at least; a failure below keeps it so.
+                    self.never_up.insert(ip.addr());
+                }
+                let Some((ifindex, name)) = self.interface_for(&ip, kernel) else {
+                    let error = match self.config.interfaces.get(&ip.addr()) {
+                        Some(name) => format!("interface {name} does not exist"),
+                        None => format!(
+                            "no interface has a connected subnet containing {}; set \"interface\" for it",
+                            ip.addr()
+                        ),
+                    };
+                    self.report(Report::PlumbFailed { ip, error });
+                    continue;
                 };
-                self.report(Report::PlumbFailed { ip: *ip, error });
-                continue;
-            };
-            // Releasing a VIP that became the subnet's primary must not take
-            // the other addresses down with it.
-            if ip.addr().is_ipv4()
-                && self.promoted.insert(name.clone())
-                && let Err(e) = promote_secondaries(&name)
-            {
-                tracing::warn!(
-                    "{e}: releasing a VIP that is its subnet's primary address on {name} would remove the subnet's other addresses with it; set net.ipv4.conf.all.promote_secondaries=1 (the packaged unit does so before start)"
-                );
+                // Releasing a VIP that became the subnet's primary must not
+                // take the other addresses down with it.
+                if ip.addr().is_ipv4()
+                    && self.promoted.insert(name.clone())
+                    && let Err(e) = promote_secondaries(&name)
+                {
+                    tracing::warn!(
+                        "{e}: releasing a VIP that is its subnet's primary address on {name} would remove the subnet's other addresses with it; set net.ipv4.conf.all.promote_secondaries=1 (the packaged unit does so before start)"
+                    );
+                }
+                requests.push((group, ip, ifindex, name));
             }
-            match self.netlink.add_address(ifindex, *ip).await {
+        }
+        let netlink = self.netlink.clone();
+        let results: Vec<_> = futures::stream::iter(requests)
+            .map(|(group, ip, ifindex, name)| {
+                let netlink = netlink.clone();
+                async move {
+                    let result = netlink.add_address(ifindex, ip).await;
+                    (group, ip, ifindex, name, result)
+                }
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        // By group, interface and whether it is a restore.
+        let mut done: BTreeMap<(Option<usize>, String, bool), Vec<IpNet>> = BTreeMap::new();
+        for (group, ip, ifindex, name, result) in results {
+            match result {
                 Ok(()) => {
+                    kernel.added(ifindex, &name, ip);
                     let first = self.never_up.remove(&ip.addr());
-                    let key = (name, restored && !first);
-                    by_interface.entry(key).or_default().push(*ip);
+                    let key = (group, name, restored && !first);
+                    done.entry(key).or_default().push(ip);
                 }
                 Err(e) => self.report(Report::PlumbFailed {
-                    ip: *ip,
+                    ip,
                     error: e.to_string(),
                 }),
             }
         }
-        for ((interface, restored), ips) in by_interface {
+        for ((group, interface, restored), ips) in done {
             self.report(Report::Plumbed {
                 group,
                 ips,
@@ -392,22 +611,45 @@ impl DataPlane {
         }
     }
 
-    /// Removes exactly these addresses and reports what went, by interface.
-    async fn delete(&mut self, group: Option<usize>, present: &[&Address], leftover: bool) {
-        let mut by_interface: BTreeMap<String, Vec<IpNet>> = BTreeMap::new();
-        for address in present {
-            match self.netlink.del_address(address.ifindex, address.net).await {
-                Ok(()) => by_interface
-                    .entry(address.ifname.clone().unwrap_or_default())
-                    .or_default()
-                    .push(address.net),
+    /// Removes exactly these addresses, every request in flight at once,
+    /// and reports what went, per group and interface.
+    async fn delete(
+        &mut self,
+        present: Vec<(Option<usize>, Address)>,
+        kernel: &mut Kernel,
+        leftover: bool,
+    ) {
+        let netlink = self.netlink.clone();
+        let results: Vec<_> = futures::stream::iter(present)
+            .map(|(group, address)| {
+                let netlink = netlink.clone();
+                async move {
+                    let result = netlink.del_address(address.ifindex, address.net).await;
+                    (group, address, result)
+                }
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut by_interface: BTreeMap<(Option<usize>, String), Vec<IpNet>> = BTreeMap::new();
+        let mut gone = Vec::new();
+        for (group, address, result) in results {
+            match result {
+                Ok(()) => {
+                    gone.push(address.clone());
+                    by_interface
+                        .entry((group, address.ifname.clone().unwrap_or_default()))
+                        .or_default()
+                        .push(address.net)
+                }
                 Err(e) => {
                     let (ip, error) = (address.net, e.to_string());
                     self.report(Report::UnplumbFailed { ip, error });
                 }
             }
         }
-        for (interface, ips) in by_interface {
+        kernel.removed(&gone);
+        for ((group, interface), ips) in by_interface {
             self.report(Report::Unplumbed {
                 group,
                 ips,
@@ -417,25 +659,16 @@ impl DataPlane {
         }
     }
 
-    /// Removes `ips` wherever they are, whatever their prefix length.
-    async fn unplumb(&mut self, group: Option<usize>, ips: &[IpNet], leftover: bool) {
-        let addresses = match self.netlink.addresses().await {
-            Ok(a) => a,
-            Err(e) => {
-                for ip in ips {
-                    self.report(Report::UnplumbFailed {
-                        ip: *ip,
-                        error: e.to_string(),
-                    })
-                }
-                return;
+    /// Removes groups' addresses wherever they are, whatever their prefix
+    /// length.
+    async fn unplumb(&mut self, items: &[(Option<usize>, Vec<IpNet>)], kernel: &mut Kernel) {
+        let mut present = Vec::new();
+        for (group, ips) in items {
+            for ip in ips {
+                present.extend(kernel.with_ip(ip.addr()).map(|a| (*group, a.clone())));
             }
-        };
-        let present: Vec<&Address> = addresses
-            .iter()
-            .filter(|a| ips.iter().any(|ip| ip.addr() == a.net.addr()))
-            .collect();
-        self.delete(group, &present, leftover).await;
+        }
+        self.delete(present, kernel, false).await;
     }
 
     /// Reports the interfaces when they changed since last time.
@@ -456,7 +689,7 @@ impl DataPlane {
     /// Puts back what should be here and removes configured VIPs that
     /// should not; never touches an address that is not a configured VIP.
     async fn reconcile(&mut self) {
-        let Ok((addresses, links)) = self.snapshot().await else {
+        let Ok(mut kernel) = self.kernel().await else {
             return;
         };
         let configured: BTreeSet<IpAddr> = self
@@ -466,11 +699,11 @@ impl DataPlane {
             .flat_map(|g| g.addresses())
             .collect();
         // Where each held VIP belongs now (`None`: cannot tell, anywhere will do).
-        let homes: BTreeMap<IpAddr, Option<u32>> = self
+        let homes: HashMap<IpAddr, Option<u32>> = self
             .desired
             .values()
             .map(|(net, _)| {
-                let home = self.interface_for(net, &addresses, &links);
+                let home = self.interface_for(net, &kernel);
                 (net.addr(), home.map(|(ifindex, _)| ifindex))
             })
             .collect();
@@ -479,37 +712,43 @@ impl DataPlane {
         };
         let mut missing: BTreeMap<Option<usize>, Vec<IpNet>> = BTreeMap::new();
         for (net, group) in self.desired.values() {
-            if !addresses.iter().any(|a| in_place(a, net)) {
+            if !kernel.with_ip(net.addr()).any(|a| in_place(a, net)) {
                 missing.entry(*group).or_default().push(*net);
             }
         }
         // Configured VIPs not held here, and held ones with another prefix
         // length or on another interface than configured now (a reload
         // moved them): exactly those addresses go, nothing else with the IP.
-        let strays: Vec<&Address> = addresses
+        let strays: Vec<(Option<usize>, Address)> = kernel
+            .addresses
             .iter()
             .filter(|a| match self.desired.get(&a.net.addr()) {
                 None => configured.contains(&a.net.addr()),
                 Some((net, _)) => !in_place(a, net),
             })
+            .map(|a| (None, a.clone()))
             .collect();
         if !strays.is_empty() {
-            self.delete(None, &strays, true).await;
+            self.delete(strays, &mut kernel, true).await;
         }
-        for (group, ips) in missing {
-            self.plumb(group, &ips, true).await;
+        if !missing.is_empty() {
+            let all: Vec<IpNet> = missing.values().flatten().copied().collect();
+            self.plumb(missing.into_iter().collect(), &mut kernel, true)
+                .await;
             // Someone removed it by hand: tell the network again.
-            self.announce_once(&ips, &[]).await;
+            self.announce_once(&all, &[], &mut kernel).await;
         }
     }
 
     /// One round of announcements for `ips`: gratuitous ARP in both forms
     /// (switches differ in which they honour) or an unsolicited NA, then
     /// targeted ARP replies to the notify list.
-    async fn announce_once(&mut self, ips: &[IpNet], cluster_neighbours: &[wire::Neighbour]) {
-        let Ok((addresses, links)) = self.snapshot().await else {
-            return;
-        };
+    async fn announce_once(
+        &mut self,
+        ips: &[IpNet],
+        cluster_neighbours: &[wire::Neighbour],
+        kernel: &mut Kernel,
+    ) {
         let local_neighbours = if self
             .config
             .notify
@@ -524,10 +763,10 @@ impl DataPlane {
         // Read once per interface and burst, not once per VIP.
         let mut forwards: BTreeMap<String, bool> = BTreeMap::new();
         for ip in ips {
-            let Some((ifindex, ifname)) = self.interface_for(ip, &addresses, &links) else {
+            let Some((ifindex, ifname)) = self.interface_for(ip, kernel) else {
                 continue;
             };
-            let Some(announcer) = self.announcer(ifindex, &links) else {
+            let Some(announcer) = self.announcer(ifindex, &kernel.links) else {
                 continue;
             };
             match ip.addr() {
@@ -540,7 +779,7 @@ impl DataPlane {
                         v4,
                         &local_neighbours,
                         cluster_neighbours,
-                        &addresses,
+                        &kernel.addresses,
                         ifindex,
                     );
                     let announcer = self.announcers.get_mut(&ifindex).expect("made above");
@@ -596,11 +835,12 @@ impl DataPlane {
     /// and returns at once: nothing here waits for an answer. Findings come
     /// back as [`Report::Conflict`]. A `periodic` round is skipped on an
     /// interface whose previous round is still listening.
-    fn probe(&mut self, ips: &[IpNet], addresses: &[Address], links: &[Link], periodic: bool) {
+    fn probe(&mut self, ips: &[IpNet], kernel: &Kernel, periodic: bool) {
+        let links = &kernel.links;
         let ours: Vec<Mac> = links.iter().filter_map(|l| l.mac).collect();
         let mut by_interface: BTreeMap<u32, (String, Vec<IpAddr>)> = BTreeMap::new();
         for ip in ips {
-            if let Some((ifindex, name)) = self.interface_for(ip, addresses, links) {
+            if let Some((ifindex, name)) = self.interface_for(ip, kernel) {
                 let entry = by_interface.entry(ifindex).or_insert((name, Vec::new()));
                 entry.1.push(ip.addr());
             }

@@ -10,6 +10,7 @@
 //! - `check_scope.rs`: a check's result as a whole-node or per-group event.
 //! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
 //! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
+//! - `lag.rs`: how late the loop's timers fire, as a metric and a log line.
 //! - `links.rs`: groups this node cannot serve for its links or failed
 //!   plumbs, as a task (timing in `link_timing.rs`, `plumb_failures.rs`).
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
@@ -22,6 +23,7 @@ mod admin;
 mod check_scope;
 mod conflicts;
 mod dataplane;
+mod lag;
 mod link_timing;
 mod links;
 mod moves;
@@ -68,8 +70,8 @@ pub struct Options {
     pub log: Option<crate::logging::LogHandle>,
 }
 
-/// Status snapshots are published at most this often, when something changed
-/// (an event, a report, a datagram, a timer).
+/// Status snapshots are published at most this often when the core reports
+/// a change (and at once when the API asks for one).
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 /// How long a release waits for the kernel before it is announced.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
@@ -140,7 +142,11 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let api_socket = ApiSocket::bind(&config.management, config.management_mode)
         .with_context(|| format!("management socket {}", config.management.display()))?;
     let stop = CancellationToken::new();
-    let api_state = ApiState::new(status_rx, metrics.clone(), admin_tx, events_tx.clone());
+    // The API asks for a fresh snapshot when it serves one: status is
+    // built on request or on change, never per datagram or timer.
+    let status_wanted = Arc::new(tokio::sync::Notify::new());
+    let api_state = ApiState::new(status_rx, metrics.clone(), admin_tx, events_tx.clone())
+        .with_refresh(status_wanted.clone());
     let metrics_tcp = match config.metrics {
         Some(addr) => Some(
             MetricsTcp::start(addr, api_state.clone(), &stop)
@@ -194,6 +200,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     let mut last_publish = Instant::now();
+    let mut lag = lag::LagWatch::default();
     info!(node = %options.node, "started: version {}, {} groups, {} nodes, incarnation {incarnation}", node.cluster().version, node.cluster().groups.len(), node.cluster().nodes.len());
     let _ = crate::systemd::notify_ready();
     // Both loops wake at least every `interval` (heartbeats) or second
@@ -212,8 +219,10 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         links.follow(&loop_state.config, node.cluster());
         // Timers first, whatever arrives: a flood of datagrams must not
         // stop heartbeats and stale detection.
-        if node.poll_timeout().is_some_and(|t| t <= Instant::now()) {
-            node.handle_timeout(Instant::now());
+        if let Some(due) = node.poll_timeout().filter(|t| *t <= Instant::now()) {
+            let now = Instant::now();
+            lag.timer_fired(due, now, loop_state.config.stale, &metrics, &options.node);
+            node.handle_timeout(now);
             continue;
         }
         let deadline = node.poll_timeout().map(tokio::time::Instant::from_std);
@@ -234,29 +243,39 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                 Ok((len, from)) => {
                     tracing::trace!(node = %options.node, "datagram of {len} bytes from {from}");
                     node.handle_datagram(Instant::now(), from, &buf[..len]);
-                    // A peer's heartbeat changes what status shows (holders,
-                    // last heard) without a core event.
-                    loop_state.status_dirty = true;
                 }
                 Err(e) => warn!(node = %options.node, "chat receive: {e}"),
             },
             _ = sleep_until(deadline) => {
-                node.handle_timeout(Instant::now());
-                // Heartbeats sent, ages: counters and peers in status move.
-                loop_state.status_dirty = true;
+                let now = Instant::now();
+                if let Some(due) = deadline {
+                    lag.timer_fired(due.into_std(), now, loop_state.config.stale, &metrics, &options.node);
+                }
+                node.handle_timeout(now);
             }
             Some(report) = reports.recv() => {
-                reporter.data_plane(&report);
-                links.report(&report);
-                match report {
-                    Report::Neighbours(list) => node.handle_local(Instant::now(), LocalEvent::Neighbours(list)),
-                    Report::Links(links) => loop_state.follow_links(&links),
-                    Report::Conflict { ip, interface, mac, how } => {
-                        loop_state.note_conflict(&node, ip, &interface, mac, how, &metrics);
-                    }
-                    _ => {}
+                // Whatever else queued is told together: one decision's
+                // thousands of plumbs make one summary line.
+                let mut batch = vec![report];
+                while let Ok(report) = reports.try_recv() {
+                    batch.push(report);
                 }
-                loop_state.status_dirty = true;
+                reporter.data_plane_batch(&batch);
+                for report in batch {
+                    links.report(&report);
+                    match report {
+                        Report::Neighbours(list) => node.handle_local(Instant::now(), LocalEvent::Neighbours(list)),
+                        Report::Links(links) => loop_state.follow_links(&links),
+                        Report::Conflict { ip, interface, mac, how } => {
+                            loop_state.note_conflict(&node, ip, &interface, mac, how, &metrics);
+                            loop_state.status_dirty = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ = status_wanted.notified() => {
+                last_publish = publish_status(&node, &mut loop_state, &metrics, &reporter.hooks, &status_tx);
             }
             Some(found) = cannot_serve.recv() => {
                 if let Some(event) = found.event(node.cluster()) {
@@ -611,6 +630,8 @@ impl LoopState {
         let now = Instant::now();
         let mut adopted = false;
         let mut releasing = false;
+        // Asked once per drain, not once per announced group.
+        let mut cluster_neighbours: Option<Vec<vippy_core::wire::Neighbour>> = None;
         while let Some(action) = node.poll_action() {
             let command = match action {
                 Action::Plumb { group, ips } => Command::Plumb { group, ips },
@@ -620,11 +641,15 @@ impl LoopState {
                 }
                 Action::Announce { group, ips } => {
                     let wants_cache = self.config.notify.contains(&NotifyTarget::ArpCache);
-                    let cluster_neighbours = if wants_cache {
-                        node.cluster_neighbours(now)
-                    } else {
-                        Vec::new()
-                    };
+                    let cluster_neighbours = cluster_neighbours
+                        .get_or_insert_with(|| {
+                            if wants_cache {
+                                node.cluster_neighbours(now)
+                            } else {
+                                Vec::new()
+                            }
+                        })
+                        .clone();
                     Command::Announce {
                         group,
                         ips,

@@ -57,6 +57,8 @@ struct Summarising {
     intents: bool,
     acquired: bool,
     released: bool,
+    plumbed: bool,
+    removed: bool,
 }
 
 fn ips_text(ips: &[ipnet::IpNet]) -> Vec<String> {
@@ -115,6 +117,7 @@ impl Reporter {
             intents: count(&moves) > SUMMARY_ABOVE,
             acquired: count(&acquired) > SUMMARY_ABOVE,
             released: count(&released) > SUMMARY_ABOVE,
+            ..Summarising::default()
         };
         for event in events {
             self.core(event, now);
@@ -369,6 +372,41 @@ impl Reporter {
         );
     }
 
+    /// The data plane's reports that queued together (one batch of its
+    /// commands, mostly): each as [`Reporter::data_plane`], with the
+    /// per-group `plumbed` / `removed` lines summarised when there are many.
+    pub fn data_plane_batch(&mut self, reports: &[Report]) {
+        let (mut plumbed, mut removed) = (0usize, 0usize);
+        let mut interfaces: BTreeMap<&str, ()> = BTreeMap::new();
+        for report in reports {
+            match report {
+                Report::Plumbed { ips, interface, .. } => {
+                    plumbed += ips.len();
+                    interfaces.insert(interface, ());
+                }
+                Report::Unplumbed { ips, interface, .. } => {
+                    removed += ips.len();
+                    interfaces.insert(interface, ());
+                }
+                _ => {}
+            }
+        }
+        self.summarising.plumbed = plumbed > SUMMARY_ABOVE;
+        self.summarising.removed = removed > SUMMARY_ABOVE;
+        for report in reports {
+            self.data_plane(report);
+        }
+        let on: Vec<&str> = interfaces.into_keys().collect();
+        let me = &self.node;
+        if self.summarising.plumbed {
+            info!(node = %me, "plumbed {plumbed} addresses on {} (one line per group at debug)", on.join(", "));
+        }
+        if self.summarising.removed {
+            info!(node = %me, "removed {removed} addresses from {} (one line per group at debug)", on.join(", "));
+        }
+        self.summarising = Summarising::default();
+    }
+
     pub fn data_plane(&mut self, report: &Report) {
         let me = self.node.clone();
         match report {
@@ -383,7 +421,7 @@ impl Reporter {
                 } else {
                     ""
                 };
-                info!(node = %me, interface = %interface, ip = %ips_text(ips).join(" "), "plumbed {} on {interface}{how}", ips_text(ips).join(", "));
+                group_line!(self.summarising.plumbed, node = %me, interface = %interface, ip = %ips_text(ips).join(" "), "plumbed {} on {interface}{how}", ips_text(ips).join(", "));
                 let mut event = Event::new(EventKind::NetworkUp, &me)
                     .ips(ips_text(ips))
                     .interface(interface.clone());
@@ -420,7 +458,7 @@ impl Reporter {
                 } else {
                     ""
                 };
-                info!(node = %me, interface = %interface, ip = %ips_text(ips).join(" "), "removed {} from {interface}{how}", ips_text(ips).join(", "));
+                group_line!(self.summarising.removed, node = %me, interface = %interface, ip = %ips_text(ips).join(" "), "removed {} from {interface}{how}", ips_text(ips).join(", "));
                 let mut event = Event::new(EventKind::NetworkDown, &me)
                     .ips(ips_text(ips))
                     .interface(interface.clone());

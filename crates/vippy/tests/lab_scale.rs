@@ -1,0 +1,79 @@
+//! Thousands of VIPs on real daemons (docs/BENCHMARKS.md, "Scale"): 8 nodes
+//! and 2048 single-VIP IPv6 groups on one bridge. The data plane plumbs
+//! them in batches on one kernel dump each; before that, a node taking
+//! hundreds of VIPs read the address table six times per VIP and held its
+//! core loop for seconds on every release. Seen from outside, in `ip addr`
+//! of every node namespace.
+
+use std::time::Duration;
+
+use vippy_lab::Cluster;
+use vippy_lab::bench_scale::ipv6_spec;
+
+mod lab_support;
+use lab_support::{bins, root};
+
+const NODES: usize = 8;
+const GROUPS: usize = 2048;
+
+/// Whether every VIP is on exactly one running node; how many are not.
+fn misplaced(cluster: &Cluster) -> usize {
+    let running = cluster.running();
+    let holders = cluster.holders(&cluster.vips()).expect("ip addr");
+    holders
+        .iter()
+        .filter(|nodes| nodes.iter().filter(|n| running.contains(n)).count() != 1)
+        .count()
+}
+
+#[test]
+fn thousands_of_vips_converge_and_rehome_after_a_kill() {
+    if !root() {
+        return;
+    }
+    let spec = ipv6_spec(NODES, GROUPS, 0.2, 0.8, 0.6);
+    let mut cluster = Cluster::build(spec, bins()).expect("lab");
+    cluster.start_all().expect("daemons start");
+    let all: Vec<usize> = (0..NODES).collect();
+    cluster
+        .wait_converged(&all, Duration::from_secs(40))
+        .unwrap_or_else(|e| panic!("cold start: {} VIPs misplaced: {e}", misplaced(&cluster)));
+    cluster
+        .wait_settled(Duration::from_secs(2), Duration::from_secs(30))
+        .expect("cold start settles");
+    assert_eq!(misplaced(&cluster), 0, "{}", cluster.logs_tail());
+
+    // node1's VIPs, then SIGKILL: its addresses stay in its kernel (a
+    // process crash), so holders are counted among the running nodes.
+    let vips = cluster.vips();
+    let before = cluster.holders(&vips).expect("ip addr");
+    let orphans: Vec<usize> = (0..vips.len()).filter(|v| before[*v] == [0]).collect();
+    assert!(
+        orphans.len() > GROUPS / NODES / 2,
+        "node1 holds only {} VIPs",
+        orphans.len()
+    );
+    cluster.kill(0).expect("kill");
+    cluster.lab.link_down(cluster.node(0)).expect("link down");
+    let survivors: Vec<usize> = (1..NODES).collect();
+    cluster
+        .wait_converged(&survivors, Duration::from_secs(20))
+        .unwrap_or_else(|e| {
+            panic!(
+                "after the kill: {} VIPs misplaced: {e}",
+                misplaced(&cluster)
+            )
+        });
+    // Settled, it stays so: never two running holders, none without one.
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(misplaced(&cluster), 0, "{}", cluster.logs_tail());
+    }
+    let after = cluster.holders(&vips).expect("ip addr");
+    for v in orphans {
+        assert!(
+            after[v].iter().any(|n| *n != 0),
+            "VIP {v} of node1 not re-homed"
+        );
+    }
+}
