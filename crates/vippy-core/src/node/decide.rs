@@ -383,6 +383,7 @@ impl Node {
             });
         }
         let pins = self.placement_pins();
+        self.counters.decisions += 1;
         let (assignment, deferred) = placement::assign_pinned(
             &placement_groups,
             &eligible,
