@@ -530,7 +530,7 @@ impl World {
             node.handle_timeout(now);
         } else if let Some((arrived, from, bytes)) = n.inbox.pop_front() {
             n.longest_wait = n.longest_wait.max(now - arrived);
-            node.handle_datagram(now, from, &bytes);
+            node.handle_datagram_at(now, arrived, from, &bytes);
         } else {
             return;
         }

@@ -166,6 +166,21 @@ impl Node {
         Ok(())
     }
 
+    /// A peer that would count for placement but for still booting: it
+    /// says so in its heartbeat (active, not mature) and nothing else
+    /// keeps it out.
+    fn peer_booting(&self, name: &str) -> bool {
+        let Some(peer) = self.peers.get(name) else {
+            return false;
+        };
+        peer.present()
+            && self.cluster.node_index(name).is_some()
+            && peer
+                .state
+                .as_ref()
+                .is_some_and(|s| s.digest == self.cluster.digest() && !s.mature && s.active)
+    }
+
     pub(super) fn decide(&mut self, now: Instant) {
         let reasons = self.compute_reasons();
         if reasons != self.reasons {
@@ -221,6 +236,19 @@ impl Node {
             }
         }
         let settling = self.settling_nodes(now, &eligible_runs);
+        // Peers that will be eligible once mature: a group nobody holds
+        // that placement over them too gives to one of them is left for it
+        // (see `prospective` below), so nodes that start together do not
+        // all claim what the last to mature then takes back.
+        let booting: Vec<PlacementNode> = names
+            .iter()
+            .filter(|name| self.peer_booting(name))
+            .filter_map(|name| cluster.node_index(name))
+            .map(|i| PlacementNode {
+                index: i,
+                key: cluster.node_keys[usize::from(i)],
+            })
+            .collect();
 
         // Who announces each group: this node, and every present peer whose
         // config is known (mapped by group identity when it differs).
@@ -344,7 +372,8 @@ impl Node {
         // Groups nobody holds are claimed only once the set of eligible nodes
         // has been still for a moment: nodes that become ready one after
         // another (a cold start, quorum regained) then agree on the owner.
-        let mut members: Vec<NodeIndex> = eligible.iter().map(|n| n.index).collect();
+        let mut members: Vec<NodeIndex> =
+            eligible.iter().chain(&booting).map(|n| n.index).collect();
         members.sort_unstable();
         if members != self.last_eligible {
             self.last_eligible = members;
@@ -393,6 +422,22 @@ impl Node {
             &pins,
         );
         self.note_deferred(&deferred);
+        // The owners once the booting peers are eligible too, for groups
+        // nobody holds: placement over every node heard so far.
+        let prospective = if booting.is_empty() || !self.reasons.is_empty() {
+            None
+        } else {
+            let all: Vec<PlacementNode> = eligible.iter().chain(&booting).copied().collect();
+            let (future, _) = placement::assign_pinned(
+                &placement_groups,
+                &all,
+                &holders,
+                &excluded,
+                &settling,
+                &pins,
+            );
+            Some(future)
+        };
 
         for (g, group) in groups.iter().enumerate() {
             let owner = assignment.owners[g];
@@ -577,6 +622,15 @@ impl Node {
             // membership to settle, and for `mature` after a new config.
             if cause == Cause::Unowned && (now < self.claim_unowned_at || self.settling) {
                 self.unowned_waiting = true;
+                continue;
+            }
+            if cause == Cause::Unowned
+                && prospective
+                    .as_ref()
+                    .is_some_and(|future| future.owners[g] != mine)
+            {
+                // A booting peer's once it matures: it claims it then, or
+                // we do once it is gone (either comes with a decision).
                 continue;
             }
             self.held.insert(
