@@ -254,7 +254,8 @@ impl Node {
         // config is known (mapped by group identity when it differs).
         // Strangers (senders outside `nodes`) count for nothing.
         let mut holders: Vec<Vec<NodeIndex>> = vec![Vec::new(); groups.len()];
-        let mut held_by_peer: Vec<Option<String>> = vec![None; groups.len()];
+        // By node index, not name: this runs for every group a peer holds.
+        let mut held_by_peer: Vec<Option<NodeIndex>> = vec![None; groups.len()];
         // Groups claimed by a member that is heard but does not hear us
         // (not verified): they block acquiring, and we give them way.
         let mut claimed_by_deaf: Vec<Option<String>> = vec![None; groups.len()];
@@ -262,7 +263,7 @@ impl Node {
         let mut handed_to: Vec<Option<NodeIndex>> = vec![None; groups.len()];
         // Present peers that claim each group, and those that handed it to
         // us after holding it too: clients may have followed them.
-        let mut claimers: Vec<BTreeSet<String>> = vec![BTreeSet::new(); groups.len()];
+        let mut claimers: Vec<BTreeSet<NodeIndex>> = vec![BTreeSet::new(); groups.len()];
         let mut handing: Vec<BTreeSet<String>> = vec![BTreeSet::new(); groups.len()];
         let mut uncertain = false;
         if let Some(me) = self.index {
@@ -309,16 +310,17 @@ impl Node {
             if state.holds.is_empty() {
                 continue;
             }
+            // A member (checked above), so it has an index.
+            let Some(index) = cluster.node_index(name) else {
+                continue;
+            };
             for g in self.map_holds(state) {
-                claimers[g].insert(name.clone());
+                claimers[g].insert(index);
             }
-            let index = cluster.node_index(name);
             if state.digest == digest {
                 for g in state.holds.iter().filter(|g| *g < groups.len()) {
-                    if let Some(i) = index {
-                        holders[g].push(i);
-                    }
-                    held_by_peer[g].get_or_insert_with(|| name.clone());
+                    holders[g].push(index);
+                    held_by_peer[g].get_or_insert(index);
                 }
             } else if let Some(theirs) = self.known.get(&state.digest) {
                 for their_g in state.holds.iter() {
@@ -328,7 +330,7 @@ impl Node {
                         .and_then(|grp| self.group_index.get(&grp.key));
                     if let Some(&g) = mine {
                         // Not a placement holder (not eligible), but it blocks acquiring.
-                        held_by_peer[g].get_or_insert_with(|| name.clone());
+                        held_by_peer[g].get_or_insert(index);
                     }
                 }
             } else {
@@ -351,15 +353,16 @@ impl Node {
             match released.told {
                 Some((to, _)) => {
                     // A keeper that stopped claiming it has nothing to announce.
-                    let keeps = cluster
-                        .nodes
-                        .get(usize::from(to))
-                        .is_some_and(|name| claimers[g].contains(name));
+                    let keeps = claimers[g].contains(&to);
                     changed |= !keeps;
                     keeps
                 }
                 None => {
-                    if let Some(to) = claimers[g].iter().find_map(|k| cluster.node_index(k)) {
+                    // The first by name, as names order the peers.
+                    let first = claimers[g]
+                        .iter()
+                        .min_by_key(|&&i| &cluster.nodes[usize::from(i)]);
+                    if let Some(&to) = first {
                         released.told = Some((to, now));
                         changed = true;
                     }
@@ -451,9 +454,14 @@ impl Node {
                         .map(|i| cluster.nodes[usize::from(i)].clone()),
                 });
             }
-            if let Some(name) = &held_by_peer[g] {
-                self.last_holder.insert(group.key, name.clone());
-                self.holder_restarted.remove(&group.key);
+            if let Some(i) = held_by_peer[g] {
+                let name = &cluster.nodes[usize::from(i)];
+                if self.last_holder.get(&group.key) != Some(name) {
+                    self.last_holder.insert(group.key, name.clone());
+                }
+                if !self.holder_restarted.is_empty() {
+                    self.holder_restarted.remove(&group.key);
+                }
             }
         }
 
@@ -486,7 +494,10 @@ impl Node {
                 // rival appears, and again when a rival stops claiming it,
                 // so the last word clients hear is ours (keepalived re-sends
                 // GARP to a lower-priority master for the same reason).
-                let claim = std::mem::take(&mut claimers[g]);
+                let claim: BTreeSet<String> = std::mem::take(&mut claimers[g])
+                    .into_iter()
+                    .map(|i| cluster.nodes[usize::from(i)].clone())
+                    .collect();
                 let hand = std::mem::take(&mut handing[g]);
                 let prev = self.contested.get(&key);
                 // A rival we lost datagrams of may have claimed it again
