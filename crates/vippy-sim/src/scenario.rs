@@ -13,7 +13,7 @@ use vippy_core::config::{Config, load};
 use vippy_core::node::LocalEvent;
 
 use crate::rng::Rng;
-use crate::world::{Faults, World};
+use crate::world::{Faults, Work, World};
 
 /// The shape of one run, drawn from the seed.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct Shape {
     pub majority: bool,
     /// Another cluster with the same secret and channel runs beside this one.
     pub foreign: bool,
+    /// What each input costs a node's loop (none in drawn shapes).
+    pub work: Work,
 }
 
 impl Shape {
@@ -53,6 +55,35 @@ impl Shape {
             mature,
             majority: rng.chance(0.15),
             foreign: rng.chance(0.15),
+            work: Work::default(),
+        }
+    }
+
+    /// A cluster at scale: `nodes` nodes and `groups` groups, the fast
+    /// timers real daemons were measured with (interval 0.1 s, stale 0.3 s,
+    /// mature 0.5 s) or slower ones, and a loop that pays for its work: a
+    /// fixed cost per input, a cost per group each time placement runs, and
+    /// one per action (docs/TESTING.md, "Scale").
+    pub fn scale(rng: &mut Rng, nodes: usize, groups: usize) -> Shape {
+        let interval = Duration::from_millis([100, 200, 500][rng.index(3)]);
+        let preferred = (0..groups)
+            .map(|_| rng.chance(0.05).then(|| rng.index(nodes)))
+            .collect();
+        Shape {
+            nodes,
+            groups,
+            preferred,
+            interval,
+            stale: interval * 3,
+            mature: interval * 5,
+            majority: false,
+            foreign: false,
+            work: Work {
+                per_input: Duration::from_micros(30),
+                per_group_input: Duration::from_nanos(200),
+                per_group_decided: Duration::from_nanos(SCALE_NANOS_PER_GROUP),
+                per_action: Duration::from_micros(20),
+            },
         }
     }
 
@@ -78,8 +109,14 @@ impl Shape {
         format!("n{}", i + 1)
     }
 
-    fn vip(g: usize) -> String {
-        format!("203.0.113.{}/24", 1 + g % 250)
+    /// Group `g`'s address: 203.0.113.0/24 while there are few groups,
+    /// 2001:db8::/64 for thousands.
+    fn vip(&self, g: usize) -> String {
+        if self.groups > 200 {
+            format!("2001:db8::{:x}/64", 1 + g)
+        } else {
+            format!("203.0.113.{}/24", 1 + g % 250)
+        }
     }
 
     /// The config text every node loads, at `version` with `extra` added groups.
@@ -95,11 +132,11 @@ impl Shape {
                         vips,
                         "['{}', {{ ip: '{}' }}]",
                         Shape::node_name(p),
-                        Shape::vip(g)
+                        self.vip(g)
                     );
                 }
                 None => {
-                    let _ = write!(vips, "[{{ ip: '{}' }}]", Shape::vip(g));
+                    let _ = write!(vips, "[{{ ip: '{}' }}]", self.vip(g));
                 }
             }
         }
@@ -163,6 +200,158 @@ pub struct Outcome {
     pub heal_convergence: Option<Duration>,
     pub nodes: usize,
     pub groups: usize,
+    /// Scale runs: the groups held by more than one node, summed over
+    /// every interval of the cold start (a group doubly held for three
+    /// intervals counts three), and the most holders any group had.
+    pub cold_start_duplicates: u64,
+    pub max_holders: usize,
+    /// Scale runs: how long after the first start every group had one holder.
+    pub cold_start_convergence: Option<Duration>,
+    /// Scale runs: the same after a node's loop fell behind by 2 × stale.
+    pub lag_duplicates: u64,
+    /// Scale runs: how often placement ran, all nodes together, in the
+    /// quiet phase (ten intervals in which nothing changes).
+    pub quiet_decisions: u64,
+    /// Scale runs: the longest a datagram waited in a node's queue, and
+    /// how many duplicates the nodes resolved (`duplicates_resolved`).
+    pub longest_wait: Duration,
+    pub duplicates_resolved: u64,
+}
+
+/// What placement costs per group in a scale run's loop (see
+/// [`Shape::scale`]): about what one decision over 4096 groups and 16
+/// nodes took before decisions skipped unchanged input
+/// (docs/BENCHMARKS.md, "Simulator at scale").
+pub const SCALE_NANOS_PER_GROUP: u64 = 3000;
+
+/// A scale run (see [`Shape::scale`]): `nodes` nodes with `groups` groups
+/// start together, stay quiet, lose a node and get it back, and one node's
+/// loop falls behind by twice `stale` and reads what queued. The
+/// invariants are the drawn runs': one eligible holder per group within
+/// the allowance, the clients' caches on it, nothing moving without a
+/// fault, only the crashed node's groups moving.
+pub fn run_scale(
+    seed: u64,
+    nodes: usize,
+    groups: usize,
+    trace_all: bool,
+) -> Result<Outcome, Failure> {
+    let mut rng = Rng::new(seed);
+    let shape = Shape::scale(&mut rng, nodes, groups);
+    let config = shape.config(1, 0);
+    let configs = (0..shape.nodes).map(|_| config.clone()).collect();
+    let mut world = World::new(seed, configs, Duration::from_micros(rng.range(100, 1000)));
+    world.trace_all = trace_all;
+    world.work = shape.work;
+    let mut run = Run {
+        seed,
+        world,
+        version: 1,
+        extra: 0,
+        phase: "cold start",
+        shape,
+        twins: Vec::new(),
+        max_holders: 0,
+    };
+    run.world.watched = run.group_ips();
+    let shape = run.shape.clone();
+    run.world.log(format!(
+        "scale shape: {} nodes, {} groups, interval {:?}, stale {:?}, mature {:?}, {:?}",
+        shape.nodes, shape.groups, shape.interval, shape.stale, shape.mature, shape.work
+    ));
+    let mut outcome = Outcome {
+        nodes: shape.nodes,
+        groups: shape.groups,
+        ..Outcome::default()
+    };
+
+    // Cold start: every node within one interval (a script starting them
+    // one after another).
+    let t0 = run.world.now;
+    let mut starts: Vec<(Duration, usize)> = (0..shape.nodes)
+        .map(|i| {
+            let spread = shape.interval.as_micros() as u64;
+            (Duration::from_micros(run.world.rng.range(0, spread)), i)
+        })
+        .collect();
+    starts.sort();
+    for (at, i) in starts {
+        run.world.run_until(t0 + at);
+        run.world.start(i);
+    }
+    let allowance = shape.mature + shape.stale + shape.interval * 10;
+    let (duplicates, converged) = run.watch_duplicates(allowance)?;
+    outcome.cold_start_duplicates = duplicates;
+    outcome.cold_start_convergence = converged.map(|t| t - t0);
+    if converged.is_none() {
+        let e = run.converged().unwrap_err();
+        return Err(run.fail(format!(
+            "not converged within {allowance:?} of a cold start ({duplicates} duplicate group-rounds, up to {} holders of one group): {e}",
+            run.max_holders
+        )));
+    }
+    run.world.strict_single_holder = true;
+
+    run.phase = "quiet";
+    let decisions = run.decisions();
+    run.quiet(shape.interval * 10)?;
+    outcome.quiet_decisions = run.decisions() - decisions;
+
+    run.phase = "crash";
+    let victim = run.world.rng.index(shape.nodes);
+    let before = run.holders();
+    run.world.crash(victim);
+    let t1 = run.world.now;
+    outcome.crash_convergence = run
+        .converge_within(shape.stale + shape.interval * 4)?
+        .map(|t| t - t1);
+    let after = run.holders();
+    for (g, (b, a)) in before.iter().zip(&after).enumerate() {
+        if *b != Some(victim) && b.is_some() && b != a {
+            return Err(run.fail(format!(
+                "collateral move: group {g} moved from {:?} to {:?} when {} crashed",
+                b.map(Shape::node_name),
+                a.map(Shape::node_name),
+                Shape::node_name(victim)
+            )));
+        }
+    }
+
+    run.phase = "restart";
+    run.world.start(victim);
+    run.settle_and_check(shape.mature + shape.stale + shape.interval * 6)?;
+
+    // A loop that falls behind: one node is stopped for 2 × stale, then
+    // handles its timers and what queued, in the daemon's order. Its peers
+    // rightly take its groups; it must not take theirs.
+    run.phase = "lag";
+    run.world.strict_single_holder = false;
+    let laggard = run.world.rng.index(shape.nodes);
+    run.world.pause(laggard);
+    let t = run.world.now + shape.stale * 2;
+    run.world.run_until(t);
+    run.world.resume(laggard);
+    run.max_holders = 0;
+    let allowance = shape.stale + shape.interval * 8;
+    let (duplicates, converged) = run.watch_duplicates(allowance)?;
+    outcome.lag_duplicates = duplicates;
+    if converged.is_none() {
+        let e = run.converged().unwrap_err();
+        return Err(run.fail(format!(
+            "not converged within {allowance:?} of a loop lag ({duplicates} duplicate group-rounds): {e}"
+        )));
+    }
+    outcome.max_holders = run.max_holders;
+    for n in &run.world.nodes {
+        outcome.longest_wait = outcome.longest_wait.max(n.longest_wait);
+        if let Some(node) = &n.node {
+            outcome.duplicates_resolved += node.counters().duplicates_resolved;
+        }
+    }
+    if let Some(v) = run.world.violation.take() {
+        return Err(run.fail(v));
+    }
+    Ok(outcome)
 }
 
 struct Run {
@@ -175,6 +364,8 @@ struct Run {
     /// Hosts beyond the cluster's nodes that must never plumb anything:
     /// a second process under a member's name.
     twins: Vec<usize>,
+    /// The most holders one group had, as `watch_duplicates` saw.
+    max_holders: usize,
 }
 
 pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
@@ -191,6 +382,7 @@ pub fn run(seed: u64, trace_all: bool) -> Result<Outcome, Failure> {
         phase: "boot",
         shape,
         twins: Vec::new(),
+        max_holders: 0,
     };
     run.world.watched = run.group_ips();
     let shape = run.shape.clone();
@@ -503,6 +695,53 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// How often placement ran on the live nodes, together.
+    fn decisions(&self) -> u64 {
+        self.world
+            .nodes
+            .iter()
+            .filter_map(|n| n.node.as_ref())
+            .map(|n| n.counters().decisions)
+            .sum()
+    }
+
+    /// Runs for `limit`, counting each interval the groups held by more
+    /// than one node; returns that sum and when every group last became
+    /// held once (if it still is at the end).
+    fn watch_duplicates(
+        &mut self,
+        limit: Duration,
+    ) -> Result<(u64, Option<std::time::Instant>), Failure> {
+        let end = self.world.now + limit;
+        let mut duplicates = 0u64;
+        let mut since = None;
+        while self.world.now < end {
+            let t = (self.world.now + self.shape.interval).min(end);
+            self.world.run_until(t);
+            if let Some(v) = self.world.violation.take() {
+                return Err(self.fail(v));
+            }
+            let mut doubly = 0;
+            for ip in self.group_ips() {
+                let holders = self.world.holders_of(&ip).len();
+                self.max_holders = self.max_holders.max(holders);
+                doubly += u64::from(holders > 1);
+            }
+            duplicates += doubly;
+            let (queued, waited) = self.world.queue_depth();
+            self.world.log(format!(
+                "{doubly} groups doubly held; {queued} datagrams queued at most, waiting {waited:?}"
+            ));
+            match self.converged() {
+                Ok(()) => {
+                    since.get_or_insert(self.world.now);
+                }
+                Err(_) => since = None,
+            }
+        }
+        Ok((duplicates, since))
     }
 
     /// Runs until converged or `limit` passes; returns when it converged.

@@ -37,6 +37,32 @@ impl Faults {
     }
 }
 
+/// What handling one input costs a node's loop, so that a node with much
+/// to do falls behind: while it works, datagrams wait in its socket queue
+/// and its timers fire late, and what it sends goes out when it is done.
+/// All zero (the default): inputs are free and handled the instant they
+/// are due, as the golden tests and the drawn shapes run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Every input: decoding, signing, the syscalls.
+    pub per_input: Duration,
+    /// Every group, on every input: what the daemon's loop does per pass
+    /// over all groups whatever changed (its status snapshot, decoding
+    /// group sets).
+    pub per_group_input: Duration,
+    /// Every group, each time placement runs over all of them.
+    pub per_group_decided: Duration,
+    /// Every action (a plumb, an unplumb, an announcement): netlink and
+    /// ARP work the daemon's loop waits for on a release.
+    pub per_action: Duration,
+}
+
+impl Work {
+    pub fn any(&self) -> bool {
+        *self != Work::default()
+    }
+}
+
 pub struct SimNode {
     pub name: String,
     pub addr: SocketAddr,
@@ -53,11 +79,19 @@ pub struct SimNode {
     pub failing_check: bool,
     /// The lag drawn for the node's current deadline.
     timer_lag: Option<(Instant, Duration)>,
+    /// With [`World::work`]: the loop is busy until then.
+    pub busy_until: Instant,
+    /// With [`World::work`]: datagrams waiting in the socket queue, with
+    /// when each arrived.
+    inbox: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
+    /// The most datagrams that waited at once, and the longest wait.
+    pub inbox_peak: usize,
+    pub longest_wait: Duration,
 }
 
 impl SimNode {
     /// Host number `i` of the world, not started.
-    fn new(name: &str, i: usize, config: Arc<Config>) -> SimNode {
+    fn new(name: &str, i: usize, config: Arc<Config>, now: Instant) -> SimNode {
         SimNode {
             name: name.to_string(),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i as u8)), 5007),
@@ -71,6 +105,10 @@ impl SimNode {
             drained: false,
             failing_check: false,
             timer_lag: None,
+            busy_until: now,
+            inbox: VecDeque::new(),
+            inbox_peak: 0,
+            longest_wait: Duration::ZERO,
         }
     }
 }
@@ -92,6 +130,8 @@ pub struct World {
     pub faults: Faults,
     /// Base one-way delay.
     pub delay: Duration,
+    /// What each input costs a node (none by default).
+    pub work: Work,
     in_flight: BinaryHeap<Reverse<Delivery>>,
     order: u64,
     /// Recent happenings, printed when an invariant fails.
@@ -102,6 +142,9 @@ pub struct World {
     pub violation: Option<String>,
     /// Groups (by first address) for the single-holder check.
     pub watched: Vec<IpNet>,
+    /// What the single-holder check last looked at (see `check_single_holder`).
+    checked_watched: Vec<IpNet>,
+    plumbed_since_check: bool,
     /// Every output of every node, when [`World::record`] turned it on.
     pub recorder: Option<Recorder>,
     /// The clients' neighbour caches: for each address, the node whose
@@ -146,7 +189,7 @@ impl World {
         let nodes = configs
             .into_iter()
             .enumerate()
-            .map(|(i, config)| SimNode::new(&config.cluster.nodes[i].clone(), i, config))
+            .map(|(i, config)| SimNode::new(&config.cluster.nodes[i].clone(), i, config, base))
             .collect();
         World {
             base,
@@ -155,6 +198,7 @@ impl World {
             nodes,
             faults: Faults::default(),
             delay,
+            work: Work::default(),
             in_flight: BinaryHeap::new(),
             order: 0,
             trace: VecDeque::new(),
@@ -162,6 +206,8 @@ impl World {
             strict_single_holder: false,
             violation: None,
             watched: Vec::new(),
+            checked_watched: Vec::new(),
+            plumbed_since_check: false,
             recorder: None,
             client_cache: BTreeMap::new(),
         }
@@ -172,7 +218,7 @@ impl World {
     /// [`World::start`]. Returns its index.
     pub fn add_host(&mut self, name: &str, config: Arc<Config>) -> usize {
         let i = self.nodes.len();
-        self.nodes.push(SimNode::new(name, i, config));
+        self.nodes.push(SimNode::new(name, i, config, self.now));
         i
     }
 
@@ -276,6 +322,8 @@ impl World {
         n.plumbed.clear(); // the daemon removes leftovers at start
         n.paused = false;
         n.queued.clear();
+        n.inbox.clear();
+        n.busy_until = n.busy_until.max(self.now);
         n.drained = false;
         n.failing_check = false;
         let node = Node::new(
@@ -297,6 +345,7 @@ impl World {
         self.nodes[i].plumbed.clear();
         self.nodes[i].paused = false;
         self.nodes[i].queued.clear();
+        self.nodes[i].inbox.clear();
         let name = self.nodes[i].name.clone();
         self.log(format!("{name}: CRASHED"));
     }
@@ -424,6 +473,7 @@ impl World {
 
     fn step(&mut self) {
         let now = self.now;
+        let working = self.work.any();
         while let Some(Reverse(d)) = self.in_flight.peek() {
             if d.at > now {
                 break;
@@ -437,12 +487,21 @@ impl World {
                 target.queued.push((d.from, d.bytes));
                 continue;
             }
+            if working {
+                target.inbox.push_back((d.at, d.from, d.bytes));
+                target.inbox_peak = target.inbox_peak.max(target.inbox.len());
+                continue;
+            }
             if let Some(node) = target.node.as_mut() {
                 node.handle_datagram(now, d.from, &d.bytes);
             }
             self.drain(d.to);
         }
         for i in 0..self.nodes.len() {
+            if working {
+                self.work_one(i);
+                continue;
+            }
             let due = self.wake_at(i).is_some_and(|t| t <= now);
             if due {
                 if let Some(node) = self.nodes[i].node.as_mut() {
@@ -453,10 +512,68 @@ impl World {
         }
     }
 
+    /// With [`World::work`]: node `i`, if its loop is free, handles one
+    /// input in the daemon's order (a due timer first, then the datagram
+    /// that waited longest) and is busy for what that input cost.
+    fn work_one(&mut self, i: usize) {
+        let now = self.now;
+        if self.nodes[i].paused || self.nodes[i].busy_until > now {
+            return;
+        }
+        let timer_due = self.timer_at(i).is_some_and(|t| t <= now);
+        let n = &mut self.nodes[i];
+        let Some(node) = n.node.as_mut() else {
+            return;
+        };
+        let decisions = node.counters().decisions;
+        if timer_due {
+            node.handle_timeout(now);
+        } else if let Some((arrived, from, bytes)) = n.inbox.pop_front() {
+            n.longest_wait = n.longest_wait.max(now - arrived);
+            node.handle_datagram_at(now, arrived, from, &bytes);
+        } else {
+            return;
+        }
+        let decided = node.counters().decisions - decisions;
+        let groups = node.cluster().groups.len() as u32;
+        let outputs = self.take_outputs(i);
+        let actions = outputs
+            .iter()
+            .filter(|o| matches!(o, Output::Action(_)))
+            .count() as u32;
+        let work = self.work;
+        let cost = work.per_input
+            + work.per_group_input * groups
+            + work.per_group_decided * groups * decided as u32
+            + work.per_action * actions;
+        self.nodes[i].busy_until = now + cost;
+        // What it sends goes out when it is done.
+        self.handle_outputs(i, outputs, cost);
+    }
+
+    /// When node `i` next has something to do: with [`World::work`], its
+    /// timer or its oldest queued datagram, once its loop is free.
+    fn wake_at(&mut self, i: usize) -> Option<Instant> {
+        if !self.work.any() {
+            return self.timer_at(i);
+        }
+        let timer = self.timer_at(i);
+        let n = &self.nodes[i];
+        if n.paused || n.node.is_none() {
+            return None;
+        }
+        let inbox = n.inbox.front().map(|(at, _, _)| *at);
+        let next = match (timer, inbox) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(next.max(n.busy_until))
+    }
+
     /// When node `i`'s timer really fires: its deadline plus a small lag,
     /// as an OS timer fires late, so a datagram can arrive after a deadline
     /// passed but before the node noticed (this found a real bug once).
-    fn wake_at(&mut self, i: usize) -> Option<Instant> {
+    fn timer_at(&mut self, i: usize) -> Option<Instant> {
         if self.nodes[i].paused {
             return None;
         }
@@ -473,29 +590,44 @@ impl World {
 
     /// Drains node `i`'s outputs into the network, its data plane and the trace.
     fn drain(&mut self, i: usize) {
+        let outputs = self.take_outputs(i);
+        self.handle_outputs(i, outputs, Duration::ZERO);
+    }
+
+    /// Everything node `i` has to say, in the order the daemon drains it:
+    /// transmits, then actions, then events, each time until none is left.
+    fn take_outputs(&mut self, i: usize) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        let Some(node) = self.nodes[i].node.as_mut() else {
+            return outputs;
+        };
         loop {
-            let Some(node) = self.nodes[i].node.as_mut() else {
-                return;
-            };
             if let Some(t) = node.poll_transmit() {
-                self.keep(i, || Output::Transmit(t.clone()));
-                self.transmit(i, t.destination, t.bytes);
-                continue;
+                outputs.push(Output::Transmit(t));
+            } else if let Some(action) = node.poll_action() {
+                outputs.push(Output::Action(action));
+            } else if let Some(event) = node.poll_event() {
+                outputs.push(Output::Event(event));
+            } else {
+                return outputs;
             }
-            if let Some(action) = node.poll_action() {
-                self.keep(i, || Output::Action(action.clone()));
-                self.apply(i, action);
-                continue;
-            }
-            if let Some(event) = node.poll_event() {
-                self.keep(i, || Output::Event(event.clone()));
-                if !matches!(event, Event::Rejected { .. }) || self.trace_all {
-                    let name = self.nodes[i].name.clone();
-                    self.log(format!("{name}: {}", describe_event(&event)));
+        }
+    }
+
+    /// Carries out node `i`'s outputs: datagrams leave `after` from now.
+    fn handle_outputs(&mut self, i: usize, outputs: Vec<Output>, after: Duration) {
+        for output in outputs {
+            self.keep(i, || output.clone());
+            match output {
+                Output::Transmit(t) => self.transmit(i, t.destination, t.bytes, after),
+                Output::Action(action) => self.apply(i, action),
+                Output::Event(event) => {
+                    if !matches!(event, Event::Rejected { .. }) || self.trace_all {
+                        let name = self.nodes[i].name.clone();
+                        self.log(format!("{name}: {}", describe_event(&event)));
+                    }
                 }
-                continue;
             }
-            break;
         }
         self.check_single_holder();
     }
@@ -511,7 +643,7 @@ impl World {
         }
     }
 
-    fn transmit(&mut self, from: usize, destination: Destination, bytes: Vec<u8>) {
+    fn transmit(&mut self, from: usize, destination: Destination, bytes: Vec<u8>, after: Duration) {
         let targets: Vec<usize> = match destination {
             Destination::Cluster => (0..self.nodes.len()).filter(|&j| j != from).collect(),
             Destination::Peer(addr) => self
@@ -541,7 +673,7 @@ impl World {
                 };
                 self.order += 1;
                 self.in_flight.push(Reverse(Delivery {
-                    at: self.now + self.delay + jitter,
+                    at: self.now + after + self.delay + jitter,
                     order: self.order,
                     to,
                     from: self.nodes[from].addr,
@@ -554,7 +686,10 @@ impl World {
     fn apply(&mut self, i: usize, action: Action) {
         let plumbed = &mut self.nodes[i].plumbed;
         match action {
-            Action::Plumb { ips, .. } => plumbed.extend(ips),
+            Action::Plumb { ips, .. } => {
+                plumbed.extend(ips);
+                self.plumbed_since_check = true;
+            }
             Action::Unplumb { ips, .. } => {
                 for ip in ips {
                     plumbed.remove(&ip);
@@ -569,13 +704,36 @@ impl World {
         }
     }
 
+    /// With [`World::work`]: the most datagrams any running node has
+    /// queued now, and how long the oldest of them has waited.
+    pub fn queue_depth(&self) -> (usize, Duration) {
+        let now = self.now;
+        self.nodes
+            .iter()
+            .filter(|n| n.node.is_some() && !n.paused)
+            .map(|n| {
+                let waited = n
+                    .inbox
+                    .front()
+                    .map_or(Duration::ZERO, |(at, _, _)| now - *at);
+                (n.inbox.len(), waited)
+            })
+            .fold((0, Duration::ZERO), |(a, b), (c, d)| (a.max(c), b.max(d)))
+    }
+
     /// Live nodes (paused ones included: their addresses are still up) that
     /// have `ip` plumbed.
     pub fn holders_of(&self, ip: &IpNet) -> Vec<usize> {
+        // Every prefix length of this address, in `IpNet`'s order.
+        let addr = ip.addr();
+        let longest = if addr.is_ipv4() { 32 } else { 128 };
+        let (Ok(low), Ok(high)) = (IpNet::new(addr, 0), IpNet::new(addr, longest)) else {
+            return Vec::new();
+        };
         (0..self.nodes.len())
             .filter(|&i| {
                 self.nodes[i].node.is_some()
-                    && self.nodes[i].plumbed.iter().any(|p| p.addr() == ip.addr())
+                    && self.nodes[i].plumbed.range(low..=high).next().is_some()
             })
             .collect()
     }
@@ -584,6 +742,13 @@ impl World {
         if !self.strict_single_holder || self.violation.is_some() {
             return;
         }
+        // A second holder appears only with a plumb, or when more is
+        // watched or checked than at the last look.
+        let plumbed = std::mem::take(&mut self.plumbed_since_check);
+        if !plumbed && self.checked_watched == self.watched {
+            return;
+        }
+        self.checked_watched.clone_from(&self.watched);
         for ip in self.watched.clone() {
             let holders = self.holders_of(&ip);
             if holders.len() > 1 {

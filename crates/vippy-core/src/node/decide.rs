@@ -166,6 +166,21 @@ impl Node {
         Ok(())
     }
 
+    /// A peer that would count for placement but for still booting: it
+    /// says so in its heartbeat (active, not mature) and nothing else
+    /// keeps it out.
+    fn peer_booting(&self, name: &str) -> bool {
+        let Some(peer) = self.peers.get(name) else {
+            return false;
+        };
+        peer.present()
+            && self.cluster.node_index(name).is_some()
+            && peer
+                .state
+                .as_ref()
+                .is_some_and(|s| s.digest == self.cluster.digest() && !s.mature && s.active)
+    }
+
     pub(super) fn decide(&mut self, now: Instant) {
         let reasons = self.compute_reasons();
         if reasons != self.reasons {
@@ -221,12 +236,26 @@ impl Node {
             }
         }
         let settling = self.settling_nodes(now, &eligible_runs);
+        // Peers that will be eligible once mature: a group nobody holds
+        // that placement over them too gives to one of them is left for it
+        // (see `prospective` below), so nodes that start together do not
+        // all claim what the last to mature then takes back.
+        let booting: Vec<PlacementNode> = names
+            .iter()
+            .filter(|name| self.peer_booting(name))
+            .filter_map(|name| cluster.node_index(name))
+            .map(|i| PlacementNode {
+                index: i,
+                key: cluster.node_keys[usize::from(i)],
+            })
+            .collect();
 
         // Who announces each group: this node, and every present peer whose
         // config is known (mapped by group identity when it differs).
         // Strangers (senders outside `nodes`) count for nothing.
         let mut holders: Vec<Vec<NodeIndex>> = vec![Vec::new(); groups.len()];
-        let mut held_by_peer: Vec<Option<String>> = vec![None; groups.len()];
+        // By node index, not name: this runs for every group a peer holds.
+        let mut held_by_peer: Vec<Option<NodeIndex>> = vec![None; groups.len()];
         // Groups claimed by a member that is heard but does not hear us
         // (not verified): they block acquiring, and we give them way.
         let mut claimed_by_deaf: Vec<Option<String>> = vec![None; groups.len()];
@@ -234,7 +263,7 @@ impl Node {
         let mut handed_to: Vec<Option<NodeIndex>> = vec![None; groups.len()];
         // Present peers that claim each group, and those that handed it to
         // us after holding it too: clients may have followed them.
-        let mut claimers: Vec<BTreeSet<String>> = vec![BTreeSet::new(); groups.len()];
+        let mut claimers: Vec<BTreeSet<NodeIndex>> = vec![BTreeSet::new(); groups.len()];
         let mut handing: Vec<BTreeSet<String>> = vec![BTreeSet::new(); groups.len()];
         let mut uncertain = false;
         if let Some(me) = self.index {
@@ -290,16 +319,17 @@ impl Node {
             if state.holds.is_empty() {
                 continue;
             }
+            // A member (checked above), so it has an index.
+            let Some(index) = cluster.node_index(name) else {
+                continue;
+            };
             for g in self.map_holds(state) {
-                claimers[g].insert(name.clone());
+                claimers[g].insert(index);
             }
-            let index = cluster.node_index(name);
             if state.digest == digest {
                 for g in state.holds.iter().filter(|g| *g < groups.len()) {
-                    if let Some(i) = index {
-                        holders[g].push(i);
-                    }
-                    held_by_peer[g].get_or_insert_with(|| name.clone());
+                    holders[g].push(index);
+                    held_by_peer[g].get_or_insert(index);
                 }
             } else if let Some(theirs) = self.known.get(&state.digest) {
                 for their_g in state.holds.iter() {
@@ -309,7 +339,7 @@ impl Node {
                         .and_then(|grp| self.group_index.get(&grp.key));
                     if let Some(&g) = mine {
                         // Not a placement holder (not eligible), but it blocks acquiring.
-                        held_by_peer[g].get_or_insert_with(|| name.clone());
+                        held_by_peer[g].get_or_insert(index);
                     }
                 }
             } else {
@@ -332,15 +362,16 @@ impl Node {
             match released.told {
                 Some((to, _)) => {
                     // A keeper that stopped claiming it has nothing to announce.
-                    let keeps = cluster
-                        .nodes
-                        .get(usize::from(to))
-                        .is_some_and(|name| claimers[g].contains(name));
+                    let keeps = claimers[g].contains(&to);
                     changed |= !keeps;
                     keeps
                 }
                 None => {
-                    if let Some(to) = claimers[g].iter().find_map(|k| cluster.node_index(k)) {
+                    // The first by name, as names order the peers.
+                    let first = claimers[g]
+                        .iter()
+                        .min_by_key(|&&i| &cluster.nodes[usize::from(i)]);
+                    if let Some(&to) = first {
                         released.told = Some((to, now));
                         changed = true;
                     }
@@ -353,7 +384,8 @@ impl Node {
         // Groups nobody holds are claimed only once the set of eligible nodes
         // has been still for a moment: nodes that become ready one after
         // another (a cold start, quorum regained) then agree on the owner.
-        let mut members: Vec<NodeIndex> = eligible.iter().map(|n| n.index).collect();
+        let mut members: Vec<NodeIndex> =
+            eligible.iter().chain(&booting).map(|n| n.index).collect();
         members.sort_unstable();
         if members != self.last_eligible {
             self.last_eligible = members;
@@ -392,6 +424,7 @@ impl Node {
             });
         }
         let pins = self.placement_pins();
+        self.counters.decisions += 1;
         let (assignment, deferred) = placement::assign_pinned(
             &placement_groups,
             &eligible,
@@ -401,6 +434,22 @@ impl Node {
             &pins,
         );
         self.note_deferred(&deferred);
+        // The owners once the booting peers are eligible too, for groups
+        // nobody holds: placement over every node heard so far.
+        let prospective = if booting.is_empty() || !self.reasons.is_empty() {
+            None
+        } else {
+            let all: Vec<PlacementNode> = eligible.iter().chain(&booting).copied().collect();
+            let (future, _) = placement::assign_pinned(
+                &placement_groups,
+                &all,
+                &holders,
+                &excluded,
+                &settling,
+                &pins,
+            );
+            Some(future)
+        };
 
         for (g, group) in groups.iter().enumerate() {
             let owner = assignment.owners[g];
@@ -414,9 +463,14 @@ impl Node {
                         .map(|i| cluster.nodes[usize::from(i)].clone()),
                 });
             }
-            if let Some(name) = &held_by_peer[g] {
-                self.last_holder.insert(group.key, name.clone());
-                self.holder_restarted.remove(&group.key);
+            if let Some(i) = held_by_peer[g] {
+                let name = &cluster.nodes[usize::from(i)];
+                if self.last_holder.get(&group.key) != Some(name) {
+                    self.last_holder.insert(group.key, name.clone());
+                }
+                if !self.holder_restarted.is_empty() {
+                    self.holder_restarted.remove(&group.key);
+                }
             }
         }
 
@@ -449,7 +503,10 @@ impl Node {
                 // rival appears, and again when a rival stops claiming it,
                 // so the last word clients hear is ours (keepalived re-sends
                 // GARP to a lower-priority master for the same reason).
-                let claim = std::mem::take(&mut claimers[g]);
+                let claim: BTreeSet<String> = std::mem::take(&mut claimers[g])
+                    .into_iter()
+                    .map(|i| cluster.nodes[usize::from(i)].clone())
+                    .collect();
                 let hand = std::mem::take(&mut handing[g]);
                 let prev = self.contested.get(&key);
                 // A rival we lost datagrams of may have claimed it again
@@ -585,6 +642,15 @@ impl Node {
             // membership to settle, and for `mature` after a new config.
             if cause == Cause::Unowned && (now < self.claim_unowned_at || self.settling) {
                 self.unowned_waiting = true;
+                continue;
+            }
+            if cause == Cause::Unowned
+                && prospective
+                    .as_ref()
+                    .is_some_and(|future| future.owners[g] != mine)
+            {
+                // A booting peer's once it matures: it claims it then, or
+                // we do once it is gone (either comes with a decision).
                 continue;
             }
             self.held.insert(

@@ -138,6 +138,13 @@ pub struct Node {
     /// A decision waits for `quiet_until`: it would otherwise act (take,
     /// announce) on a view missing what queued while the loop was away.
     decision_deferred: bool,
+    /// Since when this node's loop has been behind: datagrams it reads
+    /// waited in the queue, or its timers fire late, by more than a third
+    /// of `stale` (see `doubt_self`). `None` once it reads one that did not.
+    behind_since: Option<Instant>,
+    /// While behind, placement runs at most at this deadline rather than
+    /// on every datagram: what queued says more than each datagram alone.
+    decide_at: Option<Instant>,
     /// Another live process under this node's name, as last heard.
     twin: Option<Twin>,
     /// This process lost to a twin: it says nothing and holds nothing.
@@ -259,6 +266,8 @@ impl Node {
             judge_after: now,
             quiet_until: now,
             decision_deferred: false,
+            behind_since: None,
+            decide_at: None,
             twin: None,
             standing_down: false,
             contested: BTreeMap::new(),
@@ -378,13 +387,39 @@ impl Node {
         macs
     }
 
-    /// An authenticated or not, well-formed or not, datagram from `from`.
+    /// An authenticated or not, well-formed or not, datagram from `from`,
+    /// read as it arrived.
     pub fn handle_datagram(&mut self, now: Instant, from: std::net::SocketAddr, bytes: &[u8]) {
+        self.handle_datagram_at(now, now, from, bytes);
+    }
+
+    /// A datagram that `arrived` (the kernel's receive timestamp) and is
+    /// read only `now`: a long wait in the socket queue means this node's
+    /// loop is behind, and it doubts its own view of its peers until it has
+    /// caught up (see `doubt_self`).
+    pub fn handle_datagram_at(
+        &mut self,
+        now: Instant,
+        arrived: Instant,
+        from: std::net::SocketAddr,
+        bytes: &[u8],
+    ) {
         if self.said_goodbye {
             return;
         }
         self.wake(now);
+        self.doubt_self(now, now.saturating_duration_since(arrived));
         self.receive(now, from, bytes);
+        if self.behind_since.is_some() && self.needs_decide {
+            // Decide once for many datagrams, at a deadline: timers come
+            // first in the loop, so it is reached after at most one more input.
+            let at = *self
+                .decide_at
+                .get_or_insert(now + self.config.interval.min(self.config.stale) / 4);
+            if now < at {
+                self.needs_decide = false;
+            }
+        }
         self.flush(now);
     }
 
@@ -394,6 +429,10 @@ impl Node {
             return;
         }
         self.wake(now);
+        if self.decide_at.is_some_and(|t| now >= t) {
+            self.decide_at = None;
+            self.needs_decide = true;
+        }
         if self.unowned_waiting && now >= self.unowned_claim_time() {
             self.unowned_waiting = false;
             self.needs_decide = true;
@@ -564,6 +603,9 @@ impl Node {
         if let Some(t) = self.failback_at {
             next = next.min(t);
         }
+        if let Some(t) = self.decide_at {
+            next = next.min(t);
+        }
         if self.decision_deferred {
             // Every deadline above only asks for a decision, which waits.
             next = next.max(self.quiet_until);
@@ -619,6 +661,7 @@ impl Node {
         }
         if self.needs_decide {
             self.needs_decide = false;
+            self.decide_at = None;
             self.decide(now);
         }
         if self.dirty && now >= self.quiet_until {
@@ -796,7 +839,11 @@ impl Node {
     /// than the loop allows (one interval plus a quarter of `stale`) means
     /// this process was paused or starved: its peers' heartbeats are
     /// queued unread, so none is judged stale until they have been read.
+    /// A timer that fires late says the same, less strongly.
     fn wake(&mut self, now: Instant) {
+        if let Some(due) = self.poll_timeout().filter(|due| *due < now) {
+            self.doubt_self(now, now - due);
+        }
         let away = now.saturating_duration_since(self.last_awake);
         self.last_awake = now;
         if away > self.config.interval + self.config.stale / 4 {
@@ -806,6 +853,23 @@ impl Node {
                 self.events.push_back(Event::LoopLag { away });
             }
         }
+    }
+
+    /// The self-doubt rule (docs/ARCHITECTURE.md, "A node that falls
+    /// behind"): input that waited `late` for this node's loop, by more than
+    /// a third of `stale`, means what queued behind it is unread. Peers are
+    /// then not judged stale (nor unverified) until the loop has caught up,
+    /// for at most 2 × `stale`: a peer that seems silent may only be
+    /// queued. Input that waited less ends the doubt.
+    fn doubt_self(&mut self, now: Instant, late: Duration) {
+        let limit = self.config.stale / 3;
+        if late <= limit {
+            self.behind_since = None;
+            return;
+        }
+        let since = *self.behind_since.get_or_insert(now);
+        let until = (now + limit).min(since + self.config.stale * 2);
+        self.judge_after = self.judge_after.max(until);
     }
 
     fn signing_key(&self) -> &Key {

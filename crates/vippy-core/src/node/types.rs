@@ -294,6 +294,9 @@ pub struct Counters {
     /// Datagrams whose tag matched a secret other than the first (the
     /// signing one): some node still signs with a secret being rotated out.
     pub older_secret_datagrams: u64,
+    /// Times placement ran over every group: what a busy loop spends its
+    /// time on at thousands of groups (docs/ARCHITECTURE.md, "Cost").
+    pub decisions: u64,
 }
 
 impl Counters {

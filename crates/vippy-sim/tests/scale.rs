@@ -1,0 +1,47 @@
+//! The simulator at scale in CI (docs/TESTING.md): 16 nodes with thousands
+//! of groups on loops that pay for their work. Without the self-doubt rule
+//! a node whose loop fell behind takes over what its peers hold; without
+//! the cold-start rule nodes that start together claim the same groups.
+
+/// The most duplicate group-rounds (a group held twice at one sample, one
+/// per interval) a cold start or a loop lag may cause at this scale.
+const MAX_DUPLICATE_ROUNDS: u64 = 16;
+
+fn scale(seed: u64, nodes: usize, groups: usize) {
+    let outcome = match vippy_sim::run_scale(seed, nodes, groups, false) {
+        Ok(outcome) => outcome,
+        Err(failure) => panic!("{failure}"),
+    };
+    assert!(
+        outcome.cold_start_duplicates <= MAX_DUPLICATE_ROUNDS,
+        "seed {seed}: {} duplicate group-rounds at cold start",
+        outcome.cold_start_duplicates
+    );
+    assert!(
+        outcome.lag_duplicates <= MAX_DUPLICATE_ROUNDS,
+        "seed {seed}: {} duplicate group-rounds after a loop lag",
+        outcome.lag_duplicates
+    );
+    assert_eq!(
+        outcome.quiet_decisions, 0,
+        "seed {seed}: placement ran while nothing changed"
+    );
+}
+
+/// Interval 0.2 s: before the self-doubt rule its lag phase ended with
+/// queues 0.97 s deep and 107 groups doubly held.
+#[test]
+fn sixteen_nodes_4096_groups_seed_0() {
+    scale(0, 16, 4096);
+}
+
+/// Interval 0.5 s: before the cold-start rule, 180 duplicate group-rounds.
+#[test]
+fn sixteen_nodes_4096_groups_seed_1() {
+    scale(1, 16, 4096);
+}
+
+#[test]
+fn sixteen_nodes_1024_groups() {
+    scale(2, 16, 1024);
+}
