@@ -402,7 +402,7 @@ mod tests {
         assert!(page.starts_with(".TH VIPPY.CONF 5 "));
         let nested = [
             "driver", "facility", "mask", "count", "refresh", "rate", "name", "command", "shell",
-            "interval", "timeout", "rise", "fall", "up", "down", "change",
+            "interval", "timeout", "rise", "fall", "groups", "up", "down", "change",
         ];
         for key in vippy_core::config::TOP_KEYS.iter().chain(&nested) {
             let key = key.replace('-', r"\-");
