@@ -486,11 +486,16 @@ impl Node {
         let held_keys: Vec<u64> = self.held.keys().copied().collect();
         let mut contested = BTreeMap::new();
         let mut reannounce = Vec::new();
+        // Just back from a pause: peers that judged us stale have not
+        // heard us yet, so their silence about us proves nothing.
+        let deaf_unproven = self.deaf_after.is_some_and(|t| now < t);
         for key in held_keys {
             let Some(&g) = self.group_index.get(&key) else {
                 continue; // removed groups are released on reconfiguration
             };
-            if let Some(deaf) = claimed_by_deaf[g].clone() {
+            if let Some(deaf) = claimed_by_deaf[g].clone()
+                && !deaf_unproven
+            {
                 // It cannot hear that we hold this; we can hear that it
                 // does. One of us must give way, and only we can know.
                 self.yield_to(key, g, deaf, now);

@@ -138,6 +138,11 @@ pub struct Node {
     /// A decision waits for `quiet_until`: it would otherwise act (take,
     /// announce) on a view missing what queued while the loop was away.
     decision_deferred: bool,
+    /// After the loop was away, peers that judged this node stale no
+    /// longer echo it, so they look deaf until they have heard its next
+    /// heartbeat. Until this deadline a holder that does not echo us is not
+    /// given way to (both would give way, and nobody would hold the group).
+    deaf_after: Option<Instant>,
     /// Since when this node's loop has been behind: datagrams it reads
     /// waited in the queue, or its timers fire late, by more than a third
     /// of `stale` (see `doubt_self`). `None` once it reads one that did not.
@@ -266,6 +271,7 @@ impl Node {
             judge_after: now,
             quiet_until: now,
             decision_deferred: false,
+            deaf_after: None,
             behind_since: None,
             decide_at: None,
             twin: None,
@@ -431,6 +437,10 @@ impl Node {
         self.wake(now);
         if self.decide_at.is_some_and(|t| now >= t) {
             self.decide_at = None;
+            self.needs_decide = true;
+        }
+        if self.deaf_after.is_some_and(|t| now >= t) {
+            self.deaf_after = None;
             self.needs_decide = true;
         }
         if self.unowned_waiting && now >= self.unowned_claim_time() {
@@ -604,6 +614,9 @@ impl Node {
             next = next.min(t);
         }
         if let Some(t) = self.decide_at {
+            next = next.min(t);
+        }
+        if let Some(t) = self.deaf_after {
             next = next.min(t);
         }
         if self.decision_deferred {
@@ -849,6 +862,9 @@ impl Node {
         if away > self.config.interval + self.config.stale / 4 {
             self.judge_after = now + self.config.interval.min(self.config.stale / 2);
             self.quiet_until = now + self.config.interval.min(self.config.stale) / 4;
+            // Our first heartbeat goes out at `quiet_until`; a peer answers
+            // a node it hears again at once, and within an interval at most.
+            self.deaf_after = Some(self.quiet_until + self.config.interval);
             if !self.peers.is_empty() {
                 self.events.push_back(Event::LoopLag { away });
             }
