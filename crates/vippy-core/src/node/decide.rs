@@ -259,6 +259,9 @@ impl Node {
         // Groups claimed by a member that is heard but does not hear us
         // (not verified): they block acquiring, and we give them way.
         let mut claimed_by_deaf: Vec<Option<String>> = vec![None; groups.len()];
+        // All such members for each group: a keeper we yielded to is one
+        // until it hears us, and must be told meanwhile.
+        let mut deaf_claimers: Vec<BTreeSet<NodeIndex>> = vec![BTreeSet::new(); groups.len()];
         // Groups a present peer handed to someone for a planned move.
         let mut handed_to: Vec<Option<NodeIndex>> = vec![None; groups.len()];
         // Present peers that claim each group, and those that handed it to
@@ -282,8 +285,10 @@ impl Node {
                 let Some(state) = peer.state.as_ref() else {
                     continue;
                 };
+                let index = cluster.node_index(name);
                 for g in self.map_holds(state) {
                     claimed_by_deaf[g].get_or_insert_with(|| name.clone());
+                    deaf_claimers[g].extend(index);
                 }
                 if state.digest == digest {
                     // It held what it hands over: clients may have followed it.
@@ -362,7 +367,9 @@ impl Node {
             match released.told {
                 Some((to, _)) => {
                     // A keeper that stopped claiming it has nothing to announce.
-                    let keeps = claimers[g].contains(&to);
+                    // One that does not hear us yet (we yielded to it) still
+                    // claims it, and is the one that must hear of our hold.
+                    let keeps = claimers[g].contains(&to) || deaf_claimers[g].contains(&to);
                     changed |= !keeps;
                     keeps
                 }
