@@ -285,6 +285,14 @@ impl Node {
                 let Some(state) = peer.state.as_ref() else {
                     continue;
                 };
+                if state.digest != digest
+                    && !state.holds.is_empty()
+                    && !self.known.contains_key(&state.digest)
+                {
+                    // Holdings we cannot read (a config we lack): they may
+                    // be any group, so take nothing until we can.
+                    uncertain = true;
+                }
                 let index = cluster.node_index(name);
                 for g in self.map_holds(state) {
                     claimed_by_deaf[g].get_or_insert_with(|| name.clone());

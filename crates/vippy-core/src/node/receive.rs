@@ -155,6 +155,13 @@ impl Node {
             // A restart ends the pins naming it, whether or not it hears
             // the table before it matures.
             self.end_pins_of(now, &sender);
+            // Its new run may have claimed and announced a group we keep:
+            // whatever its old run handed us or claimed makes it no known
+            // rival now.
+            for contest in self.contested.values_mut() {
+                contest.claimers.remove(&sender);
+                contest.handing.remove(&sender);
+            }
             self.events.push_back(Event::PeerRestarted {
                 node: header.sender.clone(),
                 incarnation: header.incarnation,

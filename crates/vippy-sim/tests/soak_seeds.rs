@@ -1,0 +1,39 @@
+//! Seeds the soak found failing, one per fault class, each fixed since.
+//! Replay one with its trace: `target/release/vippy-sim --seed N`.
+
+fn passes(seed: u64) {
+    if let Err(failure) = vippy_sim::run(seed, false) {
+        panic!("{failure}");
+    }
+}
+
+/// A node paused while holding a group comes back to a peer that took the
+/// group meanwhile. The peer hears it before it hears the peer, so the peer
+/// gives way ("does not hear this node") and must tell it, as a handoff,
+/// that clients follow the peer's announcements. The handoff used to be
+/// dropped at the peer's next decision, because the keeper, not hearing the
+/// peer yet, did not count as claiming the group: the keeper never
+/// announced again and clients kept the peer's MAC.
+#[test]
+fn a_peer_that_yields_to_a_resumed_holder_tells_it() {
+    passes(501_128);
+}
+
+/// A node restarted with its clock behind raised its incarnation and, still
+/// on an older config, read nothing of what its peers held (they do not
+/// echo the new incarnation yet, and run a config it lacks): it took every
+/// group as unowned and announced them, then gave them back. Holdings it
+/// cannot read now keep it from taking anything, as for a verified peer.
+#[test]
+fn unreadable_holdings_of_a_peer_that_does_not_hear_us_block_taking() {
+    passes(4_731);
+}
+
+/// A keeper remembered the node that handed it a group as no rival. That
+/// node crashed, restarted, took the group while cut off and announced it;
+/// back in touch it gave way with a handoff, which the keeper took for the
+/// old one and did not announce again. A restart now forgets the rival.
+#[test]
+fn a_rival_that_restarted_is_a_new_rival() {
+    passes(4_551);
+}
