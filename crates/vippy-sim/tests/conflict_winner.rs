@@ -1,5 +1,6 @@
 //! Standing down never leaves groups unserved: a same-version conflict
-//! makes the losing side stand down only for a winner that serves. And with
+//! makes the losing side stand down only for a winner that serves (not
+//! one drained, failing a check or still booting). And with
 //! `quorum` set, a config that changes one group spreading through the
 //! cluster moves nothing else (quorum once counted only peers on the same
 //! digest, so every node lost it while the new config spread).
@@ -58,30 +59,9 @@ fn a_drained_winner_of_a_conflict_does_not_take_the_cluster_down() {
         },
     );
     run(&mut world, 2.0);
-    // Two candidates at version 1 with another group; take the one whose
-    // digest beats the running config's, so n1 wins the tie-break.
-    let mine = v1.cluster.digest();
-    let winner = [
-        ", [{ip:'203.0.113.9/24'}]",
-        ", [{ip:'203.0.113.8/24'}]",
-        ", [{ip:'203.0.113.7/24'}]",
-    ]
-    .iter()
-    .map(|extra| config(1, extra, false))
-    .find(|c| c.cluster.digest() > mine)
-    .expect("one of three digests is higher");
-    world.reload(0, winner);
+    world.reload(0, winning(&v1));
     run(&mut world, 3.0);
-    for ip in ips(3) {
-        let holders = world.holders_of(&ip);
-        assert_eq!(
-            holders.len(),
-            1,
-            "{ip} held by {holders:?}\n{:?}",
-            world.trace
-        );
-        assert_ne!(holders[0], 0, "the drained node holds nothing");
-    }
+    each_group_held_once_not_by_n1(&world);
     for i in 1..3 {
         let reasons = world.nodes[i].node.as_ref().unwrap().reasons().to_vec();
         assert!(
@@ -107,6 +87,105 @@ fn a_drained_winner_of_a_conflict_does_not_take_the_cluster_down() {
             "n{} serves beside an active winner: {reasons:?}",
             i + 1
         );
+    }
+}
+
+/// A config at version 1 with another group whose digest beats `v1`'s, so
+/// a node running it wins the tie-break.
+fn winning(v1: &Config) -> Arc<Config> {
+    let mine = v1.cluster.digest();
+    [
+        ", [{ip:'203.0.113.9/24'}]",
+        ", [{ip:'203.0.113.8/24'}]",
+        ", [{ip:'203.0.113.7/24'}]",
+    ]
+    .iter()
+    .map(|extra| config(1, extra, false))
+    .find(|c| c.cluster.digest() > mine)
+    .expect("one of three digests is higher")
+}
+
+fn each_group_held_once_not_by_n1(world: &World) {
+    for ip in ips(3) {
+        let holders = world.holders_of(&ip);
+        assert_eq!(
+            holders.len(),
+            1,
+            "{ip} held by {holders:?}\n{:?}",
+            world.trace
+        );
+        assert_ne!(holders[0], 0, "the inactive winner holds nothing");
+    }
+}
+
+/// The same with a winner that fails a health check: the losers keep
+/// serving until it passes.
+#[test]
+fn a_failing_winner_of_a_conflict_does_not_take_the_cluster_down() {
+    let v1 = config(1, "", false);
+    let mut world = World::new(
+        3,
+        vec![v1.clone(), v1.clone(), v1.clone()],
+        Duration::from_micros(200),
+    );
+    for i in 0..3 {
+        world.start(i);
+    }
+    run(&mut world, 3.0);
+    let check = |ok| LocalEvent::Health {
+        check: "web".into(),
+        ok,
+    };
+    world.local(0, check(false));
+    run(&mut world, 2.0);
+    world.reload(0, winning(&v1));
+    run(&mut world, 3.0);
+    each_group_held_once_not_by_n1(&world);
+    world.local(0, check(true));
+    run(&mut world, 3.0);
+    for i in 1..3 {
+        let reasons = world.nodes[i].node.as_ref().unwrap().reasons().to_vec();
+        assert!(
+            reasons.contains(&InactiveReason::ConfigConflict),
+            "n{} serves beside a passing winner: {reasons:?}",
+            i + 1
+        );
+    }
+}
+
+/// And with a winner that is still booting (restarted on the winning file,
+/// not yet mature): the losers serve on until it matures.
+#[test]
+fn a_booting_winner_of_a_conflict_does_not_take_the_cluster_down() {
+    let v1 = config(1, "", false);
+    let mut world = World::new(
+        3,
+        vec![v1.clone(), v1.clone(), v1.clone()],
+        Duration::from_micros(200),
+    );
+    for i in 0..3 {
+        world.start(i);
+    }
+    run(&mut world, 3.0);
+    world.crash(0);
+    run(&mut world, 2.0);
+    world.nodes[0].config = winning(&v1);
+    world.start(0);
+    // `mature` is 0.4 s: well inside its boot.
+    run(&mut world, 0.25);
+    each_group_held_once_not_by_n1(&world);
+    run(&mut world, 3.0);
+    for i in 1..3 {
+        let reasons = world.nodes[i].node.as_ref().unwrap().reasons().to_vec();
+        assert!(
+            reasons.contains(&InactiveReason::ConfigConflict),
+            "n{} serves beside a mature winner: {reasons:?}",
+            i + 1
+        );
+    }
+    for ip in ips(3) {
+        let holders = world.holders_of(&ip);
+        assert_eq!(holders, vec![0], "{ip}\n{:?}", world.trace);
     }
 }
 
