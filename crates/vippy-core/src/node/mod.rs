@@ -17,6 +17,7 @@ mod pins;
 mod receive;
 mod reconfigure;
 mod status;
+mod timers;
 mod transfer;
 mod types;
 
@@ -435,61 +436,7 @@ impl Node {
             return;
         }
         self.wake(now);
-        if self.decide_at.is_some_and(|t| now >= t) {
-            self.decide_at = None;
-            self.needs_decide = true;
-        }
-        if self.deaf_after.is_some_and(|t| now >= t) {
-            self.deaf_after = None;
-            self.needs_decide = true;
-        }
-        if self.unowned_waiting && now >= self.unowned_claim_time() {
-            self.unowned_waiting = false;
-            self.needs_decide = true;
-        }
-        let stale = self.config.stale;
-        let window = self.echo_window();
-        let judging = now >= self.judge_after;
-        let mut gone = Vec::new();
-        for (name, peer) in &mut self.peers {
-            // An echo is good for a while only: one that stops coming
-            // means the peer no longer hears us.
-            if judging && peer.verified && now >= peer.echoed_at + window {
-                peer.verified = false;
-                self.needs_decide = true;
-            }
-            if judging && peer.fresh && now >= peer.stale_at(stale) {
-                peer.fresh = false;
-                if !peer.departed {
-                    gone.push(name.clone());
-                }
-            }
-        }
-        for node in gone {
-            self.events.push_back(Event::PeerStale { node });
-            self.needs_decide = true;
-        }
-        if self.contest_deadline().is_some_and(|t| now >= t) {
-            self.needs_decide = true;
-        }
-        if self.failback_at.is_some_and(|t| now >= t) {
-            self.needs_decide = true;
-        }
-        if self.settling && now >= self.settle_until {
-            self.settling = false;
-            self.needs_decide = true;
-        }
-        self.fetch_timeout(now);
-        if now >= self.next_heartbeat {
-            self.dirty = true;
-            // Pending handoffs expire with time, not with messages.
-            self.needs_decide |=
-                !self.handoffs.is_empty() || self.telling() || self.skew_since.is_some();
-            // A config that failed to arrive is tried again once its backoff ends.
-            if self.fetch.is_none() {
-                self.start_fetch(now);
-            }
-        }
+        self.run_due_timers(now);
         self.flush(now);
     }
 
@@ -581,49 +528,7 @@ impl Node {
         if self.said_goodbye {
             return None;
         }
-        let mut next = self.next_heartbeat.max(self.quiet_until);
-        if !self.matured {
-            next = next.min(self.mature_at);
-        }
-        if self.unowned_waiting {
-            next = next.min(self.unowned_claim_time());
-        }
-        let stale = self.config.stale;
-        let window = self.echo_window();
-        for peer in self.peers.values() {
-            if peer.fresh {
-                next = next.min(peer.stale_at(stale).max(self.judge_after));
-            }
-            if peer.verified {
-                next = next.min((peer.echoed_at + window).max(self.judge_after));
-            }
-        }
-        if let Some(fetch) = &self.fetch {
-            next = next.min(fetch.retry_at);
-        }
-        if self.settling {
-            next = next.min(self.settle_until);
-        }
-        if self.dirty {
-            next = next.min(self.quiet_until);
-        }
-        if let Some(t) = self.contest_deadline() {
-            next = next.min(t);
-        }
-        if let Some(t) = self.failback_at {
-            next = next.min(t);
-        }
-        if let Some(t) = self.decide_at {
-            next = next.min(t);
-        }
-        if let Some(t) = self.deaf_after {
-            next = next.min(t);
-        }
-        if self.decision_deferred {
-            // Every deadline above only asks for a decision, which waits.
-            next = next.max(self.quiet_until);
-        }
-        Some(next)
+        self.next_deadline()
     }
 
     #[must_use]
