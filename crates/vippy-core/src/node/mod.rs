@@ -17,6 +17,7 @@ mod pins;
 mod receive;
 mod reconfigure;
 mod status;
+mod survey;
 mod timers;
 mod transfer;
 mod types;
