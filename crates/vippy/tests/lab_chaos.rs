@@ -1,0 +1,40 @@
+//! A short chaos run on real daemons: `vippy-lab chaos` (docs/BENCHMARKS.md,
+//! "Chaos") for 90 s with a fixed seed: five vippyd, 32 groups on a VIP LAN
+//! apart from the chat link, overlapping faults (signals, links, loss,
+//! partitions, reloads, drains), checked by an observer outside the
+//! daemons. No violation and no crash may be found. `VIPPY_CHAOS_SEED` and
+//! `VIPPY_CHAOS_DURATION` (seconds) run another schedule.
+
+mod lab_support;
+
+use lab_support::{bins, root};
+use vippy_lab::chaos::{ChaosSpec, report, run};
+
+/// The seed the test runs unless told otherwise.
+const SEED: u64 = 2;
+
+#[test]
+fn a_short_chaos_run_finds_no_violation_and_no_crash() {
+    if !root() {
+        return;
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let spec = ChaosSpec {
+        seed: env("VIPPY_CHAOS_SEED").map_or(SEED, |s| s.parse().expect("a seed")),
+        duration: env("VIPPY_CHAOS_DURATION").map_or(90.0, |d| d.parse().expect("seconds")),
+        interval: 0.2,
+        stale: 0.8,
+        mature: 0.6,
+        svg: None,
+        bins: bins(),
+    };
+    let report = run(spec).expect("the chaos run starts and converges");
+    let text = report::text(&report);
+    eprintln!("{text}");
+    assert!(
+        !report.ran.is_empty(),
+        "the schedule drew no fault:\n{text}"
+    );
+    assert_eq!(report.crashes, 0, "daemons crashed:\n{text}");
+    assert!(report.violations.is_empty(), "violations:\n{text}");
+}
