@@ -97,6 +97,9 @@ pub struct ChaosReport {
     pub outages: Vec<(&'static str, Vec<f64>)>,
     /// How long the chaos phase took, seconds.
     pub took: f64,
+    /// The daemons' "the core loop ran a timer … late" lines: a loaded
+    /// machine starving them (stopped daemons log one on resuming too).
+    pub lags: usize,
 }
 
 /// The group pool: `BASE_GROUPS` + `OPTIONAL_GROUPS` groups on the VIP LAN,
@@ -462,18 +465,20 @@ pub fn run(spec: ChaosSpec) -> Result<ChaosReport> {
         }
         runner.wait_until(episode.until)?;
         let moves = moves_between(&runner.observer.events(), from, runner.observer.now());
-        for m in moves {
-            let group = runner.layout.group_of(m.vip).unwrap_or(usize::MAX);
+        if let Some(first) = moves.first() {
+            let mut groups: Vec<usize> = moves
+                .iter()
+                .filter_map(|m| runner.layout.group_of(m.vip))
+                .collect();
+            groups.sort_unstable();
+            groups.dedup();
             runner.violate(format!(
-                "group {group} moved in a quiet period: VIP {} {} node{} at +{:.2}s",
-                vips[m.vip],
-                if m.added {
-                    "plumbed on"
-                } else {
-                    "removed from"
-                },
-                m.node + 1,
-                m.at - runner.t0
+                "{} address changes in a quiet period (groups {groups:?}), the first at +{:.2}s: VIP {} {} node{}",
+                moves.len(),
+                first.at - runner.t0,
+                vips[first.vip],
+                if first.added { "plumbed on" } else { "removed from" },
+                first.node + 1,
             ));
         }
         let problems = runner.problems()?;
@@ -484,8 +489,13 @@ pub fn run(spec: ChaosSpec) -> Result<ChaosReport> {
     }
     let took = runner.clock();
     runner.watch_daemons()?;
+    let mut lags = 0;
     for i in 0..NODES {
         let log = std::fs::read_to_string(runner.cluster.log_path(i)).unwrap_or_default();
+        lags += log
+            .lines()
+            .filter(|l| l.contains("the core loop ran a timer"))
+            .count();
         for line in log.lines().filter(|l| l.contains("panicked")) {
             runner.crashes += 1;
             runner.violate(format!("node{} logged a panic: {line}", i + 1));
@@ -542,6 +552,7 @@ pub fn run(spec: ChaosSpec) -> Result<ChaosReport> {
         settle,
         outages,
         took,
+        lags,
     };
     if let Some(path) = &spec.svg {
         report::outage_svg(&report, path)?;

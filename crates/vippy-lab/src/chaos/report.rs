@@ -143,7 +143,11 @@ pub fn text(report: &ChaosReport) -> String {
             samples.iter().copied().fold(0.0, f64::max)
         );
     }
-    let _ = writeln!(out, "\nchaos phase took {:.1} s", report.took);
+    let _ = writeln!(
+        out,
+        "\nchaos phase took {:.1} s; the daemons logged {} late timers (\"the core loop ran a timer … late\": starved by the machine, or resumed from SIGSTOP)",
+        report.took, report.lags
+    );
     out
 }
 
