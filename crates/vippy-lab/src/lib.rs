@@ -18,12 +18,15 @@
 //! - `attack.rs`: the attacker: capture the chat, forge, replay, tamper, flood
 //! - `witness.rs`: what the attack bench reads from outside the daemons
 //! - `bench_attack.rs`: `vippy-lab bench attack`, its table
-//! - `plot.rs`: the attack bench's ownership plot (SVG)
+//! - `plot.rs`: the attack bench's ownership plot and the chaos outage plot (SVG)
+//! - `chaos/`: `vippy-lab chaos`: seeded overlapping faults on five daemons,
+//!   invariants checked from outside
 
 pub mod attack;
 pub mod bench;
 pub mod bench_attack;
 pub mod bench_scale;
+pub mod chaos;
 mod cluster;
 mod command;
 pub mod demo;

@@ -1,12 +1,13 @@
 //! `vippy-lab`: the lab's command line. `demo` runs the namespace demo
 //! cluster; `bench` measures failover, `bench attack` a hostile network;
-//! `sweep` removes what dead lab runs left behind.
+//! `chaos` runs seeded overlapping faults against five daemons; `sweep`
+//! removes what dead lab runs left behind.
 
 use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab chaos --duration D --seed S [--svg FILE] [--interval I --stale S --mature M] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -102,6 +103,26 @@ fn main() -> ExitCode {
                 }
             }
         }
+        (Some("chaos"), rest) => match chaos_spec(rest) {
+            Ok(spec) => match vippy_lab::chaos::run(spec) {
+                Ok(report) => {
+                    print!("{}", vippy_lab::chaos::report::text(&report));
+                    if report.violations.is_empty() && report.crashes == 0 {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("chaos failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         (Some("sweep"), rest) if rest.len() <= 1 => {
             let family = rest.first().map(String::as_str).unwrap_or(DEFAULT_FAMILY);
             let swept = sweep(family);
@@ -147,4 +168,49 @@ fn scale_spec(args: &[String]) -> Option<vippy_lab::bench_scale::ScaleSpec> {
         mature: num(4, 0.5)?,
         limit: std::time::Duration::from_secs(60),
     })
+}
+
+/// `--duration D --seed S [--svg FILE] [--interval I] [--stale S] [--mature M]`;
+/// a duration is seconds, or minutes with `m` (`90`, `90s`, `10m`).
+fn chaos_spec(args: &[String]) -> Result<vippy_lab::chaos::ChaosSpec, String> {
+    let bins = vippy_lab::Binaries::beside_me().map_err(|e| format!("{e:#}"))?;
+    let mut spec = vippy_lab::chaos::ChaosSpec {
+        seed: 1,
+        duration: 90.0,
+        interval: 0.2,
+        stale: 0.8,
+        mature: 0.6,
+        svg: Some("chaos-outage.svg".into()),
+        bins,
+    };
+    let seconds = |flag: &str, value: &str| -> Result<f64, String> {
+        let (number, scale) = match value.strip_suffix('m') {
+            Some(n) => (n, 60.0),
+            None => (value.strip_suffix('s').unwrap_or(value), 1.0),
+        };
+        number
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0)
+            .map(|v| v * scale)
+            .ok_or_else(|| format!("{flag} {value:?}: seconds (or minutes with m)"))
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--duration" => spec.duration = seconds(flag, value)?,
+            "--seed" => {
+                spec.seed = value
+                    .parse()
+                    .map_err(|_| format!("--seed {value:?}: a number"))?
+            }
+            "--svg" => spec.svg = Some(value.into()),
+            "--interval" => spec.interval = seconds(flag, value)?,
+            "--stale" => spec.stale = seconds(flag, value)?,
+            "--mature" => spec.mature = seconds(flag, value)?,
+            _ => return Err(format!("unknown argument {flag:?}")),
+        }
+    }
+    Ok(spec)
 }

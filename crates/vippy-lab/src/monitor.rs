@@ -77,6 +77,12 @@ impl AddressMonitor {
         })
     }
 
+    /// The monitor's start, seconds since the epoch: subtract it from a
+    /// wall-clock stamp (`ping -D`) to put it on the events' clock.
+    pub fn epoch(&self) -> f64 {
+        self.epoch
+    }
+
     /// Seconds since the monitor started, on the same clock as the events.
     pub fn now(&self) -> f64 {
         now_epoch() - self.epoch

@@ -111,3 +111,78 @@ pub fn ownership_svg(report: &AttackReport, path: &Path) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
+
+/// The chaos run's outage plot: for each fault kind (a column), every
+/// affected VIP's client-visible outage as a point, its median as a bar,
+/// and the settle bound as a dashed line.
+pub fn outage_svg(rows: &[(&str, Vec<f64>)], bound: f64, title: &str, path: &Path) -> Result<()> {
+    let top = rows
+        .iter()
+        .flat_map(|(_, s)| s.iter().copied())
+        .fold(bound, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(path, (1100, 480)).into_drawing_area();
+    let draw = |e| anyhow::anyhow!("drawing {}: {e:?}", path.display());
+    root.fill(&WHITE).map_err(draw)?;
+    let columns = rows.len();
+    let names: Vec<String> = rows.iter().map(|(n, _)| (*n).to_string()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..columns as f64 - 0.5, 0.0..top)
+        .map_err(draw)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(columns)
+        .x_label_formatter(&move |x| {
+            let at = x.round();
+            if (x - at).abs() > 0.01 || at < 0.0 {
+                return String::new();
+            }
+            names.get(at as usize).cloned().unwrap_or_default()
+        })
+        .y_desc("seconds without a reply")
+        .draw()
+        .map_err(draw)?;
+    for (c, (_, samples)) in rows.iter().enumerate() {
+        let colour = Palette99::pick(c).to_rgba();
+        let n = samples.len().max(1) as f64;
+        chart
+            .draw_series(samples.iter().enumerate().map(|(i, &s)| {
+                // Spread the points across the column so they stay apart.
+                let x = c as f64 - 0.3 + 0.6 * (i as f64 + 0.5) / n;
+                Circle::new((x, s), 3, colour.filled())
+            }))
+            .map_err(draw)?;
+        let median = super::chaos::invariants::quantile(samples, 0.5);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(c as f64 - 0.35, median), (c as f64 + 0.35, median)],
+                BLACK.stroke_width(2),
+            )))
+            .map_err(draw)?;
+    }
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(-0.5, bound), (columns as f64 - 0.5, bound)],
+            6,
+            4,
+            RED.stroke_width(1),
+        ))
+        .map_err(draw)?
+        .label(format!("bound {bound:.1} s"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw)?;
+    root.present()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! A short chaos run on real daemons: `vippy-lab chaos` (docs/BENCHMARKS.md,
+//! "Chaos") for 90 s with a fixed seed: five vippyd, 32 groups on a VIP LAN
+//! apart from the chat link, overlapping faults (signals, links, loss,
+//! partitions, reloads, drains), checked by an observer outside the
+//! daemons. No violation and no crash may be found. `VIPPY_CHAOS_SEED` and
+//! `VIPPY_CHAOS_DURATION` (seconds) run another schedule.
+
+mod lab_support;
+
+use lab_support::{bins, root};
+use vippy_lab::chaos::{ChaosSpec, report, run};
+
+/// The seed the test runs unless told otherwise.
+const SEED: u64 = 2;
+
+#[test]
+fn a_short_chaos_run_finds_no_violation_and_no_crash() {
+    if !root() {
+        return;
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let spec = ChaosSpec {
+        seed: env("VIPPY_CHAOS_SEED").map_or(SEED, |s| s.parse().expect("a seed")),
+        duration: env("VIPPY_CHAOS_DURATION").map_or(90.0, |d| d.parse().expect("seconds")),
+        interval: 0.2,
+        stale: 0.8,
+        mature: 0.6,
+        svg: None,
+        bins: bins(),
+    };
+    let report = run(spec).expect("the chaos run starts and converges");
+    let text = report::text(&report);
+    eprintln!("{text}");
+    assert!(
+        !report.ran.is_empty(),
+        "the schedule drew no fault:\n{text}"
+    );
+    assert_eq!(report.crashes, 0, "daemons crashed:\n{text}");
+    assert!(report.violations.is_empty(), "violations:\n{text}");
+}
+
+/// Seed 1's fourth episode: node4, holding seven groups, is stopped
+/// (SIGSTOP) for 2.4 s, three times `stale`. Its peers take its groups;
+/// when it resumes they see it still holding them and release them back
+/// to it ("also held by node4, which does not hear this node"), but node4
+/// never announces them again, so the client's neighbour entries keep the
+/// interim holders' MACs: the IPv4 VIPs recover after about 2.5 s, the IPv6
+/// ones stay unreachable for more than 12 s (no unsolicited NA; the entry
+/// waits out its reachable time).
+#[test]
+#[ignore = "vippy bug: a holder resumed after a pause longer than stale keeps the groups its peers took meanwhile without announcing them again; IPv6 clients keep the interim holders' MACs for over 12 s (seed 1, +28 s)"]
+fn a_holder_resumed_after_stale_is_announced_again() {
+    if !root() {
+        return;
+    }
+    let spec = ChaosSpec {
+        seed: 1,
+        duration: 40.0,
+        interval: 0.2,
+        stale: 0.8,
+        mature: 0.6,
+        svg: None,
+        bins: bins(),
+    };
+    let report = run(spec).expect("the chaos run starts and converges");
+    let text = report::text(&report);
+    eprintln!("{text}");
+    assert_eq!(report.crashes, 0, "daemons crashed:\n{text}");
+    assert!(report.violations.is_empty(), "violations:\n{text}");
+}
