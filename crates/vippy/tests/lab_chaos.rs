@@ -41,14 +41,13 @@ fn a_short_chaos_run_finds_no_violation_and_no_crash() {
 
 /// Seed 1's fourth episode: node4, holding seven groups, is stopped
 /// (SIGSTOP) for 2.4 s, three times `stale`. Its peers take its groups;
-/// when it resumes they see it still holding them and release them back
-/// to it ("also held by node4, which does not hear this node"), but node4
-/// never announces them again, so the client's neighbour entries keep the
-/// interim holders' MACs: the IPv4 VIPs recover after about 2.5 s, the IPv6
-/// ones stay unreachable for more than 12 s (no unsolicited NA; the entry
-/// waits out its reachable time).
+/// when it resumes they see it still holding them and give way ("also held
+/// by node4, which does not hear this node"). They used to drop the handoff
+/// that tells node4 so at their next decision, so node4 never announced the
+/// groups again and the client's neighbour entries kept the interim
+/// holders' MACs (IPv6 ones for over 12 s). The simulator's twin is
+/// `soak_seeds.rs`.
 #[test]
-#[ignore = "vippy bug: a holder resumed after a pause longer than stale keeps the groups its peers took meanwhile without announcing them again; IPv6 clients keep the interim holders' MACs for over 12 s (seed 1, +28 s)"]
 fn a_holder_resumed_after_stale_is_announced_again() {
     if !root() {
         return;
