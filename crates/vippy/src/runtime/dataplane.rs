@@ -2,8 +2,9 @@
 //! core's desired state to the kernel over rtnetlink, announces acquired VIPs,
 //! and reconciles — so a failed call is retried, a VIP removed by hand comes
 //! back, and a VIP this node does not hold (left by a crash or kill -9) goes
-//! away. It runs apart from the core loop, so a slow netlink call never delays
-//! a heartbeat.
+//! away. It runs apart from the core loop, on a thread and a runtime of its
+//! own ([`start`]), so a slow netlink call never delays a heartbeat and a
+//! busy core loop never starves it.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -204,6 +205,54 @@ pub struct DataPlane {
     /// The latest conflict probe round per interface, so a slow one is not
     /// overlapped by the next periodic round.
     probing: HashMap<u32, tokio::task::JoinHandle<()>>,
+}
+
+/// The data plane's thread, "vippy-dataplane": a current-thread runtime
+/// with its own netlink connection, so neither side's work waits on the
+/// other's turn on one thread (a core loop deciding over thousands of
+/// groups kept the data plane, and every netlink round trip of it, waiting
+/// for seconds). Returns once the leftovers are removed, before this node
+/// says anything to its peers; the thread ends when `commands` closes.
+pub async fn start(
+    config: Arc<Config>,
+    cluster: Arc<Cluster>,
+    reports: mpsc::UnboundedSender<Report>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    alive: crate::systemd::Beat,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let (ready_tx, ready) = oneshot::channel::<Result<(), String>>();
+    let thread = std::thread::Builder::new()
+        .name("vippy-dataplane".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("starting its runtime: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let netlink = match Netlink::new() {
+                    Ok(netlink) => netlink,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("opening rtnetlink: {e}")));
+                        return;
+                    }
+                };
+                let mut dataplane = DataPlane::new(netlink, config, cluster, reports);
+                dataplane.remove_leftovers().await;
+                let _ = ready_tx.send(Ok(()));
+                dataplane.run(commands, alive).await;
+            });
+        })?;
+    match ready.await {
+        Ok(Ok(())) => Ok(thread),
+        Ok(Err(e)) => anyhow::bail!("data plane: {e}"),
+        Err(_) => anyhow::bail!("data plane: its thread ended before it started"),
+    }
 }
 
 impl DataPlane {

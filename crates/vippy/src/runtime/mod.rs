@@ -9,7 +9,8 @@
 //! - `admin.rs`: administrative drains from the API.
 //! - `check_scope.rs`: a check's result as a whole-node or per-group event.
 //! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
-//! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
+//! - `dataplane.rs`: netlink, announcements and reconciliation, on a thread
+//!   of its own.
 //! - `lag.rs`: how late the loop's timers fire, as a metric and a log line.
 //! - `links.rs`: groups this node cannot serve for its links or failed
 //!   plumbs, as a task (timing in `link_timing.rs`, `plumb_failures.rs`).
@@ -59,7 +60,7 @@ use crate::metrics::Metrics;
 use crate::net::{Chat, ChatConfig, ChatInterfaces, Netlink};
 use crate::plugins::Plugins;
 use crate::status::{Event, Status};
-use dataplane::{Command, DataPlane, Report};
+use dataplane::{Command, Report};
 use report::Reporter;
 
 /// What `vippyd` was started with.
@@ -120,18 +121,16 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     // Unbounded both ways: the loop and the data plane never wait on each
     // other, whatever one decision plumbs (4096 groups is 8192 commands).
     let (report_tx, mut reports) = mpsc::unbounded_channel::<Report>();
-    // The loop keeps a handle too: a reload that changes the chat lists
-    // the interfaces again.
-    let mut dataplane = DataPlane::new(
-        netlink.clone(),
+    let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
+    let dp_alive = crate::systemd::Beat::new();
+    let dp_thread = dataplane::start(
         config.clone(),
         node.cluster().clone(),
         report_tx,
-    );
-    dataplane.remove_leftovers().await;
-    let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
-    let dp_alive = crate::systemd::Beat::new();
-    let dp_task = tokio::spawn(dataplane.run(dp_rx, dp_alive.clone()));
+        dp_rx,
+        dp_alive.clone(),
+    )
+    .await?;
     let (mut links, mut cannot_serve) =
         links::LinkHandle::spawn(config.clone(), node.cluster().clone());
 
@@ -365,8 +364,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         ..
     } = loop_state;
     let _ = tokio::time::timeout(Duration::from_millis(300), api.task).await;
-    drop((chat, dp, metrics_tcp));
-    dp_task.abort();
+    // Closing the command channel ends the data plane's thread; it is not
+    // waited for (the final flush above was).
+    drop((chat, dp, metrics_tcp, dp_thread));
     stopping::wind_down(&options.node, &reporter.hooks, checks, plugins).await;
     info!(node = %options.node, "stopped: VIPs released, goodbye sent");
     Ok(())
