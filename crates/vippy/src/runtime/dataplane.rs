@@ -47,9 +47,9 @@ pub enum Command {
         config: Arc<Config>,
         cluster: Arc<Cluster>,
     },
-    /// Answer once every earlier command is applied: the core loop waits
-    /// for it after a release, before the release is announced, and at
-    /// shutdown.
+    /// Answer once every earlier removal is applied (plumbs and
+    /// announcements queued with it may follow): after a release the core
+    /// loop holds its transmits until then, and waits for it at shutdown.
     Flush(oneshot::Sender<()>),
 }
 
@@ -401,12 +401,121 @@ impl DataPlane {
         }
     }
 
+    /// Applies a batch of commands on one dump of the kernel's addresses
+    /// and links (kept up to date with what the batch changes). Removals
+    /// go first and the batch's flushes are answered right after them, so
+    /// a release held back in the core loop (`release_barrier.rs`) waits
+    /// for one round of deletes, not for the plumbs and announcements
+    /// queued with it; then the plumbs, then the announcements. That order
+    /// has the same end state as applying the commands one by one: the
+    /// desired set follows them in order, and only an address the batch
+    /// leaves unwanted is removed, only one it leaves wanted is plumbed or
+    /// announced. A batch that changes the configuration is applied in
+    /// order instead.
+    async fn apply_batch(&mut self, batch: Vec<Command>) {
+        if batch.iter().any(|c| matches!(c, Command::Configure { .. })) {
+            return self.apply_in_order(batch).await;
+        }
+        let mut plumbs: Vec<(Option<usize>, Vec<IpNet>)> = Vec::new();
+        let mut removals: Vec<(Option<usize>, Vec<IpNet>)> = Vec::new();
+        let mut announces = Vec::new();
+        let mut flushes = Vec::new();
+        for command in batch {
+            match command {
+                Command::Plumb { group, ips } => {
+                    for ip in &ips {
+                        self.desired.insert(ip.addr(), (*ip, Some(group)));
+                    }
+                    plumbs.push((Some(group), ips));
+                }
+                Command::Unplumb { group, ips } => {
+                    for ip in &ips {
+                        self.desired.remove(&ip.addr());
+                        self.never_up.remove(&ip.addr());
+                    }
+                    removals.push((group, ips));
+                }
+                announce @ Command::Announce { .. } => announces.push(announce),
+                Command::Flush(done) => flushes.push(done),
+                Command::Configure { .. } => unreachable!("applied in order above"),
+            }
+        }
+        let wanted = |desired: &BTreeMap<IpAddr, (IpNet, Option<usize>)>, ip: &IpNet| {
+            desired.get(&ip.addr()).is_some_and(|(net, _)| net == ip)
+        };
+        let changed = !plumbs.is_empty() || !removals.is_empty();
+        for (_, ips) in &mut removals {
+            ips.retain(|ip| !self.desired.contains_key(&ip.addr()));
+        }
+        removals.retain(|(_, ips)| !ips.is_empty());
+        let mut kernel: Option<Result<Kernel, NetError>> = None;
+        if !removals.is_empty() {
+            match self.cached(&mut kernel).await {
+                Ok(k) => self.unplumb(&removals, k).await,
+                Err(e) => {
+                    let error = e.to_string();
+                    for ip in removals.iter().flat_map(|(_, ips)| ips) {
+                        self.report(Report::UnplumbFailed {
+                            ip: *ip,
+                            error: error.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if !flushes.is_empty() {
+            // The release is announced once this answers: a removal that
+            // failed gets another try first (peers take the VIP at once).
+            if std::mem::take(&mut self.removal_failed) {
+                self.reconcile().await;
+                kernel = None; // reconcile changed the kernel
+            }
+            for done in flushes {
+                let _ = done.send(());
+            }
+        }
+        for (_, ips) in &mut plumbs {
+            ips.retain(|ip| wanted(&self.desired, ip));
+        }
+        plumbs.retain(|(_, ips)| !ips.is_empty());
+        if !plumbs.is_empty() {
+            match self.cached(&mut kernel).await {
+                Ok(k) => self.plumb(plumbs, k, false).await,
+                Err(e) => self.plumb_failed(&plumbs, &e.to_string()),
+            }
+        }
+        let announces: Vec<Command> = announces
+            .into_iter()
+            .filter_map(|command| match command {
+                Command::Announce {
+                    group,
+                    mut ips,
+                    cluster_neighbours,
+                } => {
+                    ips.retain(|ip| wanted(&self.desired, ip));
+                    (!ips.is_empty()).then_some(Command::Announce {
+                        group,
+                        ips,
+                        cluster_neighbours,
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if !announces.is_empty() {
+            self.announce_batch(announces, &mut kernel).await;
+        }
+        if changed {
+            self.next_reconcile = Instant::now();
+        }
+    }
+
     /// Applies a batch of commands in order, on one dump of the kernel's
     /// addresses and links (kept up to date with what the batch changes),
     /// with the netlink requests of consecutive plumbs or removals in
     /// flight together. A batch that plumbed or removed is checked against
     /// a fresh dump by the reconcile that follows it.
-    async fn apply_batch(&mut self, batch: Vec<Command>) {
+    async fn apply_in_order(&mut self, batch: Vec<Command>) {
         let mut kernel: Option<Result<Kernel, NetError>> = None;
         let mut changed = false;
         let mut commands = batch.into_iter().peekable();
