@@ -129,6 +129,7 @@ pub struct Metrics {
     stranger_datagrams: Counter,
     older_secret_datagrams: Counter,
     loop_lags: Counter,
+    release_stuck: Counter,
     loop_lag_seconds: Histogram,
     last_loop_lag_seconds: F64Gauge,
     /// Copied from the log queue's count at each read.
@@ -163,6 +164,7 @@ impl Default for Metrics {
             stranger_datagrams: Counter::default(),
             older_secret_datagrams: Counter::default(),
             loop_lags: Counter::default(),
+            release_stuck: Counter::default(),
             // 1 ms … about 16 s: how late the loop's timers fire.
             loop_lag_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             last_loop_lag_seconds: F64Gauge::default(),
@@ -276,6 +278,12 @@ impl Metrics {
         self.last_loop_lag_seconds.set(away.as_secs_f64());
     }
 
+    /// A release the data plane did not apply in time: what it held back
+    /// was sent anyway.
+    pub fn release_stuck(&self) {
+        self.release_stuck.inc();
+    }
+
     /// A host that is not a vippy node was seen answering for `ip` (one
     /// sighting per probe round).
     pub fn address_conflict(&self, ip: std::net::IpAddr) {
@@ -356,6 +364,7 @@ impl Metrics {
             self.older_secret_datagrams.get(),
         );
         out.insert("loop_lags".into(), self.loop_lags.get());
+        out.insert("release_stuck".into(), self.release_stuck.get());
         out.insert("log_dropped".into(), self.log_dropped());
         out.insert(
             "address_conflicts".into(),
@@ -449,6 +458,11 @@ impl Metrics {
             "Times the core loop was away longer than one interval plus a quarter of stale",
             self.loop_lags.clone(),
         );
+        r.register(
+            "vippy_release_stuck",
+            "Releases the data plane did not apply within stale less one interval; the heartbeats held behind them were sent anyway",
+            self.release_stuck.clone(),
+        );
         r.register_with_unit(
             "vippy_loop_lag",
             "How late the core loop's timers fired after their deadline",
@@ -528,6 +542,7 @@ mod tests {
         m.set_active(true);
         m.address_conflict("198.51.100.100".parse().unwrap());
         m.address_conflict("198.51.100.100".parse().unwrap());
+        m.release_stuck();
         let text = m.render(&Status::default());
         for name in [
             "vippy_heartbeats_sent",
@@ -547,6 +562,7 @@ mod tests {
             "vippy_node_active",
             "vippy_log_dropped",
             "vippy_address_conflicts",
+            "vippy_release_stuck",
             "vippy_build_info",
             "vippy_config_version",
             "process_resident_memory_bytes",
@@ -582,6 +598,8 @@ mod tests {
             "{text}"
         );
         assert_eq!(m.counters()["address_conflicts"], 2);
+        assert!(text.contains("vippy_release_stuck_total 1\n"), "{text}");
+        assert_eq!(m.counters()["release_stuck"], 1);
         assert!(text.ends_with("# EOF\n"));
         assert_eq!(m.counters()["datagrams_rejected.unknown_node"], 1);
         m.retain_checks(["other"]);

@@ -2,8 +2,9 @@
 //! core's desired state to the kernel over rtnetlink, announces acquired VIPs,
 //! and reconciles — so a failed call is retried, a VIP removed by hand comes
 //! back, and a VIP this node does not hold (left by a crash or kill -9) goes
-//! away. It runs apart from the core loop, so a slow netlink call never delays
-//! a heartbeat.
+//! away. It runs apart from the core loop, on a thread and a runtime of its
+//! own ([`start`]), so a slow netlink call never delays a heartbeat and a
+//! busy core loop never starves it.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -46,9 +47,9 @@ pub enum Command {
         config: Arc<Config>,
         cluster: Arc<Cluster>,
     },
-    /// Answer once every earlier command is applied: the core loop waits
-    /// for it after a release, before the release is announced, and at
-    /// shutdown.
+    /// Answer once every earlier removal is applied (plumbs and
+    /// announcements queued with it may follow): after a release the core
+    /// loop holds its transmits until then, and waits for it at shutdown.
     Flush(oneshot::Sender<()>),
 }
 
@@ -206,6 +207,54 @@ pub struct DataPlane {
     probing: HashMap<u32, tokio::task::JoinHandle<()>>,
 }
 
+/// The data plane's thread, "vippy-dataplane": a current-thread runtime
+/// with its own netlink connection, so neither side's work waits on the
+/// other's turn on one thread (a core loop deciding over thousands of
+/// groups kept the data plane, and every netlink round trip of it, waiting
+/// for seconds). Returns once the leftovers are removed, before this node
+/// says anything to its peers; the thread ends when `commands` closes.
+pub async fn start(
+    config: Arc<Config>,
+    cluster: Arc<Cluster>,
+    reports: mpsc::UnboundedSender<Report>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    alive: crate::systemd::Beat,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let (ready_tx, ready) = oneshot::channel::<Result<(), String>>();
+    let thread = std::thread::Builder::new()
+        .name("vippy-dataplane".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("starting its runtime: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let netlink = match Netlink::new() {
+                    Ok(netlink) => netlink,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("opening rtnetlink: {e}")));
+                        return;
+                    }
+                };
+                let mut dataplane = DataPlane::new(netlink, config, cluster, reports);
+                dataplane.remove_leftovers().await;
+                let _ = ready_tx.send(Ok(()));
+                dataplane.run(commands, alive).await;
+            });
+        })?;
+    match ready.await {
+        Ok(Ok(())) => Ok(thread),
+        Ok(Err(e)) => anyhow::bail!("data plane: {e}"),
+        Err(_) => anyhow::bail!("data plane: its thread ended before it started"),
+    }
+}
+
 impl DataPlane {
     pub fn new(
         netlink: Netlink,
@@ -352,12 +401,121 @@ impl DataPlane {
         }
     }
 
+    /// Applies a batch of commands on one dump of the kernel's addresses
+    /// and links (kept up to date with what the batch changes). Removals
+    /// go first and the batch's flushes are answered right after them, so
+    /// a release held back in the core loop (`release_barrier.rs`) waits
+    /// for one round of deletes, not for the plumbs and announcements
+    /// queued with it; then the plumbs, then the announcements. That order
+    /// has the same end state as applying the commands one by one: the
+    /// desired set follows them in order, and only an address the batch
+    /// leaves unwanted is removed, only one it leaves wanted is plumbed or
+    /// announced. A batch that changes the configuration is applied in
+    /// order instead.
+    async fn apply_batch(&mut self, batch: Vec<Command>) {
+        if batch.iter().any(|c| matches!(c, Command::Configure { .. })) {
+            return self.apply_in_order(batch).await;
+        }
+        let mut plumbs: Vec<(Option<usize>, Vec<IpNet>)> = Vec::new();
+        let mut removals: Vec<(Option<usize>, Vec<IpNet>)> = Vec::new();
+        let mut announces = Vec::new();
+        let mut flushes = Vec::new();
+        for command in batch {
+            match command {
+                Command::Plumb { group, ips } => {
+                    for ip in &ips {
+                        self.desired.insert(ip.addr(), (*ip, Some(group)));
+                    }
+                    plumbs.push((Some(group), ips));
+                }
+                Command::Unplumb { group, ips } => {
+                    for ip in &ips {
+                        self.desired.remove(&ip.addr());
+                        self.never_up.remove(&ip.addr());
+                    }
+                    removals.push((group, ips));
+                }
+                announce @ Command::Announce { .. } => announces.push(announce),
+                Command::Flush(done) => flushes.push(done),
+                Command::Configure { .. } => unreachable!("applied in order above"),
+            }
+        }
+        let wanted = |desired: &BTreeMap<IpAddr, (IpNet, Option<usize>)>, ip: &IpNet| {
+            desired.get(&ip.addr()).is_some_and(|(net, _)| net == ip)
+        };
+        let changed = !plumbs.is_empty() || !removals.is_empty();
+        for (_, ips) in &mut removals {
+            ips.retain(|ip| !self.desired.contains_key(&ip.addr()));
+        }
+        removals.retain(|(_, ips)| !ips.is_empty());
+        let mut kernel: Option<Result<Kernel, NetError>> = None;
+        if !removals.is_empty() {
+            match self.cached(&mut kernel).await {
+                Ok(k) => self.unplumb(&removals, k).await,
+                Err(e) => {
+                    let error = e.to_string();
+                    for ip in removals.iter().flat_map(|(_, ips)| ips) {
+                        self.report(Report::UnplumbFailed {
+                            ip: *ip,
+                            error: error.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if !flushes.is_empty() {
+            // The release is announced once this answers: a removal that
+            // failed gets another try first (peers take the VIP at once).
+            if std::mem::take(&mut self.removal_failed) {
+                self.reconcile().await;
+                kernel = None; // reconcile changed the kernel
+            }
+            for done in flushes {
+                let _ = done.send(());
+            }
+        }
+        for (_, ips) in &mut plumbs {
+            ips.retain(|ip| wanted(&self.desired, ip));
+        }
+        plumbs.retain(|(_, ips)| !ips.is_empty());
+        if !plumbs.is_empty() {
+            match self.cached(&mut kernel).await {
+                Ok(k) => self.plumb(plumbs, k, false).await,
+                Err(e) => self.plumb_failed(&plumbs, &e.to_string()),
+            }
+        }
+        let announces: Vec<Command> = announces
+            .into_iter()
+            .filter_map(|command| match command {
+                Command::Announce {
+                    group,
+                    mut ips,
+                    cluster_neighbours,
+                } => {
+                    ips.retain(|ip| wanted(&self.desired, ip));
+                    (!ips.is_empty()).then_some(Command::Announce {
+                        group,
+                        ips,
+                        cluster_neighbours,
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if !announces.is_empty() {
+            self.announce_batch(announces, &mut kernel).await;
+        }
+        if changed {
+            self.next_reconcile = Instant::now();
+        }
+    }
+
     /// Applies a batch of commands in order, on one dump of the kernel's
     /// addresses and links (kept up to date with what the batch changes),
     /// with the netlink requests of consecutive plumbs or removals in
     /// flight together. A batch that plumbed or removed is checked against
     /// a fresh dump by the reconcile that follows it.
-    async fn apply_batch(&mut self, batch: Vec<Command>) {
+    async fn apply_in_order(&mut self, batch: Vec<Command>) {
         let mut kernel: Option<Result<Kernel, NetError>> = None;
         let mut changed = false;
         let mut commands = batch.into_iter().peekable();

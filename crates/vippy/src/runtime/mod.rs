@@ -9,10 +9,13 @@
 //! - `admin.rs`: administrative drains from the API.
 //! - `check_scope.rs`: a check's result as a whole-node or per-group event.
 //! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
-//! - `dataplane.rs`: netlink, announcements and reconciliation, as a task.
+//! - `dataplane.rs`: netlink, announcements and reconciliation, on a thread
+//!   of its own.
 //! - `lag.rs`: how late the loop's timers fire, as a metric and a log line.
 //! - `links.rs`: groups this node cannot serve for its links or failed
 //!   plumbs, as a task (timing in `link_timing.rs`, `plumb_failures.rs`).
+//! - `release_barrier.rs`: transmits held back until the data plane has
+//!   applied the release before them.
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
 //! - `state.rs`: an adopted cluster config kept across restarts.
@@ -28,6 +31,7 @@ mod link_timing;
 mod links;
 mod moves;
 mod plumb_failures;
+mod release_barrier;
 mod report;
 mod snapshot;
 mod state;
@@ -56,7 +60,7 @@ use crate::metrics::Metrics;
 use crate::net::{Chat, ChatConfig, ChatInterfaces, Netlink};
 use crate::plugins::Plugins;
 use crate::status::{Event, Status};
-use dataplane::{Command, DataPlane, Report};
+use dataplane::{Command, Report};
 use report::Reporter;
 
 /// What `vippyd` was started with.
@@ -73,8 +77,6 @@ pub struct Options {
 /// Status snapshots are published at most this often when the core reports
 /// a change (and at once when the API asks for one).
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
-/// How long a release waits for the kernel before it is announced.
-const RELEASE_WAIT: Duration = Duration::from_secs(2);
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 /// Status keeps an address conflict at least this long after it was last
@@ -119,18 +121,16 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     // Unbounded both ways: the loop and the data plane never wait on each
     // other, whatever one decision plumbs (4096 groups is 8192 commands).
     let (report_tx, mut reports) = mpsc::unbounded_channel::<Report>();
-    // The loop keeps a handle too: a reload that changes the chat lists
-    // the interfaces again.
-    let mut dataplane = DataPlane::new(
-        netlink.clone(),
+    let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
+    let dp_alive = crate::systemd::Beat::new();
+    let dp_thread = dataplane::start(
         config.clone(),
         node.cluster().clone(),
         report_tx,
-    );
-    dataplane.remove_leftovers().await;
-    let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
-    let dp_alive = crate::systemd::Beat::new();
-    let dp_task = tokio::spawn(dataplane.run(dp_rx, dp_alive.clone()));
+        dp_rx,
+        dp_alive.clone(),
+    )
+    .await?;
     let (mut links, mut cannot_serve) =
         links::LinkHandle::spawn(config.clone(), node.cluster().clone());
 
@@ -196,6 +196,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         stop: stop.clone(),
         conflicts: conflicts::Conflicts::default(),
         check_scopes,
+        held: release_barrier::HeldTransmits::default(),
     };
     let mut buf = vec![0u8; 65536];
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
@@ -274,6 +275,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
                     }
                 }
             }
+            // A release was applied (or given up): what it held goes out
+            // in the next drain.
+            _ = loop_state.held.settled() => {}
             _ = status_wanted.notified() => {
                 last_publish = publish_status(&node, &mut loop_state, &metrics, &reporter.hooks, &status_tx);
             }
@@ -340,6 +344,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     }
     node.handle_local(Instant::now(), LocalEvent::Shutdown);
     loop_state.drain(&mut node, &mut reporter).await;
+    // The goodbye is held behind the releases like any transmit; it goes
+    // out once they are applied, or at the end of the grace anyway.
+    loop_state.finish_held(SHUTDOWN_GRACE, &reporter).await;
     let (done_tx, done_rx) = oneshot::channel();
     let _ = loop_state.dp.send(Command::Flush(done_tx));
     if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
@@ -357,8 +364,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
         ..
     } = loop_state;
     let _ = tokio::time::timeout(Duration::from_millis(300), api.task).await;
-    drop((chat, dp, metrics_tcp));
-    dp_task.abort();
+    // Closing the command channel ends the data plane's thread; it is not
+    // waited for (the final flush above was).
+    drop((chat, dp, metrics_tcp, dp_thread));
     stopping::wind_down(&options.node, &reporter.hooks, checks, plugins).await;
     info!(node = %options.node, "stopped: VIPs released, goodbye sent");
     Ok(())
@@ -425,6 +433,17 @@ fn plugin_commands(config: &Config, options: &Options) -> Vec<vippy_core::config
 fn cli_plugin(program: &str) -> Option<vippy_core::config::Command> {
     let argv: Vec<String> = program.split_whitespace().map(String::from).collect();
     (!argv.is_empty()).then_some(vippy_core::config::Command::Argv(argv))
+}
+
+/// How long the transmits after a release wait for the data plane before
+/// they go anyway: `stale` less one `interval` (at least half of `stale`).
+/// The last heartbeat before the release left at most an interval before
+/// it, so peers still count this node fresh when the held ones arrive.
+fn release_limit(config: &Config) -> Duration {
+    config
+        .stale
+        .saturating_sub(config.interval)
+        .max(config.stale / 2)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -518,6 +537,9 @@ struct LoopState {
     conflicts: conflicts::Conflicts,
     /// What each check last said, to restate it when a reload rescopes it.
     check_scopes: check_scope::CheckScopes,
+    /// Transmits held until the data plane has applied the releases
+    /// before them.
+    held: release_barrier::HeldTransmits,
 }
 
 /// The task serving the management socket, and the token that stops it (a
@@ -625,10 +647,17 @@ impl LoopState {
 
     /// Drains every output of the core after an input. Actions go first, and
     /// a release is applied before it is announced: a peer that hears it
-    /// takes the VIP at once, so it must already be gone from here.
+    /// takes the VIP at once, so it must already be gone from here. That
+    /// wait is state, not an await (`release_barrier.rs`): the transmits
+    /// after a release are held until the data plane answers its flush,
+    /// while the loop goes on reading datagrams and timers.
     async fn drain(&mut self, node: &mut Node, reporter: &mut Reporter) {
         let now = Instant::now();
+        // A release answered since the last pass lets its transmits go
+        // first, before anything newer.
+        self.send_held(now, reporter).await;
         let mut adopted = false;
+        let mut released: Vec<usize> = Vec::new();
         let mut releasing = false;
         // Asked once per drain, not once per announced group.
         let mut cluster_neighbours: Option<Vec<vippy_core::wire::Neighbour>> = None;
@@ -637,6 +666,7 @@ impl LoopState {
                 Action::Plumb { group, ips } => Command::Plumb { group, ips },
                 Action::Unplumb { group, ips } => {
                     releasing = true;
+                    released.extend(group);
                     Command::Unplumb { group, ips }
                 }
                 Action::Announce { group, ips } => {
@@ -664,23 +694,12 @@ impl LoopState {
         if releasing {
             let (done, applied) = oneshot::channel();
             let _ = self.dp.send(Command::Flush(done));
-            if tokio::time::timeout(RELEASE_WAIT, applied).await.is_err() {
-                warn!(node = %reporter.node, "removing released VIPs took over {RELEASE_WAIT:?}; announcing the release anyway");
-            }
+            let deadline = now + release_limit(&self.config);
+            self.held.release(applied, released, now, deadline);
         }
         while let Some(transmit) = node.poll_transmit() {
-            let result = match transmit.destination {
-                Destination::Peer(addr) => self.chat.send_to(&transmit.bytes, addr).await,
-                Destination::Cluster if self.chat.config().peers.is_empty() => {
-                    self.chat.multicast(&transmit.bytes).await.map(|_| ())
-                }
-                Destination::Cluster => {
-                    let (_, failures) = self.chat.send_to_peers(&transmit.bytes).await;
-                    failures.into_iter().next().map_or(Ok(()), Err)
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(node = %reporter.node, "chat send: {e}");
+            if let Some(transmit) = self.held.hold(transmit) {
+                self.transmit(transmit, reporter).await;
             }
         }
         let mut events = Vec::new();
@@ -721,6 +740,91 @@ impl LoopState {
             });
         }
         self.count(node.counters().clone(), reporter);
+    }
+
+    /// Sends what the pending releases no longer hold back at `now`, and
+    /// reports the releases given up (see [`LoopState::report_stuck`]).
+    async fn send_held(&mut self, now: Instant, reporter: &Reporter) {
+        if !self.held.pending() {
+            return;
+        }
+        let passed = self.held.pass(now);
+        self.send_passed(passed, now, reporter).await;
+    }
+
+    async fn send_passed(
+        &mut self,
+        passed: release_barrier::Passed,
+        now: Instant,
+        reporter: &Reporter,
+    ) {
+        for stuck in &passed.stuck {
+            self.report_stuck(stuck, passed.transmits.len(), now, reporter);
+        }
+        for transmit in passed.transmits {
+            self.transmit(transmit, reporter).await;
+        }
+    }
+
+    /// A release the data plane did not apply within `release_limit`: the
+    /// transmits it held go out anyway, so peers keep hearing this node
+    /// (and may take the groups while their addresses are still here).
+    fn report_stuck(
+        &mut self,
+        stuck: &release_barrier::StuckRelease,
+        held: usize,
+        now: Instant,
+        reporter: &Reporter,
+    ) {
+        reporter.metrics.release_stuck();
+        self.status_dirty = true;
+        let waited = now.saturating_duration_since(stuck.since);
+        let groups = if stuck.groups.is_empty() {
+            "leftover addresses".to_string()
+        } else {
+            format!(
+                "{} group(s) ({})",
+                stuck.groups.len(),
+                report::ranges(&stuck.groups)
+            )
+        };
+        warn!(node = %reporter.node, "release stuck: the data plane has not removed the addresses of {groups} after {} ms; sending the {held} transmit(s) held behind it anyway, before peers would judge this node stale", waited.as_millis());
+    }
+
+    /// One datagram of the core, to the cluster or a peer.
+    async fn transmit(&mut self, transmit: vippy_core::node::Transmit, reporter: &Reporter) {
+        let result = match transmit.destination {
+            Destination::Peer(addr) => self.chat.send_to(&transmit.bytes, addr).await,
+            Destination::Cluster if self.chat.config().peers.is_empty() => {
+                self.chat.multicast(&transmit.bytes).await.map(|_| ())
+            }
+            Destination::Cluster => {
+                let (_, failures) = self.chat.send_to_peers(&transmit.bytes).await;
+                failures.into_iter().next().map_or(Ok(()), Err)
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(node = %reporter.node, "chat send: {e}");
+        }
+    }
+
+    /// At shutdown: waits at most `within` for the pending releases, then
+    /// sends everything held (the goodbye among it) whatever is pending.
+    async fn finish_held(&mut self, within: Duration, reporter: &Reporter) {
+        let until = tokio::time::Instant::now() + within;
+        while self.held.pending() {
+            self.send_held(Instant::now(), reporter).await;
+            if !self.held.pending() {
+                return;
+            }
+            tokio::select! {
+                _ = self.held.settled() => {}
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+        let now = Instant::now();
+        let passed = self.held.pass_all(now);
+        self.send_passed(passed, now, reporter).await;
     }
 
     /// Carries the core's counters into the metrics.

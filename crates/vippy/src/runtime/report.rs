@@ -514,7 +514,7 @@ fn summary(by: &BTreeMap<String, Vec<usize>>, prefix: &str) -> String {
 
 /// Sorted group indices as ranges: `0-99, 120, 200-499`, at most 8 ranges
 /// and then `…`.
-fn ranges(groups: &[usize]) -> String {
+pub(super) fn ranges(groups: &[usize]) -> String {
     const MAX_RANGES: usize = 8;
     let mut sorted = groups.to_vec();
     sorted.sort_unstable();
