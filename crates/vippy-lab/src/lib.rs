@@ -23,6 +23,7 @@
 pub mod attack;
 pub mod bench;
 pub mod bench_attack;
+pub mod bench_calm;
 pub mod bench_scale;
 mod cluster;
 mod command;
