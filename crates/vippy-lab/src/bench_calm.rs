@@ -1,6 +1,6 @@
-//! `vippy-lab bench calm [--duration S] [--kills N] [--svg FILE]`: how
+//! `vippy-lab bench calm [--duration S] [--kills N] [--groups G] [--svg FILE]`: how
 //! fast timers can go without false failovers on a busy machine. 3 nodes,
-//! 1024 single-VIP IPv6 groups, `interval` 0.02 s, `stale` 0.06 s, run
+//! 1024 single-VIP IPv6 groups (`--groups`), `interval` 0.02 s, `stale` 0.06 s, run
 //! twice: with `realtime: 10` and without. Each run saturates the machine
 //! (a busy loop per core and one more, a writer that fsyncs, a thread that
 //! keeps touching 512 MB; all bounded by the run's deadline and stopped at
@@ -9,7 +9,7 @@
 //! - counts false failovers: VIPs plumbed or removed on any node while no
 //!   fault is injected, from netlink address events in the node
 //!   namespaces ([`AddressMonitor`]);
-//! - then SIGKILLs the holder of VIP 0 and takes its link down, `kills`
+//! - then takes the link of VIP 0's holder down and SIGKILLs it, `kills`
 //!   times (restarting it and waiting for the cluster to settle in
 //!   between), and measures the outage a client sees: the longest gap
 //!   between echo replies for VIP 0 from a `ping` running at SCHED_FIFO 50
@@ -34,7 +34,6 @@ use crate::cluster::{Binaries, Cluster};
 use crate::monitor::AddressMonitor;
 
 const NODES: usize = 3;
-const GROUPS: usize = 1024;
 const INTERVAL: f64 = 0.02;
 const STALE: f64 = 0.06;
 const MATURE: f64 = 1.0;
@@ -49,6 +48,8 @@ pub struct CalmSpec {
     pub duration: Duration,
     /// SIGKILL + link down rounds after that, still under load.
     pub kills: usize,
+    /// Single-VIP groups (1024 by default).
+    pub groups: usize,
 }
 
 /// One variant's results.
@@ -63,7 +64,8 @@ struct Outcome {
 pub fn bench_calm(spec: &CalmSpec, svg: &Path) -> Result<()> {
     let bins = Binaries::beside_me()?;
     println!(
-        "{NODES} nodes x {GROUPS} groups (one IPv6 VIP each), interval {INTERVAL}s, stale {STALE}s; load for {:.0} s, then {} x SIGKILL + link down of VIP 0's holder; {} CPUs",
+        "{NODES} nodes x {} groups (one IPv6 VIP each), interval {INTERVAL}s, stale {STALE}s; load for {:.0} s, then {} x SIGKILL + link down of VIP 0's holder; {} CPUs",
+        spec.groups,
         spec.duration.as_secs_f64(),
         spec.kills,
         cpus()
@@ -109,7 +111,7 @@ pub fn bench_calm(spec: &CalmSpec, svg: &Path) -> Result<()> {
     for o in &outcomes {
         println!("{}: {}", o.name, o.max_lag_note);
     }
-    plot(svg, &outcomes)?;
+    plot(svg, spec.groups, &outcomes)?;
     println!("plot: {}", svg.display());
     Ok(())
 }
@@ -127,7 +129,7 @@ fn cpus() -> usize {
 }
 
 fn run(bins: &Binaries, spec: &CalmSpec, name: &str, extra: &str) -> Result<Outcome> {
-    let mut cluster_spec = ipv6_spec(NODES, GROUPS, INTERVAL, STALE, MATURE);
+    let mut cluster_spec = ipv6_spec(NODES, spec.groups, INTERVAL, STALE, MATURE);
     cluster_spec.extra = extra.to_string();
     let mut cluster = Cluster::build(cluster_spec, bins.clone())?;
     let vips: Vec<_> = cluster.vips().iter().map(|v| v.addr()).collect();
@@ -225,9 +227,12 @@ fn crash_round(cluster: &mut Cluster, all: &[usize]) -> Result<(f64, Result<()>)
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The link first: a SIGKILLed daemon's kernel still answers for its
+    // addresses, so the client would see no outage until the link went.
+    // The daemon dies right after, as with a machine that fails whole.
     let killed_at = epoch();
-    cluster.kill(victim)?;
     cluster.lab.link_down(cluster.node(victim))?;
+    cluster.kill(victim)?;
     // Replies again, for at least half a second.
     let deadline = Instant::now() + Duration::from_secs(5);
     let outage = loop {
@@ -440,7 +445,7 @@ impl Drop for Load {
     }
 }
 
-fn plot(svg: &Path, outcomes: &[Outcome]) -> Result<()> {
+fn plot(svg: &Path, groups: usize, outcomes: &[Outcome]) -> Result<()> {
     let root = SVGBackend::new(svg, (800, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;
     let max = outcomes
@@ -456,7 +461,7 @@ fn plot(svg: &Path, outcomes: &[Outcome]) -> Result<()> {
         .max(1);
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("Crash outage under load: {NODES} nodes x {GROUPS} groups, interval {INTERVAL}s, stale {STALE}s"),
+            format!("Crash outage under load: {NODES} nodes x {groups} groups, interval {INTERVAL}s, stale {STALE}s"),
             ("sans-serif", 16),
         )
         .margin(10)
