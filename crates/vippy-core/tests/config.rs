@@ -193,6 +193,53 @@ fn link_tracking_errors_name_key_and_position() {
 }
 
 #[test]
+fn realtime_is_off_or_a_priority() {
+    assert_eq!(
+        load(BASE, "base.conf").unwrap().realtime,
+        None,
+        "off unless set"
+    );
+    let c = load(&with_top("\"realtime\": false"), "f.conf").unwrap();
+    assert_eq!(c.realtime, None);
+    let c = load(&with_top("\"realtime\": 10"), "f.conf").unwrap();
+    assert_eq!(c.realtime, Some(10));
+    let c = load(&with_top("\"realtime\": \"99\""), "f.conf").unwrap();
+    assert_eq!(c.realtime, Some(99));
+    let c = load(&with_top("\"realtime\": 1"), "f.conf").unwrap();
+    assert_eq!(c.realtime, Some(1));
+}
+
+#[test]
+fn realtime_errors_name_key_and_position() {
+    assert_eq!(
+        one_error(&with_top("\"realtime\": 0")),
+        "test.conf:5:15: realtime: 0 is not a whole number from 1 to 99"
+    );
+    assert_eq!(
+        one_error(&with_top("\"realtime\": 100")),
+        "test.conf:5:15: realtime: 100 is not a whole number from 1 to 99"
+    );
+    assert_eq!(
+        one_error(&with_top("\"realtime\": 2.5")),
+        "test.conf:5:15: realtime: 2.5 is not a whole number from 1 to 99"
+    );
+    assert_eq!(
+        one_error(&with_top("\"realtime\": true")),
+        "test.conf:5:15: realtime: must be false or a SCHED_FIFO priority from 1 to 99 (such as 10), not true"
+    );
+    assert_eq!(
+        one_error(&with_top("\"realtime\": \"high\"")),
+        "test.conf:5:15: realtime: must be false or a SCHED_FIFO priority from 1 to 99 (such as 10), not \"high\""
+    );
+    assert_eq!(
+        one_error(&with_top("\"realtime\": [10]")),
+        "test.conf:5:15: realtime: must be false or a SCHED_FIFO priority from 1 to 99 (such as 10), not an array"
+    );
+    let e = one_error(&with_top("\"realtim\": 10"));
+    assert!(e.contains("did you mean \"realtime\""), "{e}");
+}
+
+#[test]
 fn strict_json_and_json5_extras_load() {
     let json5 = r#"
     // comments and trailing commas are fine

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab chaos --duration D --seed S [--svg FILE] [--interval I --stale S --mature M] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench calm [--duration SECONDS] [--kills N] [--groups G] [--svg FILE] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab chaos --duration D --seed S [--svg FILE] [--interval I --stale S --mature M] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +46,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        (Some("bench"), [calm, rest @ ..]) if calm == "calm" => match calm_spec(rest) {
+            Some((spec, svg)) => {
+                match vippy_lab::bench_calm::bench_calm(&spec, std::path::Path::new(&svg)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("bench calm failed: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            None => {
+                eprintln!(
+                    "--duration is seconds (default 600), --kills a count (default 20), --groups 1 to 4096 (default 1024)\n{USAGE}"
+                );
+                ExitCode::from(2)
+            }
+        },
         (Some("bench"), [scale, rest @ ..]) if scale == "scale" => match scale_spec(rest) {
             Some(spec) => {
                 let svg = std::env::var("VIPPY_BENCH_SVG")
@@ -213,4 +230,34 @@ fn chaos_spec(args: &[String]) -> Result<vippy_lab::chaos::ChaosSpec, String> {
         }
     }
     Ok(spec)
+}
+
+/// `bench calm` options: the spec and the SVG path.
+fn calm_spec(args: &[String]) -> Option<(vippy_lab::bench_calm::CalmSpec, String)> {
+    let mut spec = vippy_lab::bench_calm::CalmSpec {
+        duration: std::time::Duration::from_secs(600),
+        kills: 20,
+        groups: 1024,
+    };
+    let mut svg = "bench-calm.svg".to_string();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next()?;
+        match flag.as_str() {
+            "--duration" => {
+                let secs: f64 = value.parse().ok()?;
+                if !(secs.is_finite() && secs > 0.0) {
+                    return None;
+                }
+                spec.duration = std::time::Duration::from_secs_f64(secs);
+            }
+            "--kills" => spec.kills = value.parse().ok()?,
+            "--groups" => {
+                spec.groups = value.parse().ok().filter(|g| (1..=4096).contains(g))?;
+            }
+            "--svg" => svg = value.clone(),
+            _ => return None,
+        }
+    }
+    Some((spec, svg))
 }

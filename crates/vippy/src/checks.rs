@@ -114,7 +114,7 @@ impl HealthChecks {
             self.running.insert(check.name, running);
         }
         for (_, running) in old {
-            self.halting.spawn(async move {
+            crate::realtime::spawn_in(&mut self.halting, async move {
                 running.halt().await;
             });
         }
@@ -132,7 +132,7 @@ impl HealthChecks {
     fn start(&self, check: Check, initial: Option<bool>) -> Running {
         let stop = self.cancel.child_token();
         let reported = Arc::new(AtomicU8::new(encode(initial)));
-        let task = tokio::spawn(run_check(
+        let task = crate::realtime::spawn(run_check(
             check.clone(),
             initial,
             self.tx.clone(),
@@ -154,7 +154,7 @@ impl HealthChecks {
         let stop = self.cancel.child_token();
         // Until the old one has halted, what it reported so far.
         let reported = Arc::new(AtomicU8::new(old.reported.load(Ordering::SeqCst)));
-        let task = tokio::spawn({
+        let task = crate::realtime::spawn({
             let (check, tx, stop, reported) = (
                 check.clone(),
                 self.tx.clone(),

@@ -192,13 +192,13 @@ impl Hooks {
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
         let tx = lanes.entry(lane).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            self.tracker.spawn(run_lane(
+            crate::realtime::spawn(self.tracker.track_future(run_lane(
                 rx,
                 self.timeout,
                 self.metrics.clone(),
                 self.retrying.clone(),
                 self.cut.clone(),
-            ));
+            )));
             tx
         });
         // The lane task only ends when its sender is dropped, so this send

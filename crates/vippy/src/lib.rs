@@ -12,6 +12,7 @@
 //! - [`checks`], [`hooks`], [`plugins`]: external programs: health checks,
 //!   event hooks, supervised plugins (run through `process`).
 //! - [`logging`], [`systemd`], [`cli`]: log drivers, sd_notify, command lines.
+//! - [`realtime`]: the loop at SCHED_FIFO, the rest on a runtime of normal priority.
 
 pub mod api;
 pub mod check_config;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod net;
 pub mod plugins;
 mod process;
+pub mod realtime;
 pub mod runtime;
 pub mod status;
 pub mod systemd;

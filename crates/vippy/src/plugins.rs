@@ -91,12 +91,15 @@ impl Plugins {
 
     fn start(&mut self, command: Command) {
         let stop = self.cancel.child_token();
-        self.tasks.spawn(supervise(
-            command.clone(),
-            self.socket_path.clone(),
-            self.node.clone(),
-            stop.clone(),
-        ));
+        crate::realtime::spawn_in(
+            &mut self.tasks,
+            supervise(
+                command.clone(),
+                self.socket_path.clone(),
+                self.node.clone(),
+                stop.clone(),
+            ),
+        );
         self.running.push((command, stop));
     }
 }

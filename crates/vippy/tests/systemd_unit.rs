@@ -48,6 +48,10 @@ fn the_unit_has_what_vippyd_relies_on() {
         "RuntimeDirectory=vippy",
         "StateDirectory=vippy",
         "ProtectKernelTunables=yes",
+        // "realtime": SCHED_FIFO and mlockall without extra capabilities.
+        "LimitRTPRIO=99",
+        "LimitMEMLOCK=infinity",
+        "RestrictRealtime=no",
         // promote_secondaries, which vippyd cannot write under ProtectKernelTunables.
         "ExecStartPre=+-/usr/sbin/sysctl -q -w net.ipv4.conf.all.promote_secondaries=1",
     ] {

@@ -43,6 +43,7 @@ pub const TOP_KEYS: &[&str] = &[
     "failback",
     "track_interfaces",
     "link_down_grace",
+    "realtime",
 ];
 
 const CLUSTER_KEYS: &[&str] = &["version", "vips", "nodes"];
@@ -218,6 +219,10 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         (None, interval) => interval,
         (Some(v), _) => f.duration(v, "link_down_grace", 0.0, DAY),
     };
+    let realtime = match top.get("realtime") {
+        None => Some(None),
+        Some(v) => read_realtime(f, v),
+    };
     let state_dir = match top.get("state_dir") {
         None => Some(None),
         Some(v) => f.string(v, "state_dir").map(|s| Some(PathBuf::from(s))),
@@ -247,6 +252,7 @@ fn read_config(f: &mut Fields, root: &Value) -> Option<Config> {
         failback: failback?,
         track_interfaces: track_interfaces?,
         link_down_grace: link_down_grace?,
+        realtime: realtime?,
         state_dir: state_dir?,
         metrics: metrics?,
     })
@@ -1227,6 +1233,33 @@ fn read_quorum(f: &mut Fields, v: &Value, node_count: usize) -> Option<Quorum> {
                 Some(v.at),
                 format!(
                     "must be \"majority\", \"off\" or a number of nodes from 1 to {node_count}"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `realtime`: `false`, or a SCHED_FIFO priority from 1 to 99 (a number or
+/// a numeric string, like every number in the file).
+fn read_realtime(f: &mut Fields, v: &Value) -> Option<Option<u8>> {
+    match &v.kind {
+        Kind::Bool(false) => Some(None),
+        Kind::Number(..) => f.integer(v, "realtime", 1, 99).map(|p| Some(p as u8)),
+        Kind::String(s) if s.trim().parse::<f64>().is_ok() => {
+            f.integer(v, "realtime", 1, 99).map(|p| Some(p as u8))
+        }
+        _ => {
+            let shown = match &v.kind {
+                Kind::String(s) => format!("\"{s}\""),
+                Kind::Bool(true) => "true".to_string(),
+                _ => v.type_name().to_string(),
+            };
+            f.error(
+                "realtime",
+                Some(v.at),
+                format!(
+                    "must be false or a SCHED_FIFO priority from 1 to 99 (such as 10), not {shown}"
                 ),
             );
             None

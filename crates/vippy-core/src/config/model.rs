@@ -50,6 +50,10 @@ pub struct Config {
     /// How long an interface must be down before it counts
     /// (`link_down_grace`; one `interval` unless set).
     pub link_down_grace: Duration,
+    /// The SCHED_FIFO priority of the core loop and data plane, with the
+    /// daemon's memory locked (`realtime`); `None` (the default): normal
+    /// scheduling. Read at start only.
+    pub realtime: Option<u8>,
     /// Where an adopted cluster config is kept across restarts.
     pub state_dir: Option<PathBuf>,
     /// A TCP address serving `GET /metrics` (and nothing else) for

@@ -73,6 +73,12 @@ pub fn summary(config: &Config, node: Option<&str>) -> String {
             config.link_down_grace.as_secs_f64()
         );
     }
+    if let Some(priority) = config.realtime {
+        let _ = writeln!(
+            out,
+            "  realtime: core loop and data plane at SCHED_FIFO {priority}, memory locked"
+        );
+    }
     if config.failback != Failback::Immediate {
         let _ = writeln!(out, "  failback: {}", config.failback);
     }

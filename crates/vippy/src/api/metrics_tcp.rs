@@ -31,7 +31,11 @@ pub struct MetricsListener {
 
 impl MetricsListener {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<MetricsListener> {
-        let listener = TcpListener::bind(addr).await?;
+        // Made a tokio listener off the loop: with `realtime` it is served
+        // on the runtime of normal priority.
+        let bound = std::net::TcpListener::bind(addr)?;
+        bound.set_nonblocking(true)?;
+        let listener = crate::realtime::off_loop(|| TcpListener::from_std(bound))?;
         // The port may have been 0 in tests: report what was bound.
         let addr = listener.local_addr()?;
         Ok(MetricsListener { listener, addr })

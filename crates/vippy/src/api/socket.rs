@@ -91,7 +91,8 @@ impl ApiSocket {
             source,
         };
         listener.set_nonblocking(true).map_err(io_err)?;
-        socket.listener = Some(UnixListener::from_std(listener).map_err(io_err)?);
+        socket.listener =
+            Some(crate::realtime::off_loop(|| UnixListener::from_std(listener)).map_err(io_err)?);
         tracing::info!(path = %path.display(), mode = format!("{mode:04o}"), "management API listening");
         Ok(socket)
     }

@@ -40,6 +40,21 @@ fn main() -> ExitCode {
     if let Some(warning) = &log.warning {
         tracing::warn!("{warning}");
     }
+    // `realtime`: everything but the loop and the data plane on a runtime
+    // of normal priority, started first; then this thread, which runs the
+    // loop, at SCHED_FIFO with the memory locked.
+    let background = match config.realtime {
+        Some(priority) => match start_realtime(priority) {
+            Ok(background) => Some(background),
+            Err(e) => {
+                tracing::error!("vippyd: {e}");
+                eprintln!("vippyd: {e}");
+                log.handle.flush(LAST_LINES_WAIT);
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -64,10 +79,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     };
+    drop(runtime);
+    if let Some(background) = background {
+        background.stop(LAST_LINES_WAIT);
+    }
     // The last lines ("stopped: …") are still queued for the log writer;
     // a sink that does not take them in time loses them, not the exit.
     log.handle.flush(LAST_LINES_WAIT);
     code
+}
+
+/// Starts the runtime of normal priority, then puts this thread at
+/// SCHED_FIFO `priority` with the process's memory locked.
+fn start_realtime(priority: u8) -> Result<vippy::realtime::Background, String> {
+    let background = vippy::realtime::Background::start()
+        .map_err(|e| format!("cannot start the runtime of normal priority: {e}"))?;
+    vippy::realtime::enter(priority).map_err(|e| e.to_string())?;
+    tracing::info!(
+        "realtime: core loop and data plane at SCHED_FIFO priority {priority}, memory locked; API, metrics, checks, hooks and plugins at normal priority"
+    );
+    Ok(background)
 }
 
 /// How long vippyd waits at exit for its last log lines to be written.

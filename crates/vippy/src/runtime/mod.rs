@@ -555,7 +555,8 @@ impl ApiTask {
         let stop = parent.child_token();
         let file = socket.file();
         let serving = stop.clone();
-        let task = tokio::spawn(socket.serve(api, async move { serving.cancelled().await }));
+        let task =
+            crate::realtime::spawn(socket.serve(api, async move { serving.cancelled().await }));
         ApiTask { file, stop, task }
     }
 }
@@ -585,7 +586,7 @@ impl MetricsTcp {
             listener.addr()
         );
         let stop = parent.child_token();
-        tokio::spawn(listener.serve(api, stop.clone()));
+        crate::realtime::spawn(listener.serve(api, stop.clone()));
         Ok(MetricsTcp { addr, stop })
     }
 }
@@ -991,6 +992,9 @@ impl LoopState {
             // connections (that reply among them) DRAIN to finish.
             old.stop.cancel();
             info!(node = %options.node, "management socket moved: {} -> {}", self.config.management.display(), config.management.display());
+        }
+        if config.realtime != self.config.realtime {
+            warn!(node = %options.node, "realtime: changed in the file; scheduling is set at start, restart vippyd to apply it");
         }
         self.config = config.clone();
         let _ = self.dp.send(Command::Configure {
