@@ -557,9 +557,14 @@ pub fn run(spec: ChaosSpec) -> Result<ChaosReport> {
     if let Some(path) = &spec.svg {
         report::outage_svg(&report, path)?;
     }
-    // Keep the lab's files when something went wrong, for the logs.
+    // Keep the lab's files when something went wrong, for the logs, under
+    // a name outside the lab's family (a later lab's sweep would take it).
     if !report.violations.is_empty() {
-        let kept = runner.cluster.dir().with_extension("chaos-logs");
+        let kept = std::env::temp_dir().join(format!(
+            "vippy-chaos-logs-{}-seed{}",
+            runner.cluster.lab.prefix(),
+            spec.seed
+        ));
         let _ = std::fs::remove_dir_all(&kept);
         if copy_dir(runner.cluster.dir(), &kept).is_ok() {
             eprintln!("daemon logs kept in {}", kept.display());
