@@ -126,6 +126,19 @@ pub fn enter(priority: u8) -> Result<(), RealtimeError> {
     if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
         return Err(RealtimeError::Lock(std::io::Error::last_os_error()));
     }
+    if let Err(e) = join(priority) {
+        // SAFETY: no arguments; undoes the lock above.
+        unsafe { libc::munlockall() };
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Puts the calling thread at SCHED_FIFO `priority`, reset on fork. A
+/// thread started by a real-time one does not inherit the policy (the
+/// reset applies to every clone), so the data plane's thread calls this
+/// itself.
+pub fn join(priority: u8) -> Result<(), RealtimeError> {
     let param = libc::sched_param {
         sched_priority: i32::from(priority),
     };
@@ -135,8 +148,6 @@ pub fn enter(priority: u8) -> Result<(), RealtimeError> {
     };
     if set != 0 {
         let source = std::io::Error::last_os_error();
-        // SAFETY: no arguments; undoes the lock above.
-        unsafe { libc::munlockall() };
         return Err(match source.raw_os_error() {
             Some(libc::EPERM) => RealtimeError::NotPermitted { priority, source },
             _ => RealtimeError::Scheduler { priority, source },

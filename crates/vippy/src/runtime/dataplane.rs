@@ -224,6 +224,12 @@ pub async fn start(
     let thread = std::thread::Builder::new()
         .name("vippy-dataplane".into())
         .spawn(move || {
+            if let Some(priority) = config.realtime
+                && let Err(e) = crate::realtime::join(priority)
+            {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return;
+            }
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
