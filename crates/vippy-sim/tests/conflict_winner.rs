@@ -30,6 +30,20 @@ fn ips(n: usize) -> Vec<IpNet> {
         .collect()
 }
 
+/// Three nodes on `v1`, started and settled.
+fn settled(v1: &Arc<Config>) -> World {
+    let mut world = World::new(
+        3,
+        vec![v1.clone(), v1.clone(), v1.clone()],
+        Duration::from_micros(200),
+    );
+    for i in 0..3 {
+        world.start(i);
+    }
+    run(&mut world, 3.0);
+    world
+}
+
 fn run(world: &mut World, secs: f64) {
     let t = world.now + Duration::from_secs_f64(secs);
     world.run_until(t);
@@ -41,15 +55,7 @@ fn run(world: &mut World, secs: f64) {
 #[test]
 fn a_drained_winner_of_a_conflict_does_not_take_the_cluster_down() {
     let v1 = config(1, "", false);
-    let mut world = World::new(
-        3,
-        vec![v1.clone(), v1.clone(), v1.clone()],
-        Duration::from_micros(200),
-    );
-    for i in 0..3 {
-        world.start(i);
-    }
-    run(&mut world, 3.0);
+    let mut world = settled(&v1);
     world.local(
         0,
         LocalEvent::Admin {
@@ -123,15 +129,7 @@ fn each_group_held_once_not_by_n1(world: &World) {
 #[test]
 fn a_failing_winner_of_a_conflict_does_not_take_the_cluster_down() {
     let v1 = config(1, "", false);
-    let mut world = World::new(
-        3,
-        vec![v1.clone(), v1.clone(), v1.clone()],
-        Duration::from_micros(200),
-    );
-    for i in 0..3 {
-        world.start(i);
-    }
-    run(&mut world, 3.0);
+    let mut world = settled(&v1);
     let check = |ok| LocalEvent::Health {
         check: "web".into(),
         ok,
@@ -158,15 +156,7 @@ fn a_failing_winner_of_a_conflict_does_not_take_the_cluster_down() {
 #[test]
 fn a_booting_winner_of_a_conflict_does_not_take_the_cluster_down() {
     let v1 = config(1, "", false);
-    let mut world = World::new(
-        3,
-        vec![v1.clone(), v1.clone(), v1.clone()],
-        Duration::from_micros(200),
-    );
-    for i in 0..3 {
-        world.start(i);
-    }
-    run(&mut world, 3.0);
+    let mut world = settled(&v1);
     world.crash(0);
     run(&mut world, 2.0);
     world.nodes[0].config = winning(&v1);

@@ -13,15 +13,12 @@ use vippy_lab::chaos::{ChaosSpec, report, run};
 /// The seed the test runs unless told otherwise.
 const SEED: u64 = 2;
 
-#[test]
-fn a_short_chaos_run_finds_no_violation_and_no_crash() {
-    if !root() {
-        return;
-    }
-    let env = |name: &str| std::env::var(name).ok();
+/// A run of `seed` for `duration` seconds at the lab tests' timers, with
+/// its printed report.
+fn chaos(seed: u64, duration: f64) -> (vippy_lab::chaos::ChaosReport, String) {
     let spec = ChaosSpec {
-        seed: env("VIPPY_CHAOS_SEED").map_or(SEED, |s| s.parse().expect("a seed")),
-        duration: env("VIPPY_CHAOS_DURATION").map_or(90.0, |d| d.parse().expect("seconds")),
+        seed,
+        duration,
         interval: 0.2,
         stale: 0.8,
         mature: 0.6,
@@ -31,6 +28,19 @@ fn a_short_chaos_run_finds_no_violation_and_no_crash() {
     let report = run(spec).expect("the chaos run starts and converges");
     let text = report::text(&report);
     eprintln!("{text}");
+    (report, text)
+}
+
+#[test]
+fn a_short_chaos_run_finds_no_violation_and_no_crash() {
+    if !root() {
+        return;
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let (report, text) = chaos(
+        env("VIPPY_CHAOS_SEED").map_or(SEED, |s| s.parse().expect("a seed")),
+        env("VIPPY_CHAOS_DURATION").map_or(90.0, |d| d.parse().expect("seconds")),
+    );
     assert!(
         !report.ran.is_empty(),
         "the schedule drew no fault:\n{text}"
@@ -52,18 +62,7 @@ fn a_holder_resumed_after_stale_is_announced_again() {
     if !root() {
         return;
     }
-    let spec = ChaosSpec {
-        seed: 1,
-        duration: 40.0,
-        interval: 0.2,
-        stale: 0.8,
-        mature: 0.6,
-        svg: None,
-        bins: bins(),
-    };
-    let report = run(spec).expect("the chaos run starts and converges");
-    let text = report::text(&report);
-    eprintln!("{text}");
+    let (report, text) = chaos(1, 40.0);
     assert_eq!(report.crashes, 0, "daemons crashed:\n{text}");
     assert!(report.violations.is_empty(), "violations:\n{text}");
 }
