@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use super::{Event, Node};
 
-/// One deadline of the node.
+/// One deadline of the node; `P` names a peer (borrowed while the table
+/// is only read, owned once a due timer is acted on).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Timer {
+pub(super) enum Timer<P> {
     /// While behind, placement runs at this deadline, not per datagram.
     DecideAt,
     /// Back from a pause: peers may be called deaf again (see `wake`).
@@ -17,9 +18,9 @@ pub(super) enum Timer {
     /// Groups nobody held may be taken (see `unowned_claim_time`).
     ClaimUnowned,
     /// This peer's last echo of us is too old: it may no longer hear us.
-    EchoExpiry(String),
+    EchoExpiry(P),
     /// This peer has not been heard for `stale`.
-    PeerStale(String),
+    PeerStale(P),
     /// The oldest contest ran out of patience (see `contest_patience`).
     Contest,
     /// A settling node settles (`failback: N`).
@@ -36,10 +37,29 @@ pub(super) enum Timer {
     Announce,
 }
 
+impl Timer<&str> {
+    fn owned(self) -> Timer<String> {
+        match self {
+            Timer::DecideAt => Timer::DecideAt,
+            Timer::DeafAfter => Timer::DeafAfter,
+            Timer::ClaimUnowned => Timer::ClaimUnowned,
+            Timer::EchoExpiry(name) => Timer::EchoExpiry(name.to_string()),
+            Timer::PeerStale(name) => Timer::PeerStale(name.to_string()),
+            Timer::Contest => Timer::Contest,
+            Timer::Failback => Timer::Failback,
+            Timer::Settle => Timer::Settle,
+            Timer::FetchRetry => Timer::FetchRetry,
+            Timer::Heartbeat => Timer::Heartbeat,
+            Timer::Mature => Timer::Mature,
+            Timer::Announce => Timer::Announce,
+        }
+    }
+}
+
 impl Node {
     /// Every deadline running now, in the order `handle_timeout` acts on
     /// them (which orders the events it emits).
-    pub(super) fn timers(&self) -> Vec<(Timer, Instant)> {
+    pub(super) fn timers(&self) -> Vec<(Timer<&str>, Instant)> {
         let mut timers = Vec::new();
         if let Some(t) = self.decide_at {
             timers.push((Timer::DecideAt, t));
@@ -56,11 +76,11 @@ impl Node {
         for (name, peer) in &self.peers {
             if peer.verified {
                 let at = (peer.echoed_at + window).max(self.judge_after);
-                timers.push((Timer::EchoExpiry(name.clone()), at));
+                timers.push((Timer::EchoExpiry(name.as_str()), at));
             }
             if peer.fresh {
                 let at = peer.stale_at(stale).max(self.judge_after);
-                timers.push((Timer::PeerStale(name.clone()), at));
+                timers.push((Timer::PeerStale(name.as_str()), at));
             }
         }
         if let Some(t) = self.contest_deadline() {
@@ -105,11 +125,11 @@ impl Node {
 
     /// Acts on every deadline due at `now`.
     pub(super) fn run_due_timers(&mut self, now: Instant) {
-        let due: Vec<Timer> = self
+        let due: Vec<Timer<String>> = self
             .timers()
             .into_iter()
             .filter(|(_, at)| now >= *at)
-            .map(|(timer, _)| timer)
+            .map(|(timer, _)| timer.owned())
             .collect();
         for timer in due {
             match timer {
