@@ -37,3 +37,35 @@ fn unreadable_holdings_of_a_peer_that_does_not_hear_us_block_taking() {
 fn a_rival_that_restarted_is_a_new_rival() {
     passes(4_551);
 }
+
+/// A node restarted behind its clock while another node did the same to
+/// the very same incarnation. Its peers echo the one they hold for it, but
+/// it read the other node's echo (equal number) as its own and never raised
+/// its incarnation: every datagram of it was rejected as a replay, and so
+/// was its request for the newer config, which it never got. Only an echo
+/// at its own index now counts as its own.
+#[test]
+fn an_echo_of_a_peer_with_our_incarnation_is_not_ours() {
+    passes(92_477);
+}
+
+/// A keeper took a group as unowned, unseen by the holder, which then
+/// released it to the keeper as a planned move. Seeing the keeper hold it,
+/// the holder took the move for taken and forgot it, so the keeper was never
+/// told and clients kept the holder's MAC from its later announcement. The
+/// holder now goes on telling the keeper, which announces again.
+#[test]
+fn a_planned_move_taken_by_a_concurrent_holder_is_told() {
+    passes(40_925);
+    passes(51_240);
+}
+
+/// Two nodes that held a group while its holder was paused both gave way,
+/// each to the other; the one told by the last to announce stopped claiming
+/// it, and the tell was dropped with it. The paused holder, resumed, kept
+/// the group without announcing again. A tell now passes on to whoever
+/// claims the group next.
+#[test]
+fn a_tell_passes_on_to_the_next_claimer() {
+    passes(100_956);
+}

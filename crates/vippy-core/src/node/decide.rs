@@ -662,12 +662,17 @@ impl Node {
             };
             match released.told {
                 Some((to, _)) => {
-                    // A keeper that stopped claiming it has nothing to announce.
-                    // One that does not hear us yet (we yielded to it) still
-                    // claims it, and is the one that must hear of our hold.
+                    // A keeper that stopped claiming it has nothing to announce,
+                    // but whoever claims it next may not have heard us either
+                    // (a node back from a pause that held it all along): wait
+                    // for that one. One that does not hear us yet (we yielded
+                    // to it) still claims it, and must hear of our hold.
                     let keeps = claimers[g].contains(&to) || deaf_claimers[g].contains(&to);
-                    changed |= !keeps;
-                    keeps
+                    if !keeps {
+                        released.told = None;
+                        changed = true;
+                    }
+                    true
                 }
                 None => {
                     // The first by name, as names order the peers.
@@ -792,9 +797,14 @@ impl Node {
                         .as_ref()
                         .is_some_and(|s| s.active && s.mature && s.digest == digest)
             });
-            if taken {
-                // It announced the group on taking it: clients follow it.
-                self.released.remove(&key);
+            if taken && let Some(released) = self.released.get_mut(&key) {
+                // If it took the group as ours to hand over, its announcement
+                // then is the last word. But it may have taken it as
+                // unowned, unseen, before our release, and clients may follow
+                // our later announcement: go on telling it (it takes a
+                // handoff to a group it holds from a new hand as a rival,
+                // and announces again).
+                released.told = Some((to, now));
             }
             if taken || gone || now >= since + stale || !self.group_index.contains_key(&key) {
                 self.handoffs.remove(&key);

@@ -102,8 +102,10 @@ pub struct Node {
     handoffs: BTreeMap<u64, (u16, Instant)>,
     /// Groups released here lately, by key. Clients may still follow our
     /// announcements of them (the keeper may never have heard our claim), so
-    /// the next holder seen claiming one is told, as a handoff, until it
-    /// stops claiming the group or `stale` passes: it then announces again.
+    /// the next holder seen claiming one is told, as a handoff, while it
+    /// claims the group (for `stale` at most): it then announces again. A
+    /// keeper that stops claiming it passes the tell on to the next one;
+    /// a release nobody claims is forgotten after `10 × stale`.
     released: BTreeMap<u64, Released>,
     /// Senders of datagrams in another protocol version, by address: the
     /// version and when last heard (unauthenticated, so only shown).

@@ -292,13 +292,18 @@ impl Node {
     fn held_for_me(&self, hb: &wire::Heartbeat) -> Option<u64> {
         // An unknown config most likely lists us where ours does; a wrong
         // guess only gives us a larger incarnation than needed.
+        // Only an echo at that index counts as ours here: by incarnation
+        // alone, a peer that restarted behind its clock to the very number
+        // we did would hide the one held for us.
         let me = self.my_index_in(hb).or(self.index)?;
-        hb.echoes
-            .iter()
-            .filter(|e| e.node == me)
+        let at_me = || hb.echoes.iter().filter(move |e| e.node == me);
+        if at_me().any(|e| e.incarnation == self.incarnation) {
+            return None;
+        }
+        at_me()
             .map(|e| e.incarnation)
             .max()
-            .filter(|held| *held > self.incarnation && !self.echoes_me(hb))
+            .filter(|held| *held > self.incarnation)
     }
 
     /// A sender outside `nodes` with the secret: a node of a newer config
