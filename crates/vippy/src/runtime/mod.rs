@@ -9,6 +9,9 @@
 //! - `admin.rs`: administrative drains from the API.
 //! - `check_scope.rs`: a check's result as a whole-node or per-group event.
 //! - `conflicts.rs`: foreign hosts seen answering for VIPs held here.
+//! - `daemon.rs`: the loop, which only waits and dispatches each input to
+//!   its step (`on_datagram`, `on_timer`, `on_reports`, `on_check`,
+//!   `on_admin`, `on_signal`).
 //! - `dataplane.rs`: netlink, announcements and reconciliation, on a thread
 //!   of its own.
 //! - `lag.rs`: how late the loop's timers fire, as a metric and a log line.
@@ -18,13 +21,16 @@
 //!   applied the release before them.
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
+//! - `start.rs`: the start of a run, up to the ready notification.
 //! - `state.rs`: an adopted cluster config kept across restarts.
 //! - `state_writer.rs`: state files written off the loop, in order.
-//! - `stopping.rs`: hooks, plugins, checks and state files at exit.
+//! - `stopping.rs`: the goodbye, then hooks, plugins, checks and state
+//!   files at exit.
 
 mod admin;
 mod check_scope;
 mod conflicts;
+mod daemon;
 mod dataplane;
 mod lag;
 mod link_timing;
@@ -34,6 +40,7 @@ mod plumb_failures;
 mod release_barrier;
 mod report;
 mod snapshot;
+mod start;
 mod state;
 mod state_writer;
 mod stopping;
@@ -42,25 +49,25 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vippy_core::config::{Config, NotifyTarget};
 use vippy_core::node::{Action, Counters, Destination, LocalEvent, Node};
 
-use crate::api::{AdminKind, AdminRequest, ApiSocket, ApiState, MetricsListener, SocketFile};
-use crate::check_config::{node_in_config, read_config, secrets_bytes};
-use crate::checks::{CheckResult, HealthChecks};
+use crate::api::{ApiSocket, ApiState, MetricsListener, SocketFile};
+use crate::check_config::{read_config, secrets_bytes};
+use crate::checks::HealthChecks;
 use crate::hooks::Hooks;
 use crate::metrics::Metrics;
 use crate::net::{Chat, ChatConfig, ChatInterfaces, Netlink};
 use crate::plugins::Plugins;
-use crate::status::{Event, Status};
-use dataplane::{Command, Report};
+use crate::status::Status;
+use daemon::Daemon;
+use dataplane::Command;
 use report::Reporter;
 
 /// What `vippyd` was started with.
@@ -86,289 +93,9 @@ const CONFLICT_FORGET: Duration = Duration::from_secs(600);
 /// Runs the daemon until `shutdown` resolves or SIGTERM/SIGINT arrives.
 /// Returns once every VIP is released and the goodbye is sent.
 pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let config = Arc::new(read_config(&options.config_path).map_err(anyhow::Error::msg)?);
-    node_in_config(&config, &options.node).map_err(anyhow::Error::msg)?;
-    let secrets = secrets_bytes(&config).map_err(anyhow::Error::msg)?;
-
-    let netlink = Netlink::new().context("opening rtnetlink")?;
-    let links = netlink.links().await.context("listing interfaces")?;
-    let chat = Chat::bind(chat_config(&config, &options.node), &links)
-        .context("binding the chat socket")?;
-    info!(node = %options.node, "chat on {} via {:?}", config.chat, chat.interfaces().iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>());
-
-    // Grows across restarts without state on disk, so peers' replay windows
-    // accept the new run; with a state directory it also survives the clock
-    // being stepped back.
-    let clock = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    let incarnation = state::next_incarnation(&config, clock);
-    let started = Instant::now();
-    let mut node = Node::new(
-        config.clone(),
-        &options.node,
-        &secrets,
-        incarnation,
-        started,
-    );
-    if let Some((cluster, from)) = state::load_adopted(&config) {
-        info!(node = %options.node, "resuming config version {} adopted from {from} (kept in {})", cluster.version, config.state_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
-        node.resume_adopted(Arc::new(cluster), from, started);
-    }
-    admin::restore(&mut node, &config, started);
-
-    // Data plane: remove leftovers before anything is announced.
-    // Unbounded both ways: the loop and the data plane never wait on each
-    // other, whatever one decision plumbs (4096 groups is 8192 commands).
-    let (report_tx, mut reports) = mpsc::unbounded_channel::<Report>();
-    let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
-    let dp_alive = crate::systemd::Beat::new();
-    let dp_thread = dataplane::start(
-        config.clone(),
-        node.cluster().clone(),
-        report_tx,
-        dp_rx,
-        dp_alive.clone(),
-    )
-    .await?;
-    let (mut links, mut cannot_serve) =
-        links::LinkHandle::spawn(config.clone(), node.cluster().clone());
-
-    // Management API, checks, plugins.
-    let metrics = Arc::new(Metrics::new());
-    let (events_tx, _) = broadcast::channel::<Event>(1024);
-    let (status_tx, status_rx) = watch::channel(Status::default());
-    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminRequest>(16);
-    let api_socket = ApiSocket::bind(&config.management, config.management_mode)
-        .with_context(|| format!("management socket {}", config.management.display()))?;
-    let stop = CancellationToken::new();
-    // The API asks for a fresh snapshot when it serves one: status is
-    // built on request or on change, never per datagram or timer.
-    let status_wanted = Arc::new(tokio::sync::Notify::new());
-    let api_state = ApiState::new(status_rx, metrics.clone(), admin_tx, events_tx.clone())
-        .with_refresh(status_wanted.clone());
-    let metrics_tcp = match config.metrics {
-        Some(addr) => Some(
-            MetricsTcp::start(addr, api_state.clone(), &stop)
-                .await
-                .with_context(|| format!("metrics listener {addr}"))?,
-        ),
-        None => None,
-    };
-    let api = ApiTask::spawn(api_socket, api_state.clone(), &stop);
-    let (check_tx, mut check_rx) = mpsc::channel::<CheckResult>(64);
-    let mut checks = HealthChecks::spawn(config.checks.clone(), check_tx, stop.clone());
-    // A check that has not passed yet counts as failing: no VIP is taken
-    // before the service is known good.
-    let mut check_scopes = check_scope::CheckScopes::default();
-    for event in check_scopes.start(&config.checks, &config.cluster, &node.cluster().clone()) {
-        node.handle_local(started, event);
-    }
-    let mut plugins = Plugins::spawn(
-        plugin_commands(&config, &options),
-        config.management.clone(),
-        options.node.clone(),
-        stop.clone(),
-    );
-
-    let mut reporter = Reporter::new(
-        options.node.clone(),
-        metrics.clone(),
-        events_tx,
-        Hooks::new(config.hooks.clone(), metrics.clone()),
-    );
-    let mut sighup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    tokio::pin!(shutdown);
-
-    let mut loop_state = LoopState {
-        config,
-        chat,
-        netlink,
-        api,
-        dp: dp_tx,
-        last_counters: Counters::default(),
-        status_dirty: true,
-        systemd_status: String::new(),
-        api_state,
-        metrics_tcp,
-        stop: stop.clone(),
-        conflicts: conflicts::Conflicts::default(),
-        check_scopes,
-        held: release_barrier::HeldTransmits::default(),
-    };
-    let mut buf = vec![0u8; 65536];
-    let mut publish = tokio::time::interval(PUBLISH_EVERY);
-    let mut last_publish = Instant::now();
-    let mut lag = lag::LagWatch::default();
-    info!(node = %options.node, "started: version {}, {} groups, {} nodes, incarnation {incarnation}", node.cluster().version, node.cluster().groups.len(), node.cluster().nodes.len());
-    let _ = crate::systemd::notify_ready();
-    // Both loops wake at least every `interval` (heartbeats) or second
-    // (reconcile); three times that without a pass means one is stuck.
-    let loop_alive = crate::systemd::Beat::new();
-    let max_silence = (loop_state.config.interval * 3).max(Duration::from_secs(3));
-    let watchdog = crate::systemd::spawn_watchdog(
-        stop.clone(),
-        vec![("core loop", loop_alive.clone()), ("data plane", dp_alive)],
-        max_silence,
-    );
-
-    loop {
-        loop_alive.beat();
-        loop_state.drain(&mut node, &mut reporter).await;
-        links.follow(&loop_state.config, node.cluster());
-        // Timers first, whatever arrives: a flood of datagrams must not
-        // stop heartbeats and stale detection.
-        if let Some(due) = node.poll_timeout().filter(|t| *t <= Instant::now()) {
-            let now = Instant::now();
-            lag.timer_fired(due, now, loop_state.config.stale, &metrics, &options.node);
-            node.handle_timeout(now);
-            continue;
-        }
-        let deadline = node.poll_timeout().map(tokio::time::Instant::from_std);
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = sigterm.recv() => { info!(node = %options.node, "SIGTERM: shutting down"); break }
-            _ = sigint.recv() => { info!(node = %options.node, "SIGINT: shutting down"); break }
-            _ = sighup.recv() => {
-                info!(node = %options.node, "SIGHUP: reloading {}", options.config_path.display());
-                let _ = crate::systemd::notify_reloading();
-                if let Err(e) = loop_state.reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins).await {
-                    error!(node = %options.node, "reload failed, keeping the running configuration: {e:#}");
-                }
-                // Done either way: systemd shows the unit reloading until then.
-                let _ = crate::systemd::notify_ready();
-            }
-            received = loop_state.chat.recv_from(&mut buf) => match received {
-                Ok((len, from)) => {
-                    tracing::trace!(node = %options.node, "datagram of {len} bytes from {from}");
-                    node.handle_datagram(Instant::now(), from, &buf[..len]);
-                }
-                Err(e) => warn!(node = %options.node, "chat receive: {e}"),
-            },
-            _ = sleep_until(deadline) => {
-                let now = Instant::now();
-                if let Some(due) = deadline {
-                    lag.timer_fired(due.into_std(), now, loop_state.config.stale, &metrics, &options.node);
-                }
-                node.handle_timeout(now);
-            }
-            Some(report) = reports.recv() => {
-                // Whatever else queued is told together: one decision's
-                // thousands of plumbs make one summary line.
-                let mut batch = vec![report];
-                while let Ok(report) = reports.try_recv() {
-                    batch.push(report);
-                }
-                reporter.data_plane_batch(&batch);
-                for report in batch {
-                    links.report(&report);
-                    match report {
-                        Report::Neighbours(list) => node.handle_local(Instant::now(), LocalEvent::Neighbours(list)),
-                        Report::Links(links) => loop_state.follow_links(&links),
-                        Report::Conflict { ip, interface, mac, how } => {
-                            loop_state.note_conflict(&node, ip, &interface, mac, how, &metrics);
-                            loop_state.status_dirty = true;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            // A release was applied (or given up): what it held goes out
-            // in the next drain.
-            _ = loop_state.held.settled() => {}
-            _ = status_wanted.notified() => {
-                last_publish = publish_status(&node, &mut loop_state, &metrics, &reporter.hooks, &status_tx);
-            }
-            Some(found) = cannot_serve.recv() => {
-                if let Some(event) = found.event(node.cluster()) {
-                    node.handle_local(Instant::now(), event);
-                    loop_state.status_dirty = true;
-                }
-            }
-            Some(result) = check_rx.recv() => {
-                // Queued before a reload removed its check: the check is
-                // gone, and its reason with it; this must not bring it back.
-                let Some(check) = loop_state.config.checks.iter().find(|c| c.name == result.name) else {
-                    continue;
-                };
-                info!(node = %options.node, check = %result.name, "check {}: {} ({})", result.name, if result.ok { "passing" } else { "FAILING" }, result.detail);
-                metrics.set_check_up(&result.name, result.ok);
-                reporter.check(&result);
-                let event = loop_state.check_scopes.result(check, result.ok, &loop_state.config.cluster, &node.cluster().clone());
-                node.handle_local(Instant::now(), event);
-            }
-            Some(request) = admin_rx.recv() => {
-                let answer = match request.kind {
-                    AdminKind::SetActive { source, active, reason } => {
-                        admin::set_active(&mut node, &loop_state.config, Some(source), active, reason)
-                    }
-                    AdminKind::UndrainAll => admin::set_active(&mut node, &loop_state.config, None, true, None),
-                    AdminKind::Reload => loop_state
-                        .reload(&options, &mut node, &mut reporter, &mut checks, &mut plugins)
-                        .await
-                        .map(|()| format!("reloaded {}: version {} in force", options.config_path.display(), node.cluster().version))
-                        .map_err(|e| format!("{e:#}")),
-                    AdminKind::Move { group, node: to } => moves::move_group(&mut node, group, to),
-                };
-                let _ = request.reply.send(answer);
-                loop_state.status_dirty = true;
-            }
-            _ = publish.tick() => {
-                if loop_state.status_dirty {
-                    last_publish = publish_status(&node, &mut loop_state, &metrics, &reporter.hooks, &status_tx);
-                }
-            }
-        }
-        // At once when the last snapshot is old enough, else at the next tick.
-        if loop_state.status_dirty && last_publish.elapsed() >= PUBLISH_EVERY {
-            last_publish = publish_status(
-                &node,
-                &mut loop_state,
-                &metrics,
-                &reporter.hooks,
-                &status_tx,
-            );
-        }
-    }
-
-    // Goodbye: release everything, tell the peers, wait for the kernel.
-    let _ = crate::systemd::notify_stopping();
-    // Dropping a JoinHandle would leave the task running (until `stop` is
-    // cancelled below, after the goodbye). systemd disarms the watchdog once
-    // the unit leaves the running state, as STOPPING=1 makes it do, so the
-    // pings end here.
-    if let Some(watchdog) = watchdog {
-        watchdog.abort();
-    }
-    node.handle_local(Instant::now(), LocalEvent::Shutdown);
-    loop_state.drain(&mut node, &mut reporter).await;
-    // The goodbye is held behind the releases like any transmit; it goes
-    // out once they are applied, or at the end of the grace anyway.
-    loop_state.finish_held(SHUTDOWN_GRACE, &reporter).await;
-    let (done_tx, done_rx) = oneshot::channel();
-    let _ = loop_state.dp.send(Command::Flush(done_tx));
-    if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
-        warn!(node = %options.node, "the data plane did not finish removing VIPs in time");
-    }
-    while let Ok(report) = reports.try_recv() {
-        reporter.data_plane(&report);
-    }
-    stop.cancel();
-    let LoopState {
-        api,
-        chat,
-        dp,
-        metrics_tcp,
-        ..
-    } = loop_state;
-    let _ = tokio::time::timeout(Duration::from_millis(300), api.task).await;
-    // Closing the command channel ends the data plane's thread; it is not
-    // waited for (the final flush above was).
-    drop((chat, dp, metrics_tcp, dp_thread));
-    stopping::wind_down(&options.node, &reporter.hooks, checks, plugins).await;
-    info!(node = %options.node, "stopped: VIPs released, goodbye sent");
+    let mut daemon = Daemon::start(options).await?;
+    daemon.serve(shutdown).await;
+    daemon.stop().await;
     Ok(())
 }
 

@@ -3,12 +3,16 @@
 //! files finish side by side, each within a bound, so vippyd exits in
 //! about [`HOOKS_AT_EXIT`] (or [`STOP_GRACE`], the longer) at most.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
 use tokio::time::timeout;
 use tracing::{info, warn};
+use vippy_core::node::LocalEvent;
 
-use super::state_writer;
+use super::daemon::Daemon;
+use super::dataplane::Command;
+use super::{LoopState, SHUTDOWN_GRACE, state_writer};
 use crate::checks::HealthChecks;
 use crate::hooks::Hooks;
 use crate::plugins::{Plugins, STOP_GRACE};
@@ -47,5 +51,59 @@ pub async fn wind_down(node: &str, hooks: &Hooks, checks: HealthChecks, plugins:
     }
     if hooks_done && plugins_done.is_ok() && checks_done.is_ok() && state_done {
         info!(node = %node, "hooks, plugins and checks ended, state files written");
+    }
+}
+
+impl Daemon {
+    /// Goodbye: release everything, tell the peers, wait for the kernel,
+    /// then wind down hooks, plugins, checks and state files.
+    pub(super) async fn stop(self) {
+        let Daemon {
+            options,
+            mut node,
+            mut out,
+            mut reporter,
+            checks,
+            plugins,
+            mut inputs,
+            watchdog,
+            dp_thread,
+            ..
+        } = self;
+        let _ = crate::systemd::notify_stopping();
+        // Dropping a JoinHandle would leave the task running (until `stop`
+        // is cancelled below, after the goodbye). systemd disarms the
+        // watchdog once the unit leaves the running state, as STOPPING=1
+        // makes it do, so the pings end here.
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
+        }
+        node.handle_local(Instant::now(), LocalEvent::Shutdown);
+        out.drain(&mut node, &mut reporter).await;
+        // The goodbye is held behind the releases like any transmit; it
+        // goes out once they are applied, or at the end of the grace anyway.
+        out.finish_held(SHUTDOWN_GRACE, &reporter).await;
+        let (done_tx, done_rx) = oneshot::channel();
+        let _ = out.dp.send(Command::Flush(done_tx));
+        if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
+            warn!(node = %options.node, "the data plane did not finish removing VIPs in time");
+        }
+        while let Ok(report) = inputs.reports.try_recv() {
+            reporter.data_plane(&report);
+        }
+        out.stop.cancel();
+        let LoopState {
+            api,
+            chat,
+            dp,
+            metrics_tcp,
+            ..
+        } = out;
+        let _ = tokio::time::timeout(Duration::from_millis(300), api.task).await;
+        // Closing the command channel ends the data plane's thread; it is
+        // not waited for (the final flush above was).
+        drop((chat, dp, metrics_tcp, dp_thread));
+        wind_down(&options.node, &reporter.hooks, checks, plugins).await;
+        info!(node = %options.node, "stopped: VIPs released, goodbye sent");
     }
 }
