@@ -7,14 +7,14 @@ use tracing::info;
 use vippy_core::config::Config;
 use vippy_core::node::{LocalEvent, Node};
 
+use super::persisted;
 use super::snapshot::admin_reason;
-use super::state;
 use crate::api::MAX_DRAINS;
 
-/// Applies the drains kept by the last run (see [`state::load_drains`]).
+/// Applies the drains kept by the last run (see [`persisted::load_drains`]).
 pub fn restore(node: &mut Node, config: &Config, now: Instant) {
     let name = node.name().to_owned();
-    for (source, reason) in state::load_drains(config) {
+    for (source, reason) in persisted::load_drains(config) {
         info!(node = %name, source = %source, "still drained, as before the restart: {reason}");
         let reason = Some(reason);
         let active = false;
@@ -66,7 +66,7 @@ pub fn set_active(
         }
     };
     node.handle_local(Instant::now(), event);
-    state::save_drains(config, node.drains());
+    persisted::save_drains(config, node.drains());
     if let Some(why) = admin_reason(node.drains()) {
         return Ok(format!("inactive (administrative: {why})"));
     }

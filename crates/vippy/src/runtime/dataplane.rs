@@ -27,7 +27,7 @@ use crate::net::{
 
 /// What the core loop asks of the data plane.
 #[derive(Debug)]
-pub enum Command {
+pub enum Order {
     Plumb {
         group: usize,
         ips: Vec<IpNet>,
@@ -217,7 +217,7 @@ pub async fn start(
     config: Arc<Config>,
     cluster: Arc<Cluster>,
     reports: mpsc::UnboundedSender<Report>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Order>,
     alive: crate::systemd::Beat,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let (ready_tx, ready) = oneshot::channel::<Result<(), String>>();
@@ -299,7 +299,7 @@ impl DataPlane {
     /// every pass (the systemd watchdog's proof of progress).
     pub async fn run(
         mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut commands: mpsc::UnboundedReceiver<Order>,
         alive: crate::systemd::Beat,
     ) {
         loop {
@@ -418,8 +418,8 @@ impl DataPlane {
     /// leaves unwanted is removed, only one it leaves wanted is plumbed or
     /// announced. A batch that changes the configuration is applied in
     /// order instead.
-    async fn apply_batch(&mut self, batch: Vec<Command>) {
-        if batch.iter().any(|c| matches!(c, Command::Configure { .. })) {
+    async fn apply_batch(&mut self, batch: Vec<Order>) {
+        if batch.iter().any(|c| matches!(c, Order::Configure { .. })) {
             return self.apply_in_order(batch).await;
         }
         let mut plumbs: Vec<(Option<usize>, Vec<IpNet>)> = Vec::new();
@@ -428,22 +428,22 @@ impl DataPlane {
         let mut flushes = Vec::new();
         for command in batch {
             match command {
-                Command::Plumb { group, ips } => {
+                Order::Plumb { group, ips } => {
                     for ip in &ips {
                         self.desired.insert(ip.addr(), (*ip, Some(group)));
                     }
                     plumbs.push((Some(group), ips));
                 }
-                Command::Unplumb { group, ips } => {
+                Order::Unplumb { group, ips } => {
                     for ip in &ips {
                         self.desired.remove(&ip.addr());
                         self.never_up.remove(&ip.addr());
                     }
                     removals.push((group, ips));
                 }
-                announce @ Command::Announce { .. } => announces.push(announce),
-                Command::Flush(done) => flushes.push(done),
-                Command::Configure { .. } => unreachable!("applied in order above"),
+                announce @ Order::Announce { .. } => announces.push(announce),
+                Order::Flush(done) => flushes.push(done),
+                Order::Configure { .. } => unreachable!("applied in order above"),
             }
         }
         let wanted = |desired: &BTreeMap<IpAddr, (IpNet, Option<usize>)>, ip: &IpNet| {
@@ -490,16 +490,16 @@ impl DataPlane {
                 Err(e) => self.plumb_failed(&plumbs, &e.to_string()),
             }
         }
-        let announces: Vec<Command> = announces
+        let announces: Vec<Order> = announces
             .into_iter()
             .filter_map(|command| match command {
-                Command::Announce {
+                Order::Announce {
                     group,
                     mut ips,
                     cluster_neighbours,
                 } => {
                     ips.retain(|ip| wanted(&self.desired, ip));
-                    (!ips.is_empty()).then_some(Command::Announce {
+                    (!ips.is_empty()).then_some(Order::Announce {
                         group,
                         ips,
                         cluster_neighbours,
@@ -521,24 +521,22 @@ impl DataPlane {
     /// with the netlink requests of consecutive plumbs or removals in
     /// flight together. A batch that plumbed or removed is checked against
     /// a fresh dump by the reconcile that follows it.
-    async fn apply_in_order(&mut self, batch: Vec<Command>) {
+    async fn apply_in_order(&mut self, batch: Vec<Order>) {
         let mut kernel: Option<Result<Kernel, NetError>> = None;
         let mut changed = false;
         let mut commands = batch.into_iter().peekable();
         while let Some(command) = commands.next() {
             match command {
-                Command::Plumb { group, ips } => {
+                Order::Plumb { group, ips } => {
                     // The core queues plumb, announce, plumb, announce…:
                     // the run's plumbs go first, all in flight together,
                     // then its announcements in one round (each still after
                     // its own plumb).
                     let mut items = vec![(Some(group), ips)];
                     let mut announces = Vec::new();
-                    while let Some(Command::Plumb { .. } | Command::Announce { .. }) =
-                        commands.peek()
-                    {
+                    while let Some(Order::Plumb { .. } | Order::Announce { .. }) = commands.peek() {
                         match commands.next() {
-                            Some(Command::Plumb { group, ips }) => items.push((Some(group), ips)),
+                            Some(Order::Plumb { group, ips }) => items.push((Some(group), ips)),
                             Some(announce) => announces.push(announce),
                             None => break,
                         }
@@ -557,10 +555,10 @@ impl DataPlane {
                         self.announce_batch(announces, &mut kernel).await;
                     }
                 }
-                Command::Unplumb { group, ips } => {
+                Order::Unplumb { group, ips } => {
                     let mut items = vec![(group, ips)];
-                    while let Some(Command::Unplumb { .. }) = commands.peek() {
-                        if let Some(Command::Unplumb { group, ips }) = commands.next() {
+                    while let Some(Order::Unplumb { .. }) = commands.peek() {
+                        if let Some(Order::Unplumb { group, ips }) = commands.next() {
                             items.push((group, ips));
                         }
                     }
@@ -584,14 +582,14 @@ impl DataPlane {
                         }
                     }
                 }
-                announce @ Command::Announce { .. } => {
+                announce @ Order::Announce { .. } => {
                     let mut announces = vec![announce];
-                    while let Some(Command::Announce { .. }) = commands.peek() {
+                    while let Some(Order::Announce { .. }) = commands.peek() {
                         announces.extend(commands.next());
                     }
                     self.announce_batch(announces, &mut kernel).await;
                 }
-                Command::Configure { config, cluster } => {
+                Order::Configure { config, cluster } => {
                     if config.garp.refresh != self.config.garp.refresh {
                         self.next_refresh = config.garp.refresh.map(|r| Instant::now() + r);
                     }
@@ -599,7 +597,7 @@ impl DataPlane {
                     self.cluster = cluster;
                     self.announcers.clear(); // the pacer rate may have changed
                 }
-                Command::Flush(done) => {
+                Order::Flush(done) => {
                     // The release is announced once this answers: a removal
                     // that failed gets another try first (peers take the VIP
                     // at once).
@@ -616,18 +614,18 @@ impl DataPlane {
         }
     }
 
-    /// Announces a run of `Command::Announce` in one round, and queues
+    /// Announces a run of `Order::Announce` in one round, and queues
     /// their repeats.
     async fn announce_batch(
         &mut self,
-        announces: Vec<Command>,
+        announces: Vec<Order>,
         kernel: &mut Option<Result<Kernel, NetError>>,
     ) {
         let mut all = Vec::new();
         let mut groups = Vec::new();
         let mut neighbours = Vec::new();
         for command in announces {
-            if let Command::Announce {
+            if let Order::Announce {
                 group,
                 ips,
                 cluster_neighbours,

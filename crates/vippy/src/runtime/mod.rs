@@ -22,8 +22,10 @@
 //! - `report.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
 //! - `start.rs`: the start of a run, up to the ready notification.
-//! - `state.rs`: an adopted cluster config kept across restarts.
-//! - `state_writer.rs`: state files written off the loop, in order.
+//! - `persisted.rs`: what is kept in `state_dir` across restarts (an
+//!   adopted cluster config, drains, the incarnation); not to be confused
+//!   with the API's status (`crate::status`, built by `snapshot.rs`).
+//! - `persisted_writer.rs`: those files written off the loop, in order.
 //! - `stopping.rs`: the goodbye, then hooks, plugins, checks and state
 //!   files at exit.
 
@@ -36,13 +38,13 @@ mod lag;
 mod link_timing;
 mod links;
 mod moves;
+mod persisted;
+mod persisted_writer;
 mod plumb_failures;
 mod release_barrier;
 mod report;
 mod snapshot;
 mod start;
-mod state;
-mod state_writer;
 mod stopping;
 
 use std::future::Future;
@@ -67,7 +69,7 @@ use crate::net::{Chat, ChatConfig, ChatInterfaces, Netlink};
 use crate::plugins::Plugins;
 use crate::status::Status;
 use daemon::Daemon;
-use dataplane::Command;
+use dataplane::Order;
 use report::Reporter;
 
 /// What `vippyd` was started with.
@@ -250,7 +252,7 @@ struct LoopState {
     /// The management API being served; a reload that moves the socket
     /// replaces it.
     api: ApiTask,
-    dp: mpsc::UnboundedSender<Command>,
+    dp: mpsc::UnboundedSender<Order>,
     last_counters: Counters,
     status_dirty: bool,
     /// The last `STATUS=` line told to systemd, so it is sent on change only.
@@ -391,11 +393,11 @@ impl LoopState {
         let mut cluster_neighbours: Option<Vec<vippy_core::wire::Neighbour>> = None;
         while let Some(action) = node.poll_action() {
             let command = match action {
-                Action::Plumb { group, ips } => Command::Plumb { group, ips },
+                Action::Plumb { group, ips } => Order::Plumb { group, ips },
                 Action::Unplumb { group, ips } => {
                     releasing = true;
                     released.extend(group);
-                    Command::Unplumb { group, ips }
+                    Order::Unplumb { group, ips }
                 }
                 Action::Announce { group, ips } => {
                     let wants_cache = self.config.notify.contains(&NotifyTarget::ArpCache);
@@ -408,7 +410,7 @@ impl LoopState {
                             }
                         })
                         .clone();
-                    Command::Announce {
+                    Order::Announce {
                         group,
                         ips,
                         cluster_neighbours,
@@ -421,7 +423,7 @@ impl LoopState {
         }
         if releasing {
             let (done, applied) = oneshot::channel();
-            let _ = self.dp.send(Command::Flush(done));
+            let _ = self.dp.send(Order::Flush(done));
             let deadline = now + release_limit(&self.config);
             self.held.release(applied, released, now, deadline);
         }
@@ -436,7 +438,7 @@ impl LoopState {
                 from: Some(peer), ..
             } = &event
             {
-                state::save_adopted(&self.config, node.cluster(), peer);
+                persisted::save_adopted(&self.config, node.cluster(), peer);
                 let missing: Vec<&str> = node
                     .cluster()
                     .nodes
@@ -454,7 +456,7 @@ impl LoopState {
             }
             if let vippy_core::node::Event::IncarnationBumped { incarnation, .. } = &event {
                 // A restart must start above it, clock or no clock.
-                state::keep_incarnation(&self.config, *incarnation);
+                persisted::keep_incarnation(&self.config, *incarnation);
             }
             adopted |= matches!(event, vippy_core::node::Event::ConfigAdopted { .. });
             events.push(event);
@@ -462,7 +464,7 @@ impl LoopState {
         }
         reporter.core_batch(events, now);
         if adopted {
-            let _ = self.dp.send(Command::Configure {
+            let _ = self.dp.send(Order::Configure {
                 config: self.config.clone(),
                 cluster: node.cluster().clone(),
             });
@@ -724,7 +726,7 @@ impl LoopState {
             warn!(node = %options.node, "realtime: changed in the file; scheduling is set at start, restart vippyd to apply it");
         }
         self.config = config.clone();
-        let _ = self.dp.send(Command::Configure {
+        let _ = self.dp.send(Order::Configure {
             config,
             cluster: node.cluster().clone(),
         });

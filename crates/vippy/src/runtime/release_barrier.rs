@@ -3,7 +3,7 @@
 //! and a peer that hears it takes the group at once; so it must not leave
 //! before the data plane has removed the addresses. The core loop does not
 //! wait for that: each release puts a barrier (the answer to its
-//! `Command::Flush`) in this queue, and every transmit the core produces
+//! `Order::Flush`) in this queue, and every transmit the core produces
 //! while a barrier is pending is held behind it, in order. When a barrier's
 //! flush is answered, what queued behind it goes out, up to the next
 //! barrier. A barrier not answered by its deadline is given up: what it

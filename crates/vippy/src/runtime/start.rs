@@ -14,11 +14,11 @@ use tracing::info;
 use vippy_core::node::{Counters, Node};
 
 use super::daemon::{Daemon, Inputs};
-use super::dataplane::{self, Command, Report};
+use super::dataplane::{self, Order, Report};
 use super::report::Reporter;
 use super::{
     ApiTask, LoopState, MetricsTcp, Options, PUBLISH_EVERY, admin, chat_config, check_scope, links,
-    plugin_commands, release_barrier, state,
+    persisted, plugin_commands, release_barrier,
 };
 use crate::api::{AdminRequest, ApiSocket, ApiState};
 use crate::check_config::{node_in_config, read_config, secrets_bytes};
@@ -47,7 +47,7 @@ impl Daemon {
         let clock = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
-        let incarnation = state::next_incarnation(&config, clock);
+        let incarnation = persisted::next_incarnation(&config, clock);
         let started = Instant::now();
         let mut node = Node::new(
             config.clone(),
@@ -56,7 +56,7 @@ impl Daemon {
             incarnation,
             started,
         );
-        if let Some((cluster, from)) = state::load_adopted(&config) {
+        if let Some((cluster, from)) = persisted::load_adopted(&config) {
             info!(node = %options.node, "resuming config version {} adopted from {from} (kept in {})", cluster.version, config.state_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
             node.resume_adopted(Arc::new(cluster), from, started);
         }
@@ -67,7 +67,7 @@ impl Daemon {
         // each other, whatever one decision plumbs (4096 groups is 8192
         // commands).
         let (report_tx, reports) = mpsc::unbounded_channel::<Report>();
-        let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Command>();
+        let (dp_tx, dp_rx) = mpsc::unbounded_channel::<Order>();
         let dp_alive = crate::systemd::Beat::new();
         let dp_thread = dataplane::start(
             config.clone(),

@@ -11,8 +11,8 @@ use tracing::{info, warn};
 use vippy_core::node::LocalEvent;
 
 use super::daemon::Daemon;
-use super::dataplane::Command;
-use super::{LoopState, SHUTDOWN_GRACE, state_writer};
+use super::dataplane::Order;
+use super::{LoopState, SHUTDOWN_GRACE, persisted_writer};
 use crate::checks::HealthChecks;
 use crate::hooks::Hooks;
 use crate::plugins::{Plugins, STOP_GRACE};
@@ -34,7 +34,7 @@ pub async fn wind_down(node: &str, hooks: &Hooks, checks: HealthChecks, plugins:
         hooks.finish(HOOKS_AT_EXIT),
         timeout(PLUGINS_AT_EXIT, plugins.stopped()),
         timeout(CHECKS_AT_EXIT, checks.stopped()),
-        timeout(STATE_AT_EXIT, state_writer::flushed()),
+        timeout(STATE_AT_EXIT, persisted_writer::flushed()),
     );
     if !hooks_done {
         warn!(node = %node, "hooks still running {HOOKS_AT_EXIT:?} into the shutdown were killed");
@@ -84,7 +84,7 @@ impl Daemon {
         // goes out once they are applied, or at the end of the grace anyway.
         out.finish_held(SHUTDOWN_GRACE, &reporter).await;
         let (done_tx, done_rx) = oneshot::channel();
-        let _ = out.dp.send(Command::Flush(done_tx));
+        let _ = out.dp.send(Order::Flush(done_tx));
         if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
             warn!(node = %options.node, "the data plane did not finish removing VIPs in time");
         }

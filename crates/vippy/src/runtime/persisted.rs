@@ -4,7 +4,7 @@
 //! administrative drains.
 //!
 //! Reads happen at start, before the loop runs. Writes while running go
-//! through [`state_writer`] (a thread of its own, in order, atomically), so
+//! through [`persisted_writer`] (a thread of its own, in order, atomically), so
 //! the loop never waits on the disk.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use tracing::{error, warn};
 use vippy_core::config::{Cluster, Config, load_cluster};
 
-use super::state_writer::{self, write_atomically};
+use super::persisted_writer::{self, write_atomically};
 
 const FILE: &str = "adopted-cluster.json";
 const INCARNATION: &str = "incarnation";
@@ -46,7 +46,7 @@ pub fn save_adopted(config: &Config, cluster: &Cluster, from: &str) {
         return;
     };
     let text = format!("# adopted from {from}\n{}", cluster.canonical_text());
-    state_writer::queue(path, Some(text), "the adopted config");
+    persisted_writer::queue(path, Some(text), "the adopted config");
 }
 
 /// This start's incarnation: the wall clock, but never at or below the one
@@ -79,7 +79,7 @@ pub fn keep_incarnation(config: &Config, incarnation: u64) {
         return;
     };
     let path = dir.join(INCARNATION);
-    state_writer::queue(path, Some(format!("{incarnation}\n")), "the incarnation");
+    persisted_writer::queue(path, Some(format!("{incarnation}\n")), "the incarnation");
 }
 
 /// The drains the last run kept (reason by source), so that a node drained
@@ -123,7 +123,7 @@ pub fn save_drains(config: &Config, drains: &BTreeMap<String, String>) {
     let path = dir.join(DRAINS);
     let text = (!drains.is_empty())
         .then(|| serde_json::to_string_pretty(drains).unwrap_or_default() + "\n");
-    state_writer::queue(path, text, "the drains");
+    persisted_writer::queue(path, text, "the drains");
 }
 
 #[cfg(test)]
@@ -161,10 +161,10 @@ mod tests {
         ]
         .into();
         save_drains(&config, &drains);
-        state_writer::flushed().blocking_recv().unwrap();
+        persisted_writer::flushed().blocking_recv().unwrap();
         assert_eq!(load_drains(&config), drains);
         save_drains(&config, &BTreeMap::new());
-        state_writer::flushed().blocking_recv().unwrap();
+        persisted_writer::flushed().blocking_recv().unwrap();
         assert!(!dir.join(DRAINS).exists(), "no drains, no file");
         std::fs::write(dir.join(DRAINS), "{ not json").unwrap();
         assert!(load_drains(&config).is_empty());
