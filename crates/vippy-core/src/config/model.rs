@@ -61,6 +61,18 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
 }
 
+/// The defaults of the settings a file may leave out (docs/CONFIGURATION.md
+/// lists them too); the rest default through their types.
+impl Config {
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+    pub const DEFAULT_MATURE: Duration = Duration::from_secs(5);
+    pub const DEFAULT_STALE: Duration = Duration::from_secs(3);
+    pub const DEFAULT_ARP_CACHE: Duration = Duration::from_secs(15);
+    pub const DEFAULT_MANAGEMENT: &str = "/var/run/vippy.socket";
+    /// Only the owner (root) may use the socket unless configured.
+    pub const DEFAULT_MANAGEMENT_MODE: u32 = 0o600;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatInterface {
     /// Join the chat group on every multicast-capable interface.
@@ -101,6 +113,16 @@ pub struct Logging {
     pub driver: LogDriver,
     pub facility: Facility,
     pub mask: LevelMask,
+}
+
+impl Default for Logging {
+    fn default() -> Logging {
+        Logging {
+            driver: LogDriver::Console,
+            facility: Facility::Daemon,
+            mask: LevelMask::default_mask(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,7 +366,15 @@ pub struct Check {
     pub groups: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+impl Check {
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+    /// Two in a row, so one slow run does not flap the node.
+    pub const DEFAULT_RISE: u32 = 2;
+    pub const DEFAULT_FALL: u32 = 2;
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Hooks {
     pub up: Vec<Command>,
     pub down: Vec<Command>,
@@ -354,6 +384,19 @@ pub struct Hooks {
     /// back-off while the group stays held here, until one run exits 0
     /// (for clouds where the address moves through the provider's API).
     pub up_retry: std::collections::BTreeSet<usize>,
+}
+
+impl Default for Hooks {
+    /// No hooks; a hook that runs longer than 10 s is killed.
+    fn default() -> Hooks {
+        Hooks {
+            up: Vec::new(),
+            down: Vec::new(),
+            change: Vec::new(),
+            timeout: Duration::from_secs(10),
+            up_retry: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
