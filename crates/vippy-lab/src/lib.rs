@@ -55,3 +55,13 @@ pub use sweep::{DEFAULT_FAMILY, Swept, owner_pid, sweep};
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// The first line of every test marked `#[ignore = "needs root: …"]`: run
+/// without root (`cargo test -- --include-ignored` as a user), it fails at
+/// once and says why, instead of somewhere inside the lab.
+pub fn need_root() {
+    assert!(
+        is_root(),
+        "this test needs root (it builds network namespaces or runs commands as another user); scripts/test.sh runs it as root"
+    );
+}

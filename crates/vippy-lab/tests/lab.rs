@@ -6,15 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use vippy_lab::{Lab, LabSpec, in_netns, is_root, netns_exists, netns_list, process_ended, sweep};
-
-/// Namespace tests need root; say so instead of failing elsewhere.
-fn root() -> bool {
-    if !is_root() {
-        eprintln!("skipped: the lab needs root");
-    }
-    is_root()
-}
+use vippy_lab::{Lab, LabSpec, in_netns, netns_exists, netns_list, process_ended, sweep};
 
 fn bridge_exists(switch: &str) -> bool {
     Command::new("ip")
@@ -25,10 +17,9 @@ fn bridge_exists(switch: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn two_nodes_and_a_client_reach_each_other_and_vanish_on_drop() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec::nodes(2)).unwrap();
     let namespaces = lab.namespaces().to_vec();
     let switch = lab.switch_netns().to_string();
@@ -95,10 +86,9 @@ fn two_nodes_and_a_client_reach_each_other_and_vanish_on_drop() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_panic_in_a_test_body_still_removes_the_lab() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let made = std::sync::Mutex::new(Vec::new());
     let result = std::panic::catch_unwind(|| {
         let lab = Lab::build(LabSpec {
@@ -143,10 +133,9 @@ fn leak_helper() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn sweep_removes_a_lab_whose_process_died() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "leak_helper", "--nocapture", "--test-threads=1"])
         .env("VIPPY_LAB_LEAK", "1")
@@ -194,10 +183,9 @@ fn sweep_removes_a_lab_whose_process_died() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn code_and_processes_run_inside_a_host() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 1,
         client: false,
@@ -279,10 +267,9 @@ fn code_and_processes_run_inside_a_host() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn faults_cut_and_heal_the_network() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 2,
         client: true,

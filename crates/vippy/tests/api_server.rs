@@ -1,15 +1,15 @@
 //! The management API on a real unix socket, spoken to with real `curl
 //! --unix-socket` and with vippy's own client.
 
-mod api_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
-use api_support::{Harness, TempDir, curl, curl_as, sample_status};
 use std::sync::Arc;
+use support::api::{Harness, TempDir, curl, curl_as, sample_status};
 
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -621,11 +621,9 @@ async fn a_live_socket_is_not_stolen() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: runs curl as another user"]
 async fn another_user_is_refused_even_on_a_world_writable_socket() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run curl as nobody");
-        return;
-    }
+    vippy_lab::need_root();
     let mut h = Harness::start().await;
     std::fs::set_permissions(&h.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
     let nobody = Some(65534);
@@ -653,11 +651,9 @@ async fn another_user_is_refused_even_on_a_world_writable_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: runs curl as another user"]
 async fn the_sockets_group_gets_in_when_the_mode_allows_it() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run curl as nobody");
-        return;
-    }
+    vippy_lab::need_root();
     let mut h = Harness::start().await;
     // management_mode "0660" and the socket's group is nobody's (65534).
     std::os::unix::fs::chown(&h.socket, None, Some(65534)).unwrap();

@@ -1,10 +1,10 @@
 //! Health checks running real commands.
 
-mod api_support;
+mod support;
 
 use std::time::Duration;
 
-use api_support::{TempDir, ended, eventually};
+use support::api::{TempDir, ended, eventually};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vippy::checks::{CheckResult, HealthChecks};

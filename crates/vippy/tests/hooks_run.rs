@@ -1,12 +1,12 @@
 //! Event hooks running real scripts.
 
-mod api_support;
+mod support;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_support::{TempDir, ended, eventually};
+use support::api::{TempDir, ended, eventually};
 use vippy::hooks::{HookEnv, HookKind, Hooks};
 use vippy::metrics::Metrics;
 use vippy_core::config::{self, Command};

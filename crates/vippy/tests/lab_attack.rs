@@ -10,20 +10,19 @@
 //! no member is judged stale; and a flood does not make the nodes talk
 //! more.
 
-mod lab_support;
+mod support;
 
 use std::time::Duration;
 
-use lab_support::{root, started};
+use support::lab::started;
 use vippy_lab::ClusterSpec;
 use vippy_lab::attack::Kind;
 use vippy_lab::bench_attack::{AttackOptions, attack, table};
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_flood_of_hostile_datagrams_is_rejected_and_moves_nothing() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 6);
     spec.attacker = true;
     let cluster = started(spec);

@@ -5,9 +5,9 @@
 //! daemons. No violation and no crash may be found. `VIPPY_CHAOS_SEED` and
 //! `VIPPY_CHAOS_DURATION` (seconds) run another schedule.
 
-mod lab_support;
+mod support;
 
-use lab_support::{bins, root};
+use support::lab::bins;
 use vippy_lab::chaos::{ChaosSpec, report, run};
 
 /// The seed the test runs unless told otherwise.
@@ -32,10 +32,9 @@ fn chaos(seed: u64, duration: f64) -> (vippy_lab::chaos::ChaosReport, String) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_short_chaos_run_finds_no_violation_and_no_crash() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let env = |name: &str| std::env::var(name).ok();
     let (report, text) = chaos(
         env("VIPPY_CHAOS_SEED").map_or(SEED, |s| s.parse().expect("a seed")),
@@ -58,10 +57,9 @@ fn a_short_chaos_run_finds_no_violation_and_no_crash() {
 /// holders' MACs (IPv6 ones for over 12 s). The simulator's twin is
 /// `soak_seeds.rs`.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_holder_resumed_after_stale_is_announced_again() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let (report, text) = chaos(1, 40.0);
     assert_eq!(report.crashes, 0, "daemons crashed:\n{text}");
     assert!(report.violations.is_empty(), "violations:\n{text}");

@@ -1,7 +1,7 @@
 //! Real vippyd daemons in network namespaces (docs/LAB.md): real netlink, real
 //! ARP and NDP on veth pairs, real multicast and unicast chat, real signals.
 //! Every test builds its own lab (unique names) and tears it down on drop,
-//! failure included. They need root; without it they say so and pass.
+//! failure included. They need root: they are ignored unless run with --include-ignored (scripts/test.sh does, as root).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -9,15 +9,14 @@ use std::time::{Duration, Instant};
 use vippy_core::wire::{self, Body, Header, Heartbeat, Key, Message};
 use vippy_lab::{Cluster, ClusterSpec, Signal, in_netns};
 
-mod lab_support;
-use lab_support::{bins, holder, root, started, status};
+mod support;
+use support::lab::{bins, holder, started, status};
 
 /// (1) Every group plumbed exactly once, and balanced.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn every_group_plumbed_once_and_balanced() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 6));
     // Converged first; balance follows as late starters take their share.
     let balanced = |c: &Cluster| -> anyhow::Result<bool> {
@@ -62,10 +61,9 @@ fn every_group_plumbed_once_and_balanced() {
 /// (2) SIGKILL the holder: the client's neighbour entry for the VIP moves to
 /// the new holder's MAC and a probe succeeds, within stale + 0.5 s.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn sigkill_fails_over_and_the_client_follows() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = started(ClusterSpec::ipv4(3, 3));
     let vip = cluster.vips()[0];
     let old = holder(&cluster, 0);
@@ -109,10 +107,9 @@ fn sigkill_fails_over_and_the_client_follows() {
 /// is a third of `stale`, so a busy CI machine that is slow to run `ip addr`
 /// cannot fail it while a takeover by the stale timer still would.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn sigterm_hands_over_by_goodbye() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 3);
     spec.stale = 3.0; // so a takeover this fast can only come from the goodbye
     let mut cluster = started(spec);
@@ -147,10 +144,9 @@ fn sigterm_hands_over_by_goodbye() {
 /// (4) The preferred node returns and takes its group back, never with two
 /// holders at once.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn preferred_node_returns_without_two_holders() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 3);
     spec.groups[0].1 = Some(0);
     let mut cluster = started(spec);
@@ -195,10 +191,9 @@ fn preferred_node_returns_without_two_holders() {
 
 /// (5) A node started with a higher config version spreads it to the others.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn higher_version_spreads() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = started(ClusterSpec::ipv4(3, 3));
     cluster.terminate(2).unwrap();
     let mut groups = cluster.spec.groups.clone();
@@ -228,10 +223,9 @@ fn higher_version_spreads() {
 
 /// (6) SIGHUP with a group added plumbs it; nothing else moves.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn sighup_adds_a_group() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 3));
     let before = cluster.holders(&cluster.vips()).unwrap();
     let mut groups = cluster.spec.groups.clone();
@@ -321,10 +315,9 @@ fn rejected(cluster: &Cluster, i: usize, reason: &str) -> u64 {
 
 /// (7) Forged, replayed and tampered datagrams from an attacker change nothing.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn forged_replayed_and_tampered_datagrams_change_nothing() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 3);
     spec.attacker = true;
     let cluster = started(spec);
@@ -390,10 +383,9 @@ fn forged_replayed_and_tampered_datagrams_change_nothing() {
 
 /// (8) kill -9 and restart leaves no duplicate address.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn kill_and_restart_leaves_no_duplicate() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = started(ClusterSpec::ipv4(3, 6));
     let victim = holder(&cluster, 0);
     cluster.kill(victim).unwrap();
@@ -419,10 +411,9 @@ fn kill_and_restart_leaves_no_duplicate() {
 
 /// (9) An IPv6 VIP moves and the client's NDP entry follows.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn ipv6_vip_moves_and_ndp_follows() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 1);
     spec.groups = vec![
         (vec!["2001:db8::100/64".into()], None),
@@ -458,10 +449,9 @@ fn ipv6_vip_moves_and_ndp_follows() {
 /// Reconciliation: a held VIP removed by hand comes back (and is announced
 /// again); an address that is not a configured VIP is never touched.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn reconcile_restores_a_vip_and_leaves_other_addresses_alone() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 3));
     let vip = cluster.vips()[0];
     let node = holder(&cluster, 0);
@@ -498,10 +488,9 @@ fn reconcile_restores_a_vip_and_leaves_other_addresses_alone() {
 
 /// (10) Unicast peers work with multicast dropped by nftables.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn unicast_peers_without_multicast() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 3);
     spec.unicast = true;
     let mut cluster = Cluster::build(spec, bins()).unwrap();
@@ -533,10 +522,9 @@ fn unicast_peers_without_multicast() {
 /// once both daemons have joined it, multicast on eth0 can be cut and
 /// nobody fails over.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn chat_follows_a_link_added_after_start() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(2, 2));
     let before = cluster.holders(&cluster.vips()).unwrap();
     let (n1, n2) = (cluster.node(0).clone(), cluster.node(1).clone());
@@ -564,10 +552,9 @@ fn chat_follows_a_link_added_after_start() {
 /// A node whose interface changed its MAC (a bond failing over with
 /// `fail_over_mac`, `ip link set address`) announces the new one.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn announcements_follow_a_changed_mac() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = started(ClusterSpec::ipv4(2, 2));
     let vips = cluster.vips();
     let theirs = (0..2).find(|&v| holder(&cluster, v) == 1).unwrap();
@@ -618,10 +605,9 @@ fn placed(cluster: &Cluster, i: usize, ip: &str) -> Vec<String> {
 /// prefix elsewhere goes, the held VIP stays (it once went with it, for a
 /// reconcile round).
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn reconcile_removes_a_stray_prefix_and_keeps_the_vip() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(1, 1));
     let host = cluster.node(0).clone();
     cluster
@@ -650,10 +636,9 @@ fn reconcile_removes_a_stray_prefix_and_keeps_the_vip() {
 /// A reload that names another interface for a VIP moves it there (the
 /// cluster digest ignores interface names, so nothing else changes).
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn reload_moves_a_vip_to_its_new_interface() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(1, 1));
     let host = cluster.node(0).clone();
     let lab = &cluster.lab;

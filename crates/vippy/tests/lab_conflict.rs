@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec, format_mac};
 
-mod lab_support;
-use lab_support::{root, started, status};
+mod support;
+use support::lab::{started, status};
 
 const V4: &str = "198.51.100.100";
 const V6: &str = "2001:db8::100";
@@ -87,10 +87,9 @@ fn wait_reported(cluster: &Cluster, i: usize, mac: &str, timeout: Duration) -> D
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_host_that_takes_a_held_vip_by_hand_is_reported_within_one_arp_cache() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let arp_cache = 2.0;
     let cluster = started(spec(1, arp_cache));
     assert!(conflicts(&cluster, 0).is_empty(), "no conflict before");
@@ -159,13 +158,12 @@ fn a_host_that_takes_a_held_vip_by_hand_is_reported_within_one_arp_cache() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_host_that_already_has_the_vip_is_reported_on_acquisition() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     // No periodic round within the test: only the probe that goes with
     // plumbing can see it.
-    let mut cluster = Cluster::build(spec(1, 600.0), lab_support::bins()).expect("lab");
+    let mut cluster = Cluster::build(spec(1, 600.0), support::lab::bins()).expect("lab");
     squat(&cluster, &[V4, V6]);
     cluster.start_all().expect("daemon starts");
     cluster
@@ -176,10 +174,9 @@ fn a_host_that_already_has_the_vip_is_reported_on_acquisition() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn failover_between_vippy_nodes_is_no_conflict() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = started(spec(2, 0.5));
     // A few arp-cache rounds: each node has shared its own addresses.
     std::thread::sleep(Duration::from_secs(2));

@@ -5,13 +5,13 @@
 //! Observed from outside: `ip addr` in the node namespaces, the client's
 //! ping and neighbour table on the second LAN, `ip monitor`.
 
-mod lab_support;
+mod support;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use lab_support::{address_monitor, bins, root};
+use support::lab::{address_monitor, bins};
 use vippy_lab::{Cluster, ClusterSpec};
 
 const LINK_VIP: &str = "203.0.113.50/24";
@@ -70,10 +70,9 @@ fn wait_single_holder(
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn carrier_lost_on_the_holder_moves_its_group() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 0);
     spec.groups = vec![(vec![LINK_VIP.to_string()], None)];
     let grace = 0.5;
@@ -185,10 +184,9 @@ fn carrier_lost_on_the_holder_moves_its_group() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_missing_interface_keeps_its_group_away() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     // node1 is preferred, and would take the group but for its interface.
     let mut spec = ClusterSpec::ipv4(3, 0);
     spec.groups = vec![(vec![MISSING_VIP.to_string()], Some(0))];
@@ -237,10 +235,9 @@ fn a_missing_interface_keeps_its_group_away() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_failed_plumb_gives_the_group_away_until_the_subnet_appears() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     // node1 is preferred, but has no address in the VIP's subnet (and the
     // VIP names no interface): its plumb fails.
     const VIP: &str = "203.0.113.70/24";

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use vippy_lab::{Cluster, ClusterSpec};
 
-mod lab_support;
-use lab_support::{address_monitor, holder, root, started, status};
+mod support;
+use support::lab::{address_monitor, holder, started, status};
 
 fn vippyctl(cluster: &Cluster, i: usize, args: &[&str]) -> String {
     let out = cluster.vippyctl(i, args).unwrap();
@@ -72,10 +72,9 @@ fn pinned_everywhere(cluster: &Cluster, i: usize, node: Option<&str>) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_planned_move_releases_first_holds_across_a_drain_and_clears() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 3);
     spec.groups[0].1 = Some(0); // preferred: node1
     let cluster = started(spec);

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use vippy_lab::{Cluster, ClusterSpec};
 
-mod lab_support;
-use lab_support::{bins, root, status};
+mod support;
+use support::lab::{bins, status};
 
 /// SCHED_OTHER and SCHED_FIFO as /proc/PID/stat shows them.
 const SCHED_OTHER: u32 = 0;
@@ -41,10 +41,9 @@ fn vm_locked_kb(pid: u32) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn the_loop_runs_at_sched_fifo_and_the_rest_does_not() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(1, 1);
     let mut cluster = Cluster::build(spec.clone(), bins()).expect("lab");
     // A check whose shell writes its own policy (field 41 of its stat).
@@ -103,10 +102,9 @@ fn the_loop_runs_at_sched_fifo_and_the_rest_does_not() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn without_the_capability_vippyd_says_what_to_grant() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(1, 1);
     spec.extra = "  realtime: 10,\n".into();
     let cluster = Cluster::build(spec, bins()).expect("lab");

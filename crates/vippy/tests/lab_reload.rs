@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use vippy_lab::{Cluster, ClusterSpec, Signal};
 
-mod lab_support;
-use lab_support::{bins, root, started};
+mod support;
+use support::lab::{bins, started};
 
 /// Node `i`'s config (the lab's own text at `version`) with `nodes` and
 /// `peers` cut down to the first `members` lab nodes.
@@ -86,10 +86,9 @@ fn lines_about<'a>(text: &'a str, vip: &ipnet::IpNet) -> Vec<&'a str> {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_node_added_to_peers_by_reload_joins_and_nothing_else_moves() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(3, 6);
     spec.unicast = true;
     let mut cluster = Cluster::build(spec, bins()).expect("lab");
@@ -199,10 +198,9 @@ fn mode_of(path: &Path) -> u32 {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_reload_moves_the_management_socket() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(1, 1));
     let first = cluster.socket(0);
     let moved = cluster.dir().join("node1-moved.sock");

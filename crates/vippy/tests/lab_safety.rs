@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec, Signal};
 
-mod lab_support;
-use lab_support::{address_monitor, bins, holder, root, started, status};
+mod support;
+use support::lab::{address_monitor, bins, holder, started, status};
 
 /// The chat port the lab's configs use.
 const CHAT_PORT: u16 = 5007;
@@ -48,10 +48,9 @@ fn clients_follow(cluster: &Cluster) -> anyhow::Result<bool> {
 /// losers release; the keepers must announce again, or the client keeps
 /// sending to a node that gave the address up.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn after_a_chat_partition_heals_clients_follow_the_keepers() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 6));
     let vips = cluster.vips();
     // The client learns every VIP's holder first.
@@ -106,10 +105,9 @@ fn after_a_chat_partition_heals_clients_follow_the_keepers() {
 /// `state_dir`): its peers reject the older incarnation. It must find out,
 /// take one above it, and take nothing meanwhile.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_restart_with_the_clock_a_day_behind_never_makes_two_holders() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let faketime = libfaketime();
     let mut cluster = started(ClusterSpec::ipv4(3, 3));
     cluster.kill(0).unwrap();
@@ -175,10 +173,9 @@ fn a_restart_with_the_clock_a_day_behind_never_makes_two_holders() {
 /// said (its config requests too) and it stayed on the old config for
 /// good.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn an_echo_of_a_peer_with_our_incarnation_is_not_taken_for_ours() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let faketime = libfaketime();
     let mut cluster = started(ClusterSpec::ipv4(3, 3));
     // An instant after every first start and before node1's restart.
@@ -285,10 +282,9 @@ fn libfaketime() -> String {
 /// Neither adopts the other's config or drops a VIP; each shows the other's
 /// nodes as strangers.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn two_clusters_on_one_channel_and_secret_change_nothing() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(4, 4);
     spec.groups = (0..4)
         .map(|g| (vec![format!("198.51.100.{}/24", 100 + g)], None))
@@ -346,10 +342,9 @@ fn two_clusters_on_one_channel_and_secret_change_nothing() {
 /// has one holder within stale + 2 intervals, for as long as the fault
 /// lasts.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_node_that_hears_nothing_leaves_one_holder_per_vip() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 6));
     let deaf = holder(&cluster, 0);
     let spec = &cluster.spec;
@@ -390,10 +385,9 @@ fn a_node_that_hears_nothing_leaves_one_holder_per_vip() {
 /// with `ip monitor address` in its namespace, so a plumb of a few
 /// milliseconds is seen.
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_node_resumed_after_a_long_pause_plumbs_nothing_its_peers_hold() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 6));
     let paused = holder(&cluster, 0);
     let others: Vec<usize> = (0..3).filter(|&i| i != paused).collect();

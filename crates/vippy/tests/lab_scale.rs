@@ -11,8 +11,8 @@ use std::time::Duration;
 use vippy_lab::Cluster;
 use vippy_lab::bench_scale::ipv6_spec;
 
-mod lab_support;
-use lab_support::{bins, root};
+mod support;
+use support::lab::bins;
 
 const NODES: usize = 8;
 const GROUPS: usize = 2048;
@@ -30,9 +30,7 @@ fn misplaced(cluster: &Cluster) -> usize {
 #[test]
 #[ignore = "not reliable yet on a loaded 2-core host (docs/BENCHMARKS.md, 8 x 2048): releases no longer block the core loop and the data plane has its own thread, but the core loop still falls behind (decisions over 2048 groups) and placement churns; run with --include-ignored"]
 fn thousands_of_vips_converge_and_rehome_after_a_kill() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let spec = ipv6_spec(NODES, GROUPS, 0.2, 0.8, 0.6);
     let mut cluster = Cluster::build(spec, bins()).expect("lab");
     cluster.start_all().expect("daemons start");

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use vippy_lab::{Cluster, ClusterSpec};
 
-mod lab_support;
-use lab_support::{address_monitor, bins, holder, root};
+mod support;
+use support::lab::{address_monitor, bins, holder};
 
 const EVENTUALLY: Duration = Duration::from_secs(10);
 
@@ -20,10 +20,9 @@ fn fail_file(dir: &Path, node: usize) -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_check_scoped_to_a_group_moves_that_group_only() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = Cluster::build(ClusterSpec::ipv4(3, 6), bins()).expect("lab");
     let dir = cluster.dir().to_path_buf();
     cluster.spec.node_extra = (0..3)

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use vippy_lab::{Cluster, ClusterSpec, Signal};
 
-mod lab_support;
-use lab_support::{address_monitor, root, started, status};
+mod support;
+use support::lab::{address_monitor, started, status};
 
 /// Node `i`'s config with its secret line replaced by `secrets`.
 fn write_secrets(cluster: &Cluster, i: usize, secrets: &[&str]) {
@@ -34,10 +34,9 @@ fn counter(cluster: &Cluster, i: usize, name: &str) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn rotating_the_secret_node_by_node_moves_nothing_and_rejects_nothing() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let cluster = started(ClusterSpec::ipv4(3, 3));
     let old = format!("lab-secret-{}", cluster.lab.prefix());
     let new = "the-new-lab-secret";

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec, process_ended};
 
-mod lab_support;
-use lab_support::{bins, root};
+mod support;
+use support::lab::bins;
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
@@ -36,10 +36,9 @@ fn wait_until(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn shutdown_runs_down_hooks_within_the_bound_and_kills_a_stubborn_plugin() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = Cluster::build(ClusterSpec::ipv4(1, 1), bins()).expect("lab");
     let dir = cluster.dir().to_path_buf();
     let down_done = dir.join("down-done");

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec};
 
-mod lab_support;
-use lab_support::{address_monitor, bins, root, status};
+mod support;
+use support::lab::{address_monitor, bins, status};
 
 /// A datagram socket that is read (and counted) until `stop`, then kept
 /// open and never read again.
@@ -77,10 +77,9 @@ fn max_dgram_qlen() -> usize {
         .unwrap_or(10)
 }
 
+#[ignore = "needs root: network namespaces"]
 fn a_log_sink_that_stops_reading_stops_nothing(driver: &str, socket_env: &str) {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut spec = ClusterSpec::ipv4(2, 2);
     // node1 prefers group 0, node2 group 1: a stale node1 would lose group 0.
     spec.groups[0].1 = Some(0);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use vippy_lab::{Cluster, ClusterSpec, Signal};
 
-mod lab_support;
-use lab_support::{bins, root};
+mod support;
+use support::lab::bins;
 
 /// Datagrams that reach `socket` within `wait`, until `enough` says so.
 fn read_until(
@@ -32,10 +32,9 @@ fn read_until(
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn reload_ends_with_ready_and_status_follows_holdings() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let mut cluster = Cluster::build(ClusterSpec::ipv4(2, 2), bins()).expect("lab");
     let path = cluster.dir().join("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();

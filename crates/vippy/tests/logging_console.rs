@@ -1,8 +1,8 @@
 //! The console driver and the mask: what reaches stderr, and how.
 
-mod logging_common;
+mod support;
 
-use logging_common::*;
+use support::logging::*;
 use tracing::{Level, debug, error, info, span, trace, warn};
 use vippy::logging::ConsoleStyle;
 use vippy_core::config::{Facility, LevelMask, LogDriver, Severity};

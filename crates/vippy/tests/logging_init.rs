@@ -2,12 +2,12 @@
 //! falls back to the console where the log daemons' sockets are missing (as
 //! on the machines that build vippy).
 
-mod logging_common;
+mod support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use logging_common::*;
+use support::logging::*;
 use vippy::logging::{self, JOURNAL_SOCKET, LogError, Sinks};
 use vippy_core::config::{Facility, LevelMask, LogDriver};
 

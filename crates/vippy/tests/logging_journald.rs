@@ -1,11 +1,11 @@
 //! The journald driver: the native protocol to a socket standing in for
 //! `/run/systemd/journal/socket`.
 
-mod logging_common;
+mod support;
 
 use std::collections::BTreeMap;
 
-use logging_common::*;
+use support::logging::*;
 use tracing::{error, info, warn};
 use vippy_core::config::{Facility, LevelMask, LogDriver};
 

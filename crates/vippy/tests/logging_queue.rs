@@ -2,12 +2,12 @@
 //! a bounded queue for the writer thread, and beyond it they are dropped
 //! and counted.
 
-mod logging_common;
+mod support;
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use logging_common::*;
+use support::logging::*;
 use tracing::info;
 use vippy::logging::{self, QUEUE_LINES};
 use vippy_core::config::{Facility, LevelMask, LogDriver};

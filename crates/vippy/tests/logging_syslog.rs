@@ -1,9 +1,9 @@
 //! The syslog driver ("posix" in the original): RFC 3164 datagrams to a
 //! socket standing in for `/dev/log`.
 
-mod logging_common;
+mod support;
 
-use logging_common::*;
+use support::logging::*;
 use tracing::{debug, error, info, warn};
 use vippy_core::config::{Facility, LevelMask, LogDriver, Severity};
 

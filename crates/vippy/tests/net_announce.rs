@@ -2,13 +2,13 @@
 //! follows gratuitous ARP (both forms), a targeted ARP reply and an
 //! unsolicited NA; and the time a 1000-VIP burst takes.
 
-mod common;
+mod support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use common::{eventually, inside, lab_link, netlink, root};
 use ipnet::IpNet;
+use support::net::{eventually, inside, lab_link, netlink};
 use vippy::net::{Announcer, GarpForm, Netlink, forwards_ipv6};
 use vippy_lab::{Lab, LabHost, LabSpec};
 
@@ -41,10 +41,9 @@ async fn client_sees(lab: &Lab, client: &LabHost, vip: IpAddr, mac: [u8; 6]) -> 
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn gratuitous_arp_moves_the_clients_entry() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec::nodes(2)).unwrap();
     let [n1, n2] = lab.nodes() else { panic!() };
     let client = lab.client().unwrap();
@@ -104,10 +103,9 @@ async fn gratuitous_arp_moves_the_clients_entry() {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn unsolicited_na_moves_the_clients_ipv6_entry() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec::nodes(2)).unwrap();
     let [n1, n2] = lab.nodes() else { panic!() };
     let client = lab.client().unwrap();
@@ -134,10 +132,9 @@ async fn unsolicited_na_moves_the_clients_ipv6_entry() {
 /// NA carries the Router flag, so the client's entry is marked as a router
 /// (a host drops a router whose NA lacks the flag).
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn na_from_a_forwarding_interface_marks_the_vip_a_router() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec::nodes(1)).unwrap();
     let [n1] = lab.nodes() else { panic!() };
     let client = lab.client().unwrap();
@@ -179,10 +176,9 @@ fn rx_packets(lab: &Lab, host: &LabHost) -> u64 {
 /// A benchmark, not a check: prints how long 1000 VIPs take to announce
 /// with the default pacer (recorded in docs/BENCHMARKS.md).
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn bench_a_thousand_vips_announced() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec::nodes(1)).unwrap();
     let node = &lab.nodes()[0];
     let client = lab.client().unwrap();

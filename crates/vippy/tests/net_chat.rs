@@ -2,12 +2,12 @@
 //! the sender, on every interface or a named one; unicast peers work where
 //! multicast is dropped.
 
-mod common;
+mod support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{eventually, inside, netlink, root};
+use support::net::{eventually, inside, netlink};
 use vippy::net::{Chat, ChatConfig, ChatInterfaces, NetError};
 use vippy_lab::{Lab, LabHost, LabSpec};
 
@@ -51,10 +51,9 @@ fn sources(got: &[(Vec<u8>, IpAddr)], payload: &[u8]) -> Vec<IpAddr> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn multicast_reaches_the_other_nodes_but_not_the_sender() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 3,
         client: false,
@@ -97,10 +96,9 @@ async fn multicast_reaches_the_other_nodes_but_not_the_sender() {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn a_missing_interface_or_group_is_refused() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 1,
         client: false,
@@ -122,10 +120,9 @@ async fn a_missing_interface_or_group_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn unicast_peers_work_where_multicast_is_dropped() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 3,
         client: false,
@@ -183,10 +180,9 @@ async fn unicast_peers_work_where_multicast_is_dropped() {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn all_sends_once_out_of_each_interface() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 2,
         client: true,
@@ -243,10 +239,9 @@ fn memberships(lab: &Lab, host: &LabHost, dev: &str) -> String {
 /// joined and used at the next refresh, one that goes is dropped, and one
 /// that fails does not stop multicast on the others.
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn chat_follows_interfaces_that_come_and_go() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 2,
         client: false,

@@ -1,12 +1,12 @@
 //! `vippy::net::Netlink` in the lab: VIPs plumbed and released, links,
 //! the connected-subnet lookup and the neighbour table.
 
-mod common;
+mod support;
 
 use std::net::IpAddr;
 
-use common::{inside, lab_link, netlink, root};
 use ipnet::IpNet;
+use support::net::{inside, lab_link, netlink};
 use vippy::net::{Netlink, promote_secondaries};
 use vippy_lab::{Lab, LabSpec};
 
@@ -15,10 +15,9 @@ fn net(s: &str) -> IpNet {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn vips_are_plumbed_and_released_idempotently() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec::nodes(1)).unwrap();
     let node = &lab.nodes()[0];
     let client = lab.client().unwrap();
@@ -100,10 +99,9 @@ async fn vips_are_plumbed_and_released_idempotently() {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn interface_for_finds_the_connected_subnet() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 1,
         client: false,
@@ -148,10 +146,9 @@ async fn interface_for_finds_the_connected_subnet() {
 }
 
 #[tokio::test]
+#[ignore = "needs root: network namespaces"]
 async fn neighbours_hold_only_resolved_unicast_entries() {
-    if !root() {
-        return;
-    }
+    vippy_lab::need_root();
     let lab = Lab::build(LabSpec {
         nodes: 1,
         ..LabSpec::default()

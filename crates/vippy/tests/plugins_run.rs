@@ -1,11 +1,11 @@
 //! Supervised plugins running real scripts.
 
-mod api_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use api_support::{TempDir, ended, eventually};
+use support::api::{TempDir, ended, eventually};
 use tokio_util::sync::CancellationToken;
 use vippy::plugins::Plugins;
 use vippy_core::config::Command;
@@ -108,7 +108,7 @@ async fn a_plugin_that_ignores_sigterm_is_killed() {
 /// against a real API server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_plugin_follows_events_and_drains() {
-    use api_support::Harness;
+    use support::api::Harness;
     use vippy::api::AdminKind;
     use vippy::status::{Event, EventKind};
 

@@ -1,12 +1,12 @@
 //! The real vippyctl binary against the real API server.
 
-mod api_support;
+mod support;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use api_support::{Harness, TempDir, sample_status};
+use support::api::{Harness, TempDir, sample_status};
 use tokio::io::AsyncBufReadExt;
 use vippy::api::AdminKind;
 use vippy::status::{Event, EventKind, Status};
@@ -288,7 +288,7 @@ async fn watch_prints_events_as_they_come() {
             );
         }
         child.kill().await.unwrap();
-        api_support::eventually(10, "the watcher to go", || h.events.receiver_count() == 0).await;
+        support::api::eventually(10, "the watcher to go", || h.events.receiver_count() == 0).await;
     }
 
     // When the daemon stops, watch says so and exits 1.

@@ -1,6 +1,5 @@
 //! Shared by the api, vippyctl, checks, hooks and plugins tests: temporary
 //! directories and a real API server fed by hand-built state.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

@@ -1,8 +1,6 @@
 //! Shared by the `logging_*` tests: configs, captured console output, and
 //! sockets standing in for `/dev/log` and journald.
 
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
-//! What the lab test files share: the binaries under test, the root check,
+//! What the lab test files share: the binaries under test,
 //! a node's status as JSON, and a started cluster.
-#![allow(dead_code)] // each test file uses its own part of it
 
 use std::time::Duration;
 
@@ -11,15 +10,6 @@ pub fn bins() -> Binaries {
         vippyd: env!("CARGO_BIN_EXE_vippyd").into(),
         vippyctl: env!("CARGO_BIN_EXE_vippyctl").into(),
     }
-}
-
-/// Whether the lab can run here; says so when it cannot.
-pub fn root() -> bool {
-    let ok = vippy_lab::is_root();
-    if !ok {
-        eprintln!("skipped: the namespace lab needs root");
-    }
-    ok
 }
 
 /// `vippyctl status --json` of node `i`.

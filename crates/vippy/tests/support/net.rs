@@ -1,20 +1,10 @@
 //! Shared by the `net_*` tests: entering a lab host from async code.
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::time::Duration;
 
 use vippy::net::{Link, Netlink};
-use vippy_lab::{LabHost, in_netns, is_root};
-
-/// Namespace tests need root; say so instead of failing elsewhere.
-pub fn root() -> bool {
-    if !is_root() {
-        eprintln!("skipped: the lab needs root");
-    }
-    is_root()
-}
+use vippy_lab::{LabHost, in_netns};
 
 /// Runs `f` inside the host's namespace with the current tokio runtime
 /// entered, so sockets made there register with it and stay in that
