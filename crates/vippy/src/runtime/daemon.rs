@@ -19,7 +19,7 @@ use vippy_core::node::{LocalEvent, Node};
 use super::dataplane::Report;
 use super::lag::LagWatch;
 use super::links::{CannotServe, LinkHandle};
-use super::report::Reporter;
+use super::narrator::Narrator;
 use super::{LoopState, Options, PUBLISH_EVERY, moves, publish_status, sleep_until};
 use crate::api::{AdminKind, AdminRequest};
 use crate::checks::{CheckResult, HealthChecks};
@@ -33,7 +33,7 @@ pub(super) struct Daemon {
     /// What the loop drives: the config in force, the chat, the API, the
     /// data plane's command channel and the transmits held behind releases.
     pub(super) out: LoopState,
-    pub(super) reporter: Reporter,
+    pub(super) narrator: Narrator,
     pub(super) metrics: Arc<Metrics>,
     pub(super) checks: HealthChecks,
     pub(super) plugins: Plugins,
@@ -99,7 +99,7 @@ impl Daemon {
         tokio::pin!(shutdown);
         loop {
             self.loop_alive.beat();
-            self.out.drain(&mut self.node, &mut self.reporter).await;
+            self.out.drain(&mut self.node, &mut self.narrator).await;
             self.links.follow(&self.out.config, self.node.cluster());
             // Timers first, whatever arrives: a flood of datagrams must not
             // stop heartbeats and stale detection.
@@ -212,7 +212,7 @@ impl Daemon {
     }
 
     fn on_reports(&mut self, batch: Vec<Report>) {
-        self.reporter.data_plane_batch(&batch);
+        self.narrator.data_plane_batch(&batch);
         for report in batch {
             self.links.report(&report);
             match report {
@@ -251,7 +251,7 @@ impl Daemon {
         };
         info!(node = %self.options.node, check = %result.name, "check {}: {} ({})", result.name, if result.ok { "passing" } else { "FAILING" }, result.detail);
         self.metrics.set_check_up(&result.name, result.ok);
-        self.reporter.check(&result);
+        self.narrator.check(&result);
         let cluster = self.node.cluster().clone();
         let event = self
             .out
@@ -299,7 +299,7 @@ impl Daemon {
             .reload(
                 &self.options,
                 &mut self.node,
-                &mut self.reporter,
+                &mut self.narrator,
                 &mut self.checks,
                 &mut self.plugins,
             )
@@ -311,7 +311,7 @@ impl Daemon {
             &self.node,
             &mut self.out,
             &self.metrics,
-            &self.reporter.hooks,
+            &self.narrator.hooks,
             &self.status_tx,
         );
     }

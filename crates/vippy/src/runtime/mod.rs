@@ -19,7 +19,7 @@
 //!   plumbs, as a task (timing in `link_timing.rs`, `plumb_failures.rs`).
 //! - `release_barrier.rs`: transmits held back until the data plane has
 //!   applied the release before them.
-//! - `report.rs`: events and reports into logs, metrics, API events, hooks.
+//! - `narrator.rs`: events and reports into logs, metrics, API events, hooks.
 //! - `snapshot.rs`: the core's view as the API's `Status`.
 //! - `start.rs`: the start of a run, up to the ready notification.
 //! - `persisted.rs`: what is kept in `state_dir` across restarts (an
@@ -38,11 +38,11 @@ mod lag;
 mod link_timing;
 mod links;
 mod moves;
+mod narrator;
 mod persisted;
 mod persisted_writer;
 mod plumb_failures;
 mod release_barrier;
-mod report;
 mod snapshot;
 mod start;
 mod stopping;
@@ -70,7 +70,7 @@ use crate::plugins::Plugins;
 use crate::status::Status;
 use daemon::Daemon;
 use dataplane::Order;
-use report::Reporter;
+use narrator::Narrator;
 
 /// What `vippyd` was started with.
 #[derive(Debug, Clone)]
@@ -381,11 +381,11 @@ impl LoopState {
     /// wait is state, not an await (`release_barrier.rs`): the transmits
     /// after a release are held until the data plane answers its flush,
     /// while the loop goes on reading datagrams and timers.
-    async fn drain(&mut self, node: &mut Node, reporter: &mut Reporter) {
+    async fn drain(&mut self, node: &mut Node, narrator: &mut Narrator) {
         let now = Instant::now();
         // A release answered since the last pass lets its transmits go
         // first, before anything newer.
-        self.send_held(now, reporter).await;
+        self.send_held(now, narrator).await;
         let mut adopted = false;
         let mut released: Vec<usize> = Vec::new();
         let mut releasing = false;
@@ -418,7 +418,7 @@ impl LoopState {
                 }
             };
             if self.dp.send(command).is_err() {
-                error!(node = %reporter.node, "the data plane task has stopped");
+                error!(node = %narrator.node, "the data plane task has stopped");
             }
         }
         if releasing {
@@ -429,7 +429,7 @@ impl LoopState {
         }
         while let Some(transmit) = node.poll_transmit() {
             if let Some(transmit) = self.held.hold(transmit) {
-                self.transmit(transmit, reporter).await;
+                self.transmit(transmit, narrator).await;
             }
         }
         let mut events = Vec::new();
@@ -451,7 +451,7 @@ impl LoopState {
                     .map(String::as_str)
                     .collect();
                 if !missing.is_empty() {
-                    error!(node = %reporter.node, "config adopted from {peer} names {} without an address in this node's peers: they are never sent to; add them to peers and reload", missing.join(", "));
+                    error!(node = %narrator.node, "config adopted from {peer} names {} without an address in this node's peers: they are never sent to; add them to peers and reload", missing.join(", "));
                 }
             }
             if let vippy_core::node::Event::IncarnationBumped { incarnation, .. } = &event {
@@ -462,37 +462,37 @@ impl LoopState {
             events.push(event);
             self.status_dirty = true;
         }
-        reporter.core_batch(events, now);
+        narrator.core_batch(events, now);
         if adopted {
             let _ = self.dp.send(Order::Configure {
                 config: self.config.clone(),
                 cluster: node.cluster().clone(),
             });
         }
-        self.count(node.counters().clone(), reporter);
+        self.count(node.counters().clone(), narrator);
     }
 
     /// Sends what the pending releases no longer hold back at `now`, and
     /// reports the releases given up (see [`LoopState::report_stuck`]).
-    async fn send_held(&mut self, now: Instant, reporter: &Reporter) {
+    async fn send_held(&mut self, now: Instant, narrator: &Narrator) {
         if !self.held.pending() {
             return;
         }
         let passed = self.held.pass(now);
-        self.send_passed(passed, now, reporter).await;
+        self.send_passed(passed, now, narrator).await;
     }
 
     async fn send_passed(
         &mut self,
         passed: release_barrier::Passed,
         now: Instant,
-        reporter: &Reporter,
+        narrator: &Narrator,
     ) {
         for stuck in &passed.stuck {
-            self.report_stuck(stuck, passed.transmits.len(), now, reporter);
+            self.report_stuck(stuck, passed.transmits.len(), now, narrator);
         }
         for transmit in passed.transmits {
-            self.transmit(transmit, reporter).await;
+            self.transmit(transmit, narrator).await;
         }
     }
 
@@ -504,9 +504,9 @@ impl LoopState {
         stuck: &release_barrier::StuckRelease,
         held: usize,
         now: Instant,
-        reporter: &Reporter,
+        narrator: &Narrator,
     ) {
-        reporter.metrics.release_stuck();
+        narrator.metrics.release_stuck();
         self.status_dirty = true;
         let waited = now.saturating_duration_since(stuck.since);
         let groups = if stuck.groups.is_empty() {
@@ -515,14 +515,14 @@ impl LoopState {
             format!(
                 "{} group(s) ({})",
                 stuck.groups.len(),
-                report::ranges(&stuck.groups)
+                narrator::ranges(&stuck.groups)
             )
         };
-        warn!(node = %reporter.node, "release stuck: the data plane has not removed the addresses of {groups} after {} ms; sending the {held} transmit(s) held behind it anyway, before peers would judge this node stale", waited.as_millis());
+        warn!(node = %narrator.node, "release stuck: the data plane has not removed the addresses of {groups} after {} ms; sending the {held} transmit(s) held behind it anyway, before peers would judge this node stale", waited.as_millis());
     }
 
     /// One datagram of the core, to the cluster or a peer.
-    async fn transmit(&mut self, transmit: vippy_core::node::Transmit, reporter: &Reporter) {
+    async fn transmit(&mut self, transmit: vippy_core::node::Transmit, narrator: &Narrator) {
         let result = match transmit.destination {
             Destination::Peer(addr) => self.chat.send_to(&transmit.bytes, addr).await,
             Destination::Cluster if self.chat.config().peers.is_empty() => {
@@ -534,16 +534,16 @@ impl LoopState {
             }
         };
         if let Err(e) = result {
-            tracing::debug!(node = %reporter.node, "chat send: {e}");
+            tracing::debug!(node = %narrator.node, "chat send: {e}");
         }
     }
 
     /// At shutdown: waits at most `within` for the pending releases, then
     /// sends everything held (the goodbye among it) whatever is pending.
-    async fn finish_held(&mut self, within: Duration, reporter: &Reporter) {
+    async fn finish_held(&mut self, within: Duration, narrator: &Narrator) {
         let until = tokio::time::Instant::now() + within;
         while self.held.pending() {
-            self.send_held(Instant::now(), reporter).await;
+            self.send_held(Instant::now(), narrator).await;
             if !self.held.pending() {
                 return;
             }
@@ -554,18 +554,18 @@ impl LoopState {
         }
         let now = Instant::now();
         let passed = self.held.pass_all(now);
-        self.send_passed(passed, now, reporter).await;
+        self.send_passed(passed, now, narrator).await;
     }
 
     /// Carries the core's counters into the metrics.
-    fn count(&mut self, now: Counters, reporter: &Reporter) {
+    fn count(&mut self, now: Counters, narrator: &Narrator) {
         for _ in self.last_counters.heartbeats_sent..now.heartbeats_sent {
-            reporter.metrics.heartbeat_sent();
+            narrator.metrics.heartbeat_sent();
         }
         for _ in self.last_counters.heartbeats_received..now.heartbeats_received {
-            reporter.metrics.heartbeat_received();
+            narrator.metrics.heartbeat_received();
         }
-        reporter.metrics.set_core_counters(&now);
+        narrator.metrics.set_core_counters(&now);
         self.last_counters = now;
     }
 
@@ -575,7 +575,7 @@ impl LoopState {
         &mut self,
         options: &Options,
         node: &mut Node,
-        reporter: &mut Reporter,
+        narrator: &mut Narrator,
         checks: &mut HealthChecks,
         plugins: &mut Plugins,
     ) -> anyhow::Result<()> {
@@ -676,7 +676,7 @@ impl LoopState {
             // Unchanged checks keep running and keep their state; a new one
             // counts as failing until it passes, as at start.
             checks.reconfigure(config.checks.clone());
-            reporter
+            narrator
                 .metrics
                 .retain_checks(config.checks.iter().map(|c| c.name.as_str()));
         }
@@ -685,8 +685,8 @@ impl LoopState {
             config.management.clone(),
             options.node.clone(),
         );
-        reporter.hooks =
-            Hooks::new(config.hooks.clone(), reporter.metrics.clone()).replacing(&reporter.hooks);
+        narrator.hooks =
+            Hooks::new(config.hooks.clone(), narrator.metrics.clone()).replacing(&narrator.hooks);
         if let Some(log) = &options.log {
             let (_, warning) = log.reconfigure(&config.logging);
             if let Some(warning) = warning {

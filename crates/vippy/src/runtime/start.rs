@@ -15,7 +15,7 @@ use vippy_core::node::{Counters, Node};
 
 use super::daemon::{Daemon, Inputs};
 use super::dataplane::{self, Order, Report};
-use super::report::Reporter;
+use super::narrator::Narrator;
 use super::{
     ApiTask, LoopState, MetricsTcp, Options, PUBLISH_EVERY, admin, chat_config, check_scope, links,
     persisted, plugin_commands, release_barrier,
@@ -117,7 +117,7 @@ impl Daemon {
             stop.clone(),
         );
 
-        let reporter = Reporter::new(
+        let narrator = Narrator::new(
             options.node.clone(),
             metrics.clone(),
             events_tx,
@@ -166,7 +166,7 @@ impl Daemon {
             options,
             node,
             out,
-            reporter,
+            narrator,
             metrics,
             checks,
             plugins,

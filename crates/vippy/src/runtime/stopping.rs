@@ -62,7 +62,7 @@ impl Daemon {
             options,
             mut node,
             mut out,
-            mut reporter,
+            mut narrator,
             checks,
             plugins,
             mut inputs,
@@ -79,17 +79,17 @@ impl Daemon {
             watchdog.abort();
         }
         node.handle_local(Instant::now(), LocalEvent::Shutdown);
-        out.drain(&mut node, &mut reporter).await;
+        out.drain(&mut node, &mut narrator).await;
         // The goodbye is held behind the releases like any transmit; it
         // goes out once they are applied, or at the end of the grace anyway.
-        out.finish_held(SHUTDOWN_GRACE, &reporter).await;
+        out.finish_held(SHUTDOWN_GRACE, &narrator).await;
         let (done_tx, done_rx) = oneshot::channel();
         let _ = out.dp.send(Order::Flush(done_tx));
         if tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await.is_err() {
             warn!(node = %options.node, "the data plane did not finish removing VIPs in time");
         }
         while let Ok(report) = inputs.reports.try_recv() {
-            reporter.data_plane(&report);
+            narrator.data_plane(&report);
         }
         out.stop.cancel();
         let LoopState {
@@ -103,7 +103,7 @@ impl Daemon {
         // Closing the command channel ends the data plane's thread; it is
         // not waited for (the final flush above was).
         drop((chat, dp, metrics_tcp, dp_thread));
-        wind_down(&options.node, &reporter.hooks, checks, plugins).await;
+        wind_down(&options.node, &narrator.hooks, checks, plugins).await;
         info!(node = %options.node, "stopped: VIPs released, goodbye sent");
     }
 }

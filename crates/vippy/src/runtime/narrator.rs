@@ -37,7 +37,10 @@ macro_rules! group_line {
 /// bad datagrams must not flood the log.
 const REJECT_LOG_EVERY: Duration = Duration::from_secs(10);
 
-pub struct Reporter {
+/// Tells each core event and data-plane report once (log line, metric, API
+/// event, hook). Named apart from `dataplane::Report`, one of the things it
+/// tells.
+pub struct Narrator {
     pub node: String,
     pub metrics: std::sync::Arc<Metrics>,
     pub events: broadcast::Sender<Event>,
@@ -65,14 +68,14 @@ fn ips_text(ips: &[ipnet::IpNet]) -> Vec<String> {
     ips.iter().map(|ip| ip.to_string()).collect()
 }
 
-impl Reporter {
+impl Narrator {
     pub fn new(
         node: String,
         metrics: std::sync::Arc<Metrics>,
         events: broadcast::Sender<Event>,
         hooks: Hooks,
-    ) -> Reporter {
-        Reporter {
+    ) -> Narrator {
+        Narrator {
             node,
             metrics,
             events,
@@ -89,7 +92,7 @@ impl Reporter {
     }
 
     /// The events of one drain of the core (one decision, mostly): each as
-    /// [`Reporter::core`], with per-group lines summarised when there are
+    /// [`Narrator::core`], with per-group lines summarised when there are
     /// many of a kind.
     pub fn core_batch(&mut self, events: Vec<CoreEvent>, now: Instant) {
         let mut moves: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -373,7 +376,7 @@ impl Reporter {
     }
 
     /// The data plane's reports that queued together (one batch of its
-    /// commands, mostly): each as [`Reporter::data_plane`], with the
+    /// commands, mostly): each as [`Narrator::data_plane`], with the
     /// per-group `plumbed` / `removed` lines summarised when there are many.
     pub fn data_plane_batch(&mut self, reports: &[Report]) {
         let (mut plumbed, mut removed) = (0usize, 0usize);
@@ -570,11 +573,11 @@ mod tests {
         text.lines().map(String::from).collect()
     }
 
-    fn reporter() -> Reporter {
+    fn narrator() -> Narrator {
         let metrics = std::sync::Arc::new(Metrics::new());
         let (events, _) = broadcast::channel(16);
         let hooks = Hooks::new(Default::default(), metrics.clone());
-        Reporter::new("node1".into(), metrics, events, hooks)
+        Narrator::new("node1".into(), metrics, events, hooks)
     }
 
     fn intents(n: usize) -> Vec<CoreEvent> {
@@ -590,14 +593,14 @@ mod tests {
     #[test]
     fn a_decision_moving_many_groups_is_one_line_at_info() {
         let now = Instant::now();
-        let lines = info_lines(|| reporter().core_batch(intents(4096), now));
+        let lines = info_lines(|| narrator().core_batch(intents(4096), now));
         assert_eq!(lines.len(), 1, "{lines:#?}");
         assert!(
             lines[0].contains("placement: 4096 groups change owner: to node2: 4096 (0-4095)"),
             "{lines:#?}"
         );
         // A few are still told one by one.
-        let lines = info_lines(|| reporter().core_batch(intents(3), now));
+        let lines = info_lines(|| narrator().core_batch(intents(3), now));
         assert_eq!(lines.len(), 3, "{lines:#?}");
         assert!(
             lines[2].contains("group 2: owner node1 -> node2"),
