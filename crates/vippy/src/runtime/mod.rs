@@ -12,7 +12,7 @@
 //! - `daemon.rs`: the loop, which only waits and dispatches each input to
 //!   its step (`on_datagram`, `on_timer`, `on_reports`, `on_check`,
 //!   `on_admin`, `on_signal`).
-//! - `dataplane.rs`: netlink, announcements and reconciliation, on a thread
+//! - `dataplane/`: netlink, announcements and reconciliation, on a thread
 //!   of its own.
 //! - `lag.rs`: how late the loop's timers fire, as a metric and a log line.
 //! - `links.rs`: groups this node cannot serve for its links or failed

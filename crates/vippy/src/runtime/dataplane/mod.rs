@@ -6,9 +6,12 @@
 //! own ([`start`]), so a slow netlink call never delays a heartbeat and a
 //! busy core loop never starves it.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+mod announcements;
+mod kernel;
+mod plan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +22,14 @@ use tokio::time::Instant;
 use vippy_core::config::{Cluster, Config, NotifyTarget};
 use vippy_core::wire;
 
+use announcements::{Schedule, notify_targets};
+use kernel::Kernel;
+use plan::{Desired, Items};
+
 use crate::net::frames::ClaimKind;
 use crate::net::{
     Address, Announcer, GarpForm, Link, Mac, NetError, Netlink, PROBE_WAIT, Pacer, probe_conflicts,
-    promote_secondaries, vip_interface,
+    promote_secondaries,
 };
 
 /// What the core loop asks of the data plane.
@@ -98,9 +105,6 @@ pub enum Report {
     },
 }
 
-/// An announcement still to repeat: when, for which group, what, how many more times.
-type Repeat = (Instant, usize, Vec<IpNet>, u32);
-
 /// How often the kernel is compared with the desired state.
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 /// The most commands applied on one dump of the kernel.
@@ -109,92 +113,19 @@ const BATCH_MAX: usize = 16_384;
 /// so the data plane waits for one round trip per batch, not per address.
 const IN_FLIGHT: usize = 256;
 
-/// One dump of the kernel's addresses and links, kept up to date with
-/// what a batch adds and removes, so a batch of thousands of commands
-/// reads the kernel once (docs/ARCHITECTURE.md, "The data plane").
-struct Kernel {
-    addresses: Vec<Address>,
-    /// The addresses that are not VIPs: the connected subnets.
-    own: Vec<Address>,
-    links: Vec<Link>,
-    /// Positions in `addresses` by IP.
-    by_ip: HashMap<IpAddr, Vec<usize>>,
-}
-
-impl Kernel {
-    fn new(addresses: Vec<Address>, links: Vec<Link>) -> Kernel {
-        let own = addresses.iter().filter(|a| !a.vip).cloned().collect();
-        let mut kernel = Kernel {
-            addresses,
-            own,
-            links,
-            by_ip: HashMap::new(),
-        };
-        kernel.index();
-        kernel
-    }
-
-    fn index(&mut self) {
-        self.by_ip.clear();
-        for (i, a) in self.addresses.iter().enumerate() {
-            self.by_ip.entry(a.net.addr()).or_default().push(i);
-        }
-    }
-
-    /// Every address with this IP, whatever its prefix or interface.
-    fn with_ip(&self, ip: IpAddr) -> impl Iterator<Item = &Address> {
-        self.by_ip
-            .get(&ip)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.addresses[*i])
-    }
-
-    fn added(&mut self, ifindex: u32, ifname: &str, net: IpNet) {
-        if self
-            .with_ip(net.addr())
-            .any(|a| a.ifindex == ifindex && a.net == net)
-        {
-            return;
-        }
-        self.by_ip
-            .entry(net.addr())
-            .or_default()
-            .push(self.addresses.len());
-        self.addresses.push(Address {
-            ifindex,
-            ifname: Some(ifname.to_string()),
-            net,
-            vip: true,
-            secondary: false,
-        });
-    }
-
-    fn removed(&mut self, gone: &[Address]) {
-        if gone.is_empty() {
-            return;
-        }
-        let gone: BTreeSet<(u32, IpNet)> = gone.iter().map(|a| (a.ifindex, a.net)).collect();
-        self.addresses
-            .retain(|a| !gone.contains(&(a.ifindex, a.net)));
-        self.index();
-    }
-}
-
 pub struct DataPlane {
     netlink: Netlink,
     config: Arc<Config>,
     cluster: Arc<Cluster>,
     /// Addresses that should be here, with their group.
-    desired: BTreeMap<IpAddr, (IpNet, Option<usize>)>,
+    desired: Desired,
     announcers: HashMap<u32, Announcer>,
     promoted: BTreeSet<String>,
-    /// Repeated announcements still due, soonest first.
-    repeats: BinaryHeap<Reverse<Repeat>>,
+    /// Announcement repeats and refreshes still due.
+    schedule: Schedule,
     reports: mpsc::UnboundedSender<Report>,
     next_reconcile: Instant,
     next_neighbour_scan: Instant,
-    next_refresh: Option<Instant>,
     /// The interfaces as last reported: index, name, up, multicast.
     links_seen: Vec<(u32, String, bool, bool)>,
     /// Held VIPs whose first plumb failed: when reconcile gets them on,
@@ -271,13 +202,12 @@ impl DataPlane {
         let now = Instant::now();
         DataPlane {
             netlink,
-            next_refresh: config.garp.refresh.map(|r| now + r),
+            schedule: Schedule::new(now, &config.garp),
             config,
             cluster,
             desired: BTreeMap::new(),
             announcers: HashMap::new(),
             promoted: BTreeSet::new(),
-            repeats: BinaryHeap::new(),
             reports,
             next_reconcile: now,
             next_neighbour_scan: now,
@@ -304,12 +234,8 @@ impl DataPlane {
     ) {
         loop {
             alive.beat();
-            let next_repeat = self.repeats.peek().map(|Reverse((at, ..))| *at);
             let mut wake = self.next_reconcile.min(self.next_neighbour_scan);
-            if let Some(at) = next_repeat {
-                wake = wake.min(at);
-            }
-            if let Some(at) = self.next_refresh {
+            if let Some(at) = self.schedule.next_due() {
                 wake = wake.min(at);
             }
             tokio::select! {
@@ -339,52 +265,32 @@ impl DataPlane {
         let _ = self.reports.send(report);
     }
 
+    /// What is due: announcements, reconcile (and following the links),
+    /// the neighbour scan and its conflict probe, all on one snapshot of
+    /// the kernel.
     async fn timers(&mut self) {
         let now = Instant::now();
-        // Every repeat that is due goes out in one round.
-        let mut due: Vec<IpNet> = Vec::new();
-        while let Some(Reverse((at, ..))) = self.repeats.peek() {
-            if *at > now {
-                break;
-            }
-            let Some(Reverse((_, group, ips, remaining))) = self.repeats.pop() else {
-                break;
-            };
-            // Only what is still held here is announced again.
-            let still: Vec<IpNet> = ips
-                .into_iter()
-                .filter(|ip| self.desired.contains_key(&ip.addr()))
-                .collect();
-            if !still.is_empty() {
-                due.extend_from_slice(&still);
-                if remaining > 1 {
-                    self.repeats.push(Reverse((
-                        now + self.config.garp.interval,
-                        group,
-                        still,
-                        remaining - 1,
-                    )));
-                }
-            }
+        let due = self.schedule.due(now, &self.config.garp, &self.desired);
+        let reconcile = self.next_reconcile <= now;
+        let scan = self.next_neighbour_scan <= now;
+        if due.is_empty() && !reconcile && !scan {
+            return;
         }
-        let refresh = self.next_refresh.is_some_and(|at| at <= now);
-        if refresh {
-            due = self.desired.values().map(|(net, _)| *net).collect();
-            self.next_refresh = self.config.garp.refresh.map(|r| now + r);
-        }
+        let mut kernel = self.kernel().await;
         if !due.is_empty()
-            && let Ok(mut kernel) = self.kernel().await
+            && let Ok(kernel) = &mut kernel
         {
-            self.announce_once(&due, &[], &mut kernel).await;
+            self.announce_once(&due, &[], kernel).await;
         }
-        if self.next_reconcile <= now {
-            self.follow_links().await;
-            self.reconcile().await;
+        if reconcile {
+            if let Ok(kernel) = &mut kernel {
+                self.follow_links(&kernel.links);
+                self.repair(kernel).await;
+            }
             self.next_reconcile = now + RECONCILE_EVERY.min(self.config.interval * 2);
         }
-        if self.next_neighbour_scan <= now {
+        if scan {
             self.next_neighbour_scan = now + self.config.arp_cache;
-            let kernel = self.kernel().await;
             if let Ok(list) = self.netlink.neighbours().await {
                 let mut shared: Vec<wire::Neighbour> = list
                     .into_iter()
@@ -446,7 +352,7 @@ impl DataPlane {
                 Order::Configure { .. } => unreachable!("applied in order above"),
             }
         }
-        let wanted = |desired: &BTreeMap<IpAddr, (IpNet, Option<usize>)>, ip: &IpNet| {
+        let wanted = |desired: &Desired, ip: &IpNet| {
             desired.get(&ip.addr()).is_some_and(|(net, _)| net == ip)
         };
         let changed = !plumbs.is_empty() || !removals.is_empty();
@@ -590,9 +496,8 @@ impl DataPlane {
                     self.announce_batch(announces, &mut kernel).await;
                 }
                 Order::Configure { config, cluster } => {
-                    if config.garp.refresh != self.config.garp.refresh {
-                        self.next_refresh = config.garp.refresh.map(|r| Instant::now() + r);
-                    }
+                    self.schedule
+                        .reconfigured(Instant::now(), &self.config.garp, &config.garp);
                     self.config = config;
                     self.cluster = cluster;
                     self.announcers.clear(); // the pacer rate may have changed
@@ -640,13 +545,8 @@ impl DataPlane {
         if let Ok(k) = self.cached(kernel).await {
             self.announce_once(&all, &neighbours, k).await;
         }
-        let count = self.config.garp.count;
-        if count > 1 {
-            let at = Instant::now() + self.config.garp.interval;
-            for (group, ips) in groups {
-                self.repeats.push(Reverse((at, group, ips, count - 1)));
-            }
-        }
+        self.schedule
+            .announced(Instant::now(), &self.config.garp, groups);
     }
 
     /// The batch's dump, made on first use.
@@ -663,7 +563,7 @@ impl DataPlane {
         }
     }
 
-    fn plumb_failed(&mut self, items: &[(Option<usize>, Vec<IpNet>)], error: &str) {
+    fn plumb_failed(&mut self, items: &Items, error: &str) {
         for ip in items.iter().flat_map(|(_, ips)| ips) {
             self.report(Report::PlumbFailed {
                 ip: *ip,
@@ -672,16 +572,8 @@ impl DataPlane {
         }
     }
 
-    /// The interface for a VIP: the configured one, else the one whose
-    /// connected subnet contains it.
     fn interface_for(&self, ip: &IpNet, kernel: &Kernel) -> Option<(u32, String)> {
-        let home = vip_interface(
-            self.config.interfaces.get(&ip.addr()),
-            ip.addr(),
-            &kernel.own,
-            &kernel.links,
-        )?;
-        Some((home.index?, home.name))
+        plan::interface_for(&self.config.interfaces, ip, kernel).ok()
     }
 
     /// One dump of the links and one of the addresses.
@@ -711,17 +603,14 @@ impl DataPlane {
                     // Until it is on, at least; a failure below keeps it so.
                     self.never_up.insert(ip.addr());
                 }
-                let Some((ifindex, name)) = self.interface_for(&ip, kernel) else {
-                    let error = match self.config.interfaces.get(&ip.addr()) {
-                        Some(name) => format!("interface {name} does not exist"),
-                        None => format!(
-                            "no interface has a connected subnet containing {}; set \"interface\" for it",
-                            ip.addr()
-                        ),
+                let (ifindex, name) =
+                    match plan::interface_for(&self.config.interfaces, &ip, kernel) {
+                        Ok(home) => home,
+                        Err(error) => {
+                            self.report(Report::PlumbFailed { ip, error });
+                            continue;
+                        }
                     };
-                    self.report(Report::PlumbFailed { ip, error });
-                    continue;
-                };
                 // Releasing a VIP that became the subnet's primary must not
                 // take the other addresses down with it.
                 if ip.addr().is_ipv4()
@@ -823,82 +712,47 @@ impl DataPlane {
 
     /// Removes groups' addresses wherever they are, whatever their prefix
     /// length.
-    async fn unplumb(&mut self, items: &[(Option<usize>, Vec<IpNet>)], kernel: &mut Kernel) {
-        let mut present = Vec::new();
-        for (group, ips) in items {
-            for ip in ips {
-                present.extend(kernel.with_ip(ip.addr()).map(|a| (*group, a.clone())));
-            }
-        }
+    async fn unplumb(&mut self, items: &Items, kernel: &mut Kernel) {
+        let present = plan::removals(items, kernel);
         self.delete(present, kernel, false).await;
     }
 
     /// Reports the interfaces when they changed since last time.
-    async fn follow_links(&mut self) {
-        let Ok(links) = self.netlink.links().await else {
-            return;
-        };
+    fn follow_links(&mut self, links: &[Link]) {
         let seen: Vec<_> = links
             .iter()
             .map(|l| (l.index, l.name.clone(), l.up, l.multicast))
             .collect();
         if seen != self.links_seen {
             self.links_seen = seen;
-            self.report(Report::Links(links));
+            self.report(Report::Links(links.to_vec()));
         }
     }
 
     /// Puts back what should be here and removes configured VIPs that
-    /// should not; never touches an address that is not a configured VIP.
+    /// should not, on a fresh snapshot.
     async fn reconcile(&mut self) {
-        let Ok(mut kernel) = self.kernel().await else {
-            return;
-        };
-        let configured: BTreeSet<IpAddr> = self
-            .cluster
-            .groups
-            .iter()
-            .flat_map(|g| g.addresses())
-            .collect();
-        // Where each held VIP belongs now (`None`: cannot tell, anywhere will do).
-        let homes: HashMap<IpAddr, Option<u32>> = self
-            .desired
-            .values()
-            .map(|(net, _)| {
-                let home = self.interface_for(net, &kernel);
-                (net.addr(), home.map(|(ifindex, _)| ifindex))
-            })
-            .collect();
-        let in_place = |a: &Address, net: &IpNet| {
-            a.net == *net && homes[&net.addr()].is_none_or(|home| home == a.ifindex)
-        };
-        let mut missing: BTreeMap<Option<usize>, Vec<IpNet>> = BTreeMap::new();
-        for (net, group) in self.desired.values() {
-            if !kernel.with_ip(net.addr()).any(|a| in_place(a, net)) {
-                missing.entry(*group).or_default().push(*net);
-            }
+        if let Ok(mut kernel) = self.kernel().await {
+            self.repair(&mut kernel).await;
         }
-        // Configured VIPs not held here, and held ones with another prefix
-        // length or on another interface than configured now (a reload
-        // moved them): exactly those addresses go, nothing else with the IP.
-        let strays: Vec<(Option<usize>, Address)> = kernel
-            .addresses
-            .iter()
-            .filter(|a| match self.desired.get(&a.net.addr()) {
-                None => configured.contains(&a.net.addr()),
-                Some((net, _)) => !in_place(a, net),
-            })
-            .map(|a| (None, a.clone()))
-            .collect();
+    }
+
+    /// Carries out [`plan::repair`] on `kernel`; never touches an address
+    /// that is not a configured VIP.
+    async fn repair(&mut self, kernel: &mut Kernel) {
+        let configured = plan::configured(&self.cluster);
+        let plan::Repair { missing, strays } =
+            plan::repair(&self.desired, &configured, &self.config.interfaces, kernel);
         if !strays.is_empty() {
-            self.delete(strays, &mut kernel, true).await;
+            let strays = strays.into_iter().map(|a| (None, a)).collect();
+            self.delete(strays, kernel, true).await;
         }
         if !missing.is_empty() {
             let all: Vec<IpNet> = missing.values().flatten().copied().collect();
-            self.plumb(missing.into_iter().collect(), &mut kernel, true)
+            self.plumb(missing.into_iter().collect(), kernel, true)
                 .await;
             // Someone removed it by hand: tell the network again.
-            self.announce_once(&all, &[], &mut kernel).await;
+            self.announce_once(&all, &[], kernel).await;
         }
     }
 
@@ -973,12 +827,7 @@ impl DataPlane {
     /// which MACs are a vippy node's (see `LoopState::note_conflict`).
     /// VIPs are left out: they move.
     fn own_entries(&self, addresses: &[Address], links: &[Link]) -> Vec<wire::Neighbour> {
-        let configured: BTreeSet<IpAddr> = self
-            .cluster
-            .groups
-            .iter()
-            .flat_map(|g| g.addresses())
-            .collect();
+        let configured = plan::configured(&self.cluster);
         addresses
             .iter()
             .filter(|a| !a.vip && !configured.contains(&a.net.addr()))
@@ -1064,52 +913,4 @@ impl DataPlane {
         }
         self.announcers.get_mut(&ifindex)
     }
-}
-
-/// Who gets a targeted ARP reply for `vip`: neighbours inside the notify
-/// networks, and (for the `"arp-cache"` token) the cluster's shared
-/// neighbours that sit on a subnet of the VIP's interface.
-fn notify_targets(
-    notify: &[NotifyTarget],
-    vip: Ipv4Addr,
-    local: &[crate::net::Neighbour],
-    cluster: &[wire::Neighbour],
-    addresses: &[Address],
-    ifindex: u32,
-) -> Vec<(Ipv4Addr, [u8; 6])> {
-    let mut out: BTreeMap<Ipv4Addr, [u8; 6]> = BTreeMap::new();
-    let on_link = |ip: IpAddr| {
-        addresses
-            .iter()
-            .any(|a| a.ifindex == ifindex && !a.vip && a.net.contains(&ip))
-    };
-    for target in notify {
-        match target {
-            NotifyTarget::ArpCache => {
-                for n in cluster {
-                    // The cluster list also has every node's own addresses
-                    // (this host's too): only other hosts are told.
-                    if let IpAddr::V4(v4) = n.ip
-                        && v4 != vip
-                        && on_link(n.ip)
-                        && !addresses.iter().any(|a| a.net.addr() == n.ip)
-                    {
-                        out.insert(v4, n.mac);
-                    }
-                }
-            }
-            NotifyTarget::Network { net, .. } => {
-                for n in local {
-                    if let IpAddr::V4(v4) = n.ip
-                        && v4 != vip
-                        && n.ifindex == ifindex
-                        && net.contains(&n.ip)
-                    {
-                        out.insert(v4, n.mac);
-                    }
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
 }
