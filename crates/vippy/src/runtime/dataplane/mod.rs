@@ -364,15 +364,7 @@ impl DataPlane {
         if !removals.is_empty() {
             match self.cached(&mut kernel).await {
                 Ok(k) => self.unplumb(&removals, k).await,
-                Err(e) => {
-                    let error = e.to_string();
-                    for ip in removals.iter().flat_map(|(_, ips)| ips) {
-                        self.report(Report::UnplumbFailed {
-                            ip: *ip,
-                            error: error.clone(),
-                        });
-                    }
-                }
+                Err(e) => self.unplumb_failed(&removals, &e.to_string()),
             }
         }
         if !flushes.is_empty() {
@@ -477,15 +469,7 @@ impl DataPlane {
                     changed = true;
                     match self.cached(&mut kernel).await {
                         Ok(k) => self.unplumb(&items, k).await,
-                        Err(e) => {
-                            let error = e.to_string();
-                            for ip in items.iter().flat_map(|(_, ips)| ips) {
-                                self.report(Report::UnplumbFailed {
-                                    ip: *ip,
-                                    error: error.clone(),
-                                });
-                            }
-                        }
+                        Err(e) => self.unplumb_failed(&items, &e.to_string()),
                     }
                 }
                 announce @ Order::Announce { .. } => {
@@ -560,6 +544,15 @@ impl DataPlane {
         match kernel.as_mut().expect("set above") {
             Ok(k) => Ok(k),
             Err(e) => Err(e),
+        }
+    }
+
+    fn unplumb_failed(&mut self, items: &Items, error: &str) {
+        for ip in items.iter().flat_map(|(_, ips)| ips) {
+            self.report(Report::UnplumbFailed {
+                ip: *ip,
+                error: error.to_string(),
+            });
         }
     }
 
