@@ -69,3 +69,14 @@ fn a_planned_move_taken_by_a_concurrent_holder_is_told() {
 fn a_tell_passes_on_to_the_next_claimer() {
     passes(100_956);
 }
+
+/// A staggered boot with `mature` 0: a booting peer turned active, which
+/// left "eligible or booting" the same, so the wait before claiming an
+/// unowned group was not renewed. Placement gave a group to one node, which
+/// claimed it; 2 ms later, before its heartbeat arrived, another node's view
+/// moved the group to itself and it claimed it too. A peer going from
+/// booting to eligible now renews the wait.
+#[test]
+fn a_booting_peer_turning_eligible_renews_the_wait_for_unowned_groups() {
+    passes(147_457);
+}

@@ -267,8 +267,14 @@ impl Node {
         // Groups nobody holds are claimed only once the set of eligible nodes
         // has been still for a moment: nodes that become ready one after
         // another (a cold start, quorum regained) then agree on the owner.
-        let mut members: Vec<NodeIndex> =
-            eligible.iter().chain(&booting).map(|n| n.index).collect();
+        // A booting peer that turns eligible changes placement too, so the
+        // two kinds are told apart (booting ones flagged in the top bit;
+        // node indices stay far below it).
+        let mut members: Vec<NodeIndex> = eligible
+            .iter()
+            .map(|n| n.index)
+            .chain(booting.iter().map(|n| n.index | 0x8000))
+            .collect();
         members.sort_unstable();
         if members != self.last_eligible {
             self.last_eligible = members;
