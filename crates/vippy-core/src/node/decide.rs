@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use super::peer::Liveness;
 use super::survey::Survey;
 use super::{Action, Cause, Event, Held, InactiveReason, Node};
 use crate::config::{Cluster, Failback};
@@ -15,7 +16,7 @@ impl Node {
     /// Why this node should not serve now; empty when it should.
     pub(super) fn compute_reasons(&self) -> Vec<InactiveReason> {
         let mut reasons = Vec::new();
-        if !self.matured {
+        if !self.lifecycle.mature() {
             reasons.push(InactiveReason::Booting);
         }
         if !self.admin.is_empty() {
@@ -24,7 +25,7 @@ impl Node {
         for check in &self.failing_checks {
             reasons.push(InactiveReason::Check(check.clone()));
         }
-        if self.shutting_down {
+        if self.lifecycle.stopped() {
             reasons.push(InactiveReason::Shutdown);
         }
         if self.loses_config_conflict() {
@@ -33,7 +34,7 @@ impl Node {
         if self.index.is_none() || self.excluded_by_newer() {
             reasons.push(InactiveReason::NotInConfig);
         }
-        if self.standing_down {
+        if self.lifecycle.stood_down() {
             reasons.push(InactiveReason::DuplicateName);
         }
         let needed = self.config.quorum.needed(self.cluster.nodes.len());
@@ -97,7 +98,7 @@ impl Node {
         let mut heard = self
             .peers
             .iter()
-            .filter(|(name, p)| p.fresh && !p.departed && self.cluster.node_index(name).is_some());
+            .filter(|(name, p)| p.heard() && self.cluster.node_index(name).is_some());
         let mut any = false;
         let counted = heard.any(|(_, p)| {
             any = true;
@@ -114,7 +115,7 @@ impl Node {
         let names: Vec<&str> = self
             .peers
             .iter()
-            .filter(|(name, p)| p.fresh && !p.departed && self.cluster.node_index(name).is_some())
+            .filter(|(name, p)| p.heard() && self.cluster.node_index(name).is_some())
             .map(|(name, _)| name.as_str())
             .collect();
         Some(format!(
@@ -131,14 +132,13 @@ impl Node {
         let Some(peer) = self.peers.get(name) else {
             return Err("never heard".into());
         };
-        if peer.departed {
-            return Err("said goodbye".into());
-        }
-        if !peer.fresh {
-            return Err("stale".into());
-        }
-        if !peer.verified {
-            return Err("not verified yet (no echo of this node's incarnation)".into());
+        match peer.liveness() {
+            Liveness::Departed => return Err("said goodbye".into()),
+            Liveness::Stale => return Err("stale".into()),
+            Liveness::Deaf => {
+                return Err("not verified yet (no echo of this node's incarnation)".into());
+            }
+            Liveness::Present => {}
         }
         if self.cluster.node_index(name).is_none() {
             return Err("not in nodes".into());
@@ -525,7 +525,7 @@ impl Node {
                 && self
                     .peers
                     .get(holder)
-                    .is_some_and(|p| p.fresh && !p.departed && !p.verified)
+                    .is_some_and(|p| p.liveness() == Liveness::Deaf)
             {
                 // What a restarted holder holds is known once it proves it
                 // is live (a second process under its name may still
@@ -534,7 +534,9 @@ impl Node {
             }
             // A group nobody held (a new one, a cold start) waits for the
             // membership to settle, and for `mature` after a new config.
-            if cause == Cause::Unowned && (now < self.claim_unowned_at || self.settling) {
+            if cause == Cause::Unowned
+                && (now < self.claim_unowned_at || self.settle_until.is_some())
+            {
                 self.unowned_waiting = true;
                 continue;
             }
@@ -828,15 +830,14 @@ impl Node {
         if self.holder_restarted.contains(&key) {
             return (Cause::PeerRestarted(last.clone()), None);
         }
-        match self.peers.get(last) {
-            Some(peer) if peer.departed => {
-                (Cause::PeerLeft(last.clone()), Some(now - peer.last_heard))
-            }
-            Some(peer) if !peer.fresh => {
-                (Cause::PeerStale(last.clone()), Some(now - peer.last_heard))
-            }
-            Some(_) => (Cause::PeerReleased(last.clone()), None),
-            None => (Cause::Unowned, None),
+        let Some(peer) = self.peers.get(last) else {
+            return (Cause::Unowned, None);
+        };
+        let silent_for = Some(now - peer.last_heard);
+        match peer.liveness() {
+            Liveness::Departed => (Cause::PeerLeft(last.clone()), silent_for),
+            Liveness::Stale => (Cause::PeerStale(last.clone()), silent_for),
+            Liveness::Deaf | Liveness::Present => (Cause::PeerReleased(last.clone()), None),
         }
     }
 

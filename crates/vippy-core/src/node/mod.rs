@@ -12,6 +12,7 @@
 //! - `pins.rs`: the operator's planned moves, a table every node shares.
 
 mod decide;
+mod lifecycle;
 mod peer;
 mod pins;
 mod receive;
@@ -31,6 +32,7 @@ use ipnet::IpNet;
 use crate::config::{Cluster, Config, Digest};
 use crate::wire::{self, Body, Header, Key, Message, Neighbour};
 
+use lifecycle::Lifecycle;
 use peer::Peer;
 pub use pins::{MAX_PINNED, PinError, PinView, Pinned};
 pub use status::{GroupView, NodeStatus, PeerView, PendingFailback};
@@ -65,7 +67,8 @@ pub struct Node {
 
     /// Boot maturity (the original's `mature`): not eligible before this.
     mature_at: Instant,
-    matured: bool,
+    /// Booting, mature, stood down for a twin, or stopped.
+    lifecycle: Lifecycle,
     /// Groups nobody ever held are taken only after this: nodes that mature
     /// together first hear that each other is ready (see `decide`).
     claim_unowned_at: Instant,
@@ -81,9 +84,9 @@ pub struct Node {
     /// Moves failback holds back, by group key: to which node, and when
     /// (`None`: manual, only when the holder goes).
     deferred: BTreeMap<u64, (u16, Option<Instant>)>,
-    /// After adopting a new config: takes no new group before this.
-    settle_until: Instant,
-    settling: bool,
+    /// After adopting a new config: takes no group nobody held before
+    /// this (`None`: settled).
+    settle_until: Option<Instant>,
     /// Administrative drains: reason by source.
     admin: BTreeMap<String, String>,
     failing_checks: BTreeSet<String>,
@@ -92,7 +95,6 @@ pub struct Node {
     cannot: BTreeMap<String, BTreeMap<u64, String>>,
     /// What `cannot_serve` said at the last decision, to report changes.
     cannot_reported: BTreeMap<usize, Vec<String>>,
-    shutting_down: bool,
     reasons: Vec<InactiveReason>,
 
     peers: BTreeMap<String, Peer>,
@@ -116,8 +118,6 @@ pub struct Node {
     holder_restarted: BTreeSet<u64>,
     /// Since when a member has been seen on another config version.
     skew_since: Option<Instant>,
-    /// The goodbye is sent: nothing more is said or done.
-    said_goodbye: bool,
     /// The owner placement chose last time, by group key (for intent events).
     last_owner: BTreeMap<u64, Option<u16>>,
     /// Configs by digest, to serve transfers and read peers' holdings.
@@ -156,8 +156,6 @@ pub struct Node {
     decide_at: Option<Instant>,
     /// Another live process under this node's name, as last heard.
     twin: Option<Twin>,
-    /// This process lost to a twin: it says nothing and holds nothing.
-    standing_down: bool,
     /// Held groups other nodes were seen claiming (or handing to us) at
     /// the last decision, with who: see `decide`.
     contested: BTreeMap<u64, Contest>,
@@ -239,20 +237,18 @@ impl Node {
             first_incarnation: incarnation,
             sequence: 0,
             mature_at: now + boot_listen(&config),
-            matured: false,
+            lifecycle: Lifecycle::Booting,
             claim_unowned_at: now + boot_listen(&config) + config.interval / 4,
             unowned_waiting: false,
             last_eligible: Vec::new(),
             eligible_since: BTreeMap::new(),
             failback_at: None,
             deferred: BTreeMap::new(),
-            settle_until: now,
-            settling: false,
+            settle_until: None,
             admin: BTreeMap::new(),
             failing_checks: BTreeSet::new(),
             cannot: BTreeMap::new(),
             cannot_reported: BTreeMap::new(),
-            shutting_down: false,
             reasons: Vec::new(),
             peers: BTreeMap::new(),
             held: BTreeMap::new(),
@@ -262,7 +258,6 @@ impl Node {
             last_holder: BTreeMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,
-            said_goodbye: false,
             last_owner: BTreeMap::new(),
             known: BTreeMap::from([(cluster.digest(), cluster.clone())]),
             fetch: None,
@@ -279,7 +274,6 @@ impl Node {
             behind_since: None,
             decide_at: None,
             twin: None,
-            standing_down: false,
             contested: BTreeMap::new(),
             reannounce_all: None,
             pins: BTreeMap::new(),
@@ -414,7 +408,7 @@ impl Node {
         from: std::net::SocketAddr,
         bytes: &[u8],
     ) {
-        if self.said_goodbye {
+        if self.lifecycle.stopped() {
             return;
         }
         self.wake(now);
@@ -435,7 +429,7 @@ impl Node {
 
     /// Runs whatever timers are due; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.said_goodbye {
+        if self.lifecycle.stopped() {
             return;
         }
         self.wake(now);
@@ -444,7 +438,7 @@ impl Node {
     }
 
     pub fn handle_local(&mut self, now: Instant, event: LocalEvent) {
-        if self.said_goodbye {
+        if self.lifecycle.stopped() {
             return; // after goodbye, peers must not hear from us again
         }
         self.wake(now);
@@ -476,7 +470,11 @@ impl Node {
             }
             LocalEvent::Reload { config, secrets } => self.reload(config, &secrets, now),
             LocalEvent::Shutdown => {
-                self.shutting_down = true;
+                let stood_down = self.lifecycle.stood_down();
+                self.lifecycle.stop();
+                if stood_down {
+                    return; // it holds nothing, and peers must hear only the twin
+                }
                 self.needs_decide = true;
                 self.flush(now);
                 self.send(
@@ -486,7 +484,6 @@ impl Node {
                     }),
                     Destination::Cluster,
                 );
-                self.said_goodbye = true;
                 return;
             }
             LocalEvent::Neighbours(list) => {
@@ -528,7 +525,7 @@ impl Node {
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.said_goodbye {
+        if self.lifecycle.stopped() {
             return None;
         }
         self.next_deadline()
@@ -552,10 +549,9 @@ impl Node {
     /// When a group nobody held may be taken: after the membership settled
     /// and, after a new config, after `mature`.
     fn unowned_claim_time(&self) -> Instant {
-        if self.settling {
-            self.claim_unowned_at.max(self.settle_until)
-        } else {
-            self.claim_unowned_at
+        match self.settle_until {
+            Some(settled) => self.claim_unowned_at.max(settled),
+            None => self.claim_unowned_at,
         }
     }
 
@@ -564,8 +560,8 @@ impl Node {
         // Maturity is a deadline, whichever input first reaches it: a
         // decision made past it must go out saying "mature", or peers keep
         // this node out of placement until its next periodic heartbeat.
-        if !self.matured && now >= self.mature_at {
-            self.matured = true;
+        if !self.lifecycle.mature() && now >= self.mature_at {
+            self.lifecycle.mature_now();
             self.needs_decide = true;
             self.dirty = true;
         }
@@ -573,7 +569,7 @@ impl Node {
             self.decision_deferred = false;
             self.needs_decide = true;
         }
-        if self.needs_decide && now < self.quiet_until && !self.shutting_down {
+        if self.needs_decide && now < self.quiet_until && !self.lifecycle.stopped() {
             // Just back from a pause: clients would follow an announcement
             // made from the old view (a group taken or re-announced here,
             // then released once the backlog is read), so wait for it.
@@ -640,7 +636,7 @@ impl Node {
         let mut heartbeat = wire::Heartbeat {
             config_version: self.cluster.version,
             config_digest: self.cluster.digest(),
-            mature: self.matured,
+            mature: self.lifecycle.mature(),
             active,
             reasons,
             holds,
@@ -676,11 +672,8 @@ impl Node {
     /// the rest in turn, so each is echoed every few intervals: a peer whose
     /// first echo was lost must not wait for it forever.
     fn echoes(&mut self) -> Vec<wire::Echo> {
-        let mut fresh: Vec<(&String, &Peer)> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.fresh && !p.departed)
-            .collect();
+        let mut fresh: Vec<(&String, &Peer)> =
+            self.peers.iter().filter(|(_, p)| p.heard()).collect();
         // Stable: equal `met_at` stay in name order.
         fresh.sort_by_key(|(_, p)| std::cmp::Reverse(p.met_at));
         let max = wire::Heartbeat::MAX_ECHOES;
@@ -814,7 +807,7 @@ impl Node {
     }
 
     fn send(&mut self, body: Body, destination: Destination) {
-        if self.standing_down {
+        if self.lifecycle.stood_down() {
             return; // peers must hear only the twin that serves
         }
         self.sequence += 1;

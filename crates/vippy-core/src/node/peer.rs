@@ -48,6 +48,25 @@ pub(crate) struct Peer {
     pub neighbours: std::collections::BTreeMap<std::net::IpAddr, ([u8; 6], Instant)>,
 }
 
+/// How a peer stands, in the order placement asks: gone, silent, deaf to
+/// this node, or present. It is read from three facts, each with its own
+/// deadline: a goodbye (`departed`, until heard again), `stale` since it
+/// was last heard (`fresh`), and the echo window (`verified`). They stay
+/// separate fields because they lapse independently: a peer that goes
+/// stale and is heard again within the echo window is present at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// Said goodbye and has not been heard since.
+    Departed,
+    /// Not heard for `stale`.
+    Stale,
+    /// Heard, but its heartbeats do not echo this node's incarnation: it
+    /// does not hear us (yet), so it is not counted.
+    Deaf,
+    /// Heard, and it hears this node.
+    Present,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PeerState {
     pub sequence: u64,
@@ -101,9 +120,27 @@ impl Peer {
         }
     }
 
-    /// Present in the cluster: fresh and not gone.
+    /// How the peer stands now (see [`Liveness`]).
+    pub fn liveness(&self) -> Liveness {
+        if self.departed {
+            Liveness::Departed
+        } else if !self.fresh {
+            Liveness::Stale
+        } else if !self.verified {
+            Liveness::Deaf
+        } else {
+            Liveness::Present
+        }
+    }
+
+    /// Present in the cluster: heard lately, and it hears this node.
     pub fn present(&self) -> bool {
-        self.fresh && !self.departed && self.verified
+        self.liveness() == Liveness::Present
+    }
+
+    /// Heard lately and not gone, whether or not it hears this node.
+    pub fn heard(&self) -> bool {
+        matches!(self.liveness(), Liveness::Deaf | Liveness::Present)
     }
 
     pub fn stale_at(&self, stale: Duration) -> Instant {

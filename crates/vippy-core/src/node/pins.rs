@@ -83,7 +83,7 @@ impl Node {
         if self.cluster.node_index(node).is_none() {
             return Err(PinError::NoSuchNode { node: node.into() });
         }
-        if !self.matured {
+        if !self.lifecycle.mature() {
             // It may not have heard the cluster's table yet.
             return Err(PinError::Booting {
                 node: self.name.clone(),
@@ -261,7 +261,7 @@ impl Node {
     /// module); called by `decide` once the reasons are known.
     pub(super) fn end_own_pins(&mut self, now: Instant) {
         // A twin standing down must not speak for the one that serves.
-        if self.reasons.is_empty() || self.standing_down {
+        if self.reasons.is_empty() || self.lifecycle.stood_down() {
             return;
         }
         let own: Vec<u64> = self

@@ -368,7 +368,7 @@ impl Node {
     /// other proves it is live by echoing this incarnation; the one that
     /// serves keeps its incarnation above the twin's, so peers hear it.
     fn hear_twin(&mut self, now: Instant, from: SocketAddr, incarnation: u64, body: &Body) {
-        if incarnation == self.incarnation || self.standing_down {
+        if incarnation == self.incarnation || self.lifecycle.stood_down() {
             return; // our own datagram looped back, or already silent
         }
         if incarnation > self.incarnation
@@ -407,15 +407,16 @@ impl Node {
             self.dirty = true; // tell it at once that we hear it
         }
         if proof {
-            let later = (!self.matured && mature)
-                || (self.matured == mature && incarnation > self.incarnation);
+            let matured = self.lifecycle.mature();
+            let later =
+                (!matured && mature) || (matured == mature && incarnation > self.incarnation);
             if later {
-                self.standing_down = true;
+                self.lifecycle.stand_down();
                 self.needs_decide = true;
                 return;
             }
         }
-        if self.matured && incarnation > self.incarnation {
+        if self.lifecycle.mature() && incarnation > self.incarnation {
             self.bump_incarnation(
                 incarnation + 1,
                 format!("a second process under this name is heard from {from} with incarnation {incarnation}"),
@@ -431,7 +432,7 @@ impl Node {
         let stale = self.config.stale;
         let twin_heard = self.twin.is_some_and(|t| now < t.last_heard + stale);
         let waited = now >= self.started_at + self.config.interval * 2;
-        if self.standing_down || twin_heard || !waited {
+        if self.lifecycle.stood_down() || twin_heard || !waited {
             return;
         }
         // Not simply one above: an earlier run behind its clock may have

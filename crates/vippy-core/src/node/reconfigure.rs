@@ -108,8 +108,7 @@ impl Node {
         // A node takes no group nobody held until `mature` after adopting a
         // new config, so that its peers adopt it too before anything new is
         // placed; it keeps the groups it holds meanwhile.
-        self.settle_until = now + self.config.mature;
-        self.settling = !self.config.mature.is_zero();
+        self.settle_until = (!self.config.mature.is_zero()).then(|| now + self.config.mature);
         self.events.push_back(Event::ConfigAdopted {
             version: cluster.version,
             previous_version: previous.version,

@@ -164,7 +164,7 @@ impl Node {
             version: cluster.version,
             digest,
             adopted_from: self.adopted_from.clone(),
-            mature: self.matured,
+            mature: self.lifecycle.mature(),
             active: self.reasons.is_empty(),
             reasons: self.reasons.clone(),
             drains: self.admin.clone(),

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::Node;
+use super::peer::Liveness;
 use crate::config::Cluster;
 use crate::placement::NodeIndex;
 
@@ -66,7 +67,7 @@ impl Node {
             if cluster.node_index(name).is_none() {
                 continue;
             }
-            if peer.fresh && !peer.departed && !peer.verified {
+            if peer.liveness() == Liveness::Deaf {
                 let Some(state) = peer.state.as_ref() else {
                     continue;
                 };

@@ -89,14 +89,14 @@ impl Node {
         if let Some(t) = self.failback_at {
             timers.push((Timer::Failback, t));
         }
-        if self.settling {
-            timers.push((Timer::Settle, self.settle_until));
+        if let Some(t) = self.settle_until {
+            timers.push((Timer::Settle, t));
         }
         if let Some(fetch) = &self.fetch {
             timers.push((Timer::FetchRetry, fetch.retry_at));
         }
         timers.push((Timer::Heartbeat, self.next_heartbeat));
-        if !self.matured {
+        if !self.lifecycle.mature() {
             timers.push((Timer::Mature, self.mature_at));
         }
         if self.dirty {
@@ -164,7 +164,7 @@ impl Node {
                 }
                 Timer::Contest | Timer::Failback => self.needs_decide = true,
                 Timer::Settle => {
-                    self.settling = false;
+                    self.settle_until = None;
                     self.needs_decide = true;
                 }
                 Timer::FetchRetry => self.fetch_timeout(now),
