@@ -8,181 +8,36 @@ use std::time::Instant;
 
 use super::peer::Liveness;
 use super::survey::Survey;
-use super::{Action, Cause, Event, Held, InactiveReason, Node};
+use super::{Action, Cause, Event, Held, Node};
 use crate::config::{Cluster, Failback};
 use crate::placement::{self, NodeIndex, PlacementGroup, PlacementNode};
 
 impl Node {
-    /// Why this node should not serve now; empty when it should.
-    pub(super) fn compute_reasons(&self) -> Vec<InactiveReason> {
-        let mut reasons = Vec::new();
-        if !self.lifecycle.mature() {
-            reasons.push(InactiveReason::Booting);
-        }
-        if !self.admin.is_empty() {
-            reasons.push(InactiveReason::Administrative);
-        }
-        for check in &self.failing_checks {
-            reasons.push(InactiveReason::Check(check.clone()));
-        }
-        if self.lifecycle.stopped() {
-            reasons.push(InactiveReason::Shutdown);
-        }
-        if self.loses_config_conflict() {
-            reasons.push(InactiveReason::ConfigConflict);
-        }
-        if self.index.is_none() || self.excluded_by_newer() {
-            reasons.push(InactiveReason::NotInConfig);
-        }
-        if self.lifecycle.stood_down() {
-            reasons.push(InactiveReason::DuplicateName);
-        }
-        let needed = self.config.quorum.needed(self.cluster.nodes.len());
-        if needed > 0 && self.quorum_members() < needed {
-            reasons.push(InactiveReason::NoQuorum);
-        }
-        reasons
-    }
-
-    /// Members this node can see, itself included, whatever config they
-    /// run: quorum counts reachability, not activity or agreement, so that
-    /// nodes booting together cannot wait on each other forever and a
-    /// config spreading through the cluster does not lose it for a moment.
-    fn quorum_members(&self) -> usize {
-        let me = usize::from(self.index.is_some());
-        me + self
-            .peers
-            .iter()
-            .filter(|(name, peer)| peer.present() && self.cluster.node_index(name).is_some())
-            .count()
-    }
-
-    /// Same version, different content: the higher digest keeps serving and
-    /// the lower stands down, so a misconfiguration cannot put one VIP on two
-    /// nodes. Only for a winner that serves (a member, mature and active):
-    /// standing down for a drained, booting or failing one would leave
-    /// every group unserved.
-    pub(super) fn loses_config_conflict(&self) -> bool {
-        let mine = self.cluster.digest();
-        self.peers.iter().any(|(name, peer)| {
-            peer.present()
-                && self.cluster.node_index(name).is_some()
-                && peer.state.as_ref().is_some_and(|s| {
-                    s.version == self.cluster.version && s.digest > mine && s.mature && s.active
-                })
-        })
-    }
-
-    /// A member runs a newer config that does not list this node: it is
-    /// not adopted (see `transfer`), and this node stands down while that
-    /// member is present, as it would on adopting it.
-    fn excluded_by_newer(&self) -> bool {
-        self.peers.iter().any(|(name, peer)| {
-            peer.present()
-                && self.cluster.node_index(name).is_some()
-                && peer.state.as_ref().is_some_and(|s| {
-                    s.version > self.cluster.version
-                        && self
-                            .known
-                            .get(&s.digest)
-                            .is_some_and(|c| c.node_index(&self.name).is_none())
-                })
-        })
-    }
-
-    /// Whether the peers this node hears count it: some member echoes its
-    /// incarnation, or no member is heard at all. A node heard by nobody
-    /// it hears (its datagrams dropped, its incarnation rejected) takes
-    /// nothing: the others are taking its groups.
-    pub(super) fn counted(&self) -> bool {
-        let mut heard = self
-            .peers
-            .iter()
-            .filter(|(name, p)| p.heard() && self.cluster.node_index(name).is_some());
-        let mut any = false;
-        let counted = heard.any(|(_, p)| {
-            any = true;
-            p.verified
-        });
-        counted || !any
-    }
-
-    /// Why this node takes nothing while active, if it does not.
-    pub fn waiting(&self) -> Option<String> {
-        if self.counted() {
-            return None;
-        }
-        let names: Vec<&str> = self
-            .peers
-            .iter()
-            .filter(|(name, p)| p.heard() && self.cluster.node_index(name).is_some())
-            .map(|(name, _)| name.as_str())
-            .collect();
-        Some(format!(
-            "not counted yet: {} {} not echo incarnation {}",
-            names.join(", "),
-            if names.len() == 1 { "does" } else { "do" },
-            self.incarnation
-        ))
-    }
-
-    /// A peer counts for placement when it is present, a member, on the same
-    /// config, mature and active.
-    pub(super) fn peer_eligible(&self, name: &str) -> Result<(), String> {
-        let Some(peer) = self.peers.get(name) else {
-            return Err("never heard".into());
-        };
-        match peer.liveness() {
-            Liveness::Departed => return Err("said goodbye".into()),
-            Liveness::Stale => return Err("stale".into()),
-            Liveness::Deaf => {
-                return Err("not verified yet (no echo of this node's incarnation)".into());
-            }
-            Liveness::Present => {}
-        }
-        if self.cluster.node_index(name).is_none() {
-            return Err("not in nodes".into());
-        }
-        let Some(state) = &peer.state else {
-            return Err("no heartbeat yet".into());
-        };
-        if state.digest != self.cluster.digest() {
-            return Err(if state.version == self.cluster.version {
-                "config conflict (same version, different content)".into()
-            } else {
-                format!("on config version {}", state.version)
-            });
-        }
-        if !state.mature {
-            return Err("booting".into());
-        }
-        if !state.active {
-            let reasons = if state.reasons.is_empty() {
-                "inactive".to_string()
-            } else {
-                state.reasons.join(", ")
-            };
-            return Err(reasons);
-        }
-        Ok(())
-    }
-
-    /// A peer that would count for placement but for still booting: it
-    /// says so in its heartbeat (active, not mature) and nothing else
-    /// keeps it out.
-    fn peer_booting(&self, name: &str) -> bool {
-        let Some(peer) = self.peers.get(name) else {
-            return false;
-        };
-        peer.present()
-            && self.cluster.node_index(name).is_some()
-            && peer
-                .state
-                .as_ref()
-                .is_some_and(|s| s.digest == self.cluster.digest() && !s.mature && s.active)
-    }
-
+    /// One decision, in the order that keeps it safe: who may serve, what
+    /// placement assigns, release first, then acquire.
     pub(super) fn decide(&mut self, now: Instant) {
+        self.update_reasons(now);
+        let cluster = self.cluster.clone();
+        self.prune_handoffs(now);
+        self.notice_returning_peers(&cluster);
+        let electorate = self.electorate(&cluster, now);
+        let mut survey = self.survey(&cluster);
+        self.tell_keepers(&cluster, &survey.claimers, &survey.deaf_claimers, now);
+        self.renew_unowned_wait(&electorate, now);
+        let plan = self.place(&cluster, &electorate, &survey.holders);
+        self.note_intents(&cluster, &plan.assignment, &survey.held_by_peer);
+        // While a member runs another config version (an upgrade is
+        // spreading), its holdings do not count for placement here, so
+        // planned moves would shuffle groups for nothing: hold them back
+        // until it adopts (or 2 × stale passes, for one that never does).
+        let skew = self.version_skew(now);
+        self.release_moved(&cluster, &plan, &mut survey, skew, now);
+        self.acquire_free(&cluster, &plan, &mut survey, now);
+    }
+
+    /// Why this node should not serve now, reported when it changes; a
+    /// node with a reason ends the pins naming it.
+    fn update_reasons(&mut self, now: Instant) {
         let reasons = self.compute_reasons();
         if reasons != self.reasons {
             self.events.push_back(Event::ActiveChanged {
@@ -193,14 +48,13 @@ impl Node {
             self.dirty = true;
         }
         self.end_own_pins(now);
+    }
 
-        let cluster = self.cluster.clone();
-        let groups = &cluster.groups;
-        self.prune_handoffs(now);
-        // A peer that becomes present (back after a lapse, a healed
-        // partition, a resumed pause, or met for the first time since either
-        // of us started) may have announced our groups while we could not
-        // hear each other: announce them again.
+    /// A peer that becomes present (back after a lapse, a healed
+    /// partition, a resumed pause, or met for the first time since either
+    /// of us started) may have announced our groups while we could not
+    /// hear each other: announce them again.
+    fn notice_returning_peers(&mut self, cluster: &Cluster) {
         let mut back = Vec::new();
         for (name, peer) in &mut self.peers {
             let present = peer.present() && cluster.node_index(name).is_some();
@@ -212,75 +66,80 @@ impl Node {
         if !back.is_empty() && !self.held.is_empty() && self.reannounce_all.is_none() {
             self.reannounce_all = Some(format!("{} heard again", back.join(", ")));
         }
+    }
+
+    /// The nodes placement may use now, those still settling (failback),
+    /// and those that will be eligible once mature.
+    fn electorate(&mut self, cluster: &Cluster, now: Instant) -> Electorate {
         let mut eligible = Vec::new();
         // Each eligible node's name and incarnation, for failback.
         let mut eligible_runs: Vec<(NodeIndex, String, u64)> = Vec::new();
+        let node = |i: NodeIndex| PlacementNode {
+            index: i,
+            key: cluster.node_keys[usize::from(i)],
+        };
         if self.reasons.is_empty()
             && let Some(i) = self.index
         {
-            eligible.push(PlacementNode {
-                index: i,
-                key: cluster.node_keys[usize::from(i)],
-            });
+            eligible.push(node(i));
             eligible_runs.push((i, self.name.clone(), self.incarnation));
         }
-        let names: Vec<String> = self.peers.keys().cloned().collect();
-        for name in &names {
+        for (name, peer) in &self.peers {
             if self.peer_eligible(name).is_ok()
                 && let Some(i) = cluster.node_index(name)
             {
-                eligible.push(PlacementNode {
-                    index: i,
-                    key: cluster.node_keys[usize::from(i)],
-                });
-                eligible_runs.push((i, name.clone(), self.peers[name].incarnation));
+                eligible.push(node(i));
+                eligible_runs.push((i, name.clone(), peer.incarnation));
             }
         }
         let settling = self.settling_nodes(now, &eligible_runs);
-        // Peers that will be eligible once mature: a group nobody holds
-        // that placement over them too gives to one of them is left for it
-        // (see `prospective` below), so nodes that start together do not
-        // all claim what the last to mature then takes back.
-        let booting: Vec<PlacementNode> = names
-            .iter()
+        // A group nobody holds that placement over these too gives to one
+        // of them is left for it (see `acquire_free`), so nodes that start
+        // together do not all claim what the last to mature then takes back.
+        let booting = self
+            .peers
+            .keys()
             .filter(|name| self.peer_booting(name))
             .filter_map(|name| cluster.node_index(name))
-            .map(|i| PlacementNode {
-                index: i,
-                key: cluster.node_keys[usize::from(i)],
-            })
+            .map(node)
             .collect();
+        Electorate {
+            eligible,
+            settling,
+            booting,
+        }
+    }
 
-        let Survey {
-            holders,
-            held_by_peer,
-            claimed_by_deaf,
-            deaf_claimers,
-            handed_to,
-            mut claimers,
-            mut handing,
-            uncertain,
-        } = self.survey(&cluster);
-
-        self.tell_keepers(&cluster, &claimers, &deaf_claimers, now);
-
-        // Groups nobody holds are claimed only once the set of eligible nodes
-        // has been still for a moment: nodes that become ready one after
-        // another (a cold start, quorum regained) then agree on the owner.
-        // A booting peer that turns eligible changes placement too, so the
-        // two kinds are told apart (booting ones flagged in the top bit;
-        // node indices stay far below it).
-        let mut members: Vec<NodeIndex> = eligible
+    /// Groups nobody holds are claimed only once the set of eligible nodes
+    /// has been still for a moment: nodes that become ready one after
+    /// another (a cold start, quorum regained) then agree on the owner.
+    /// A booting peer that turns eligible changes placement too, so the
+    /// two kinds are told apart (booting ones flagged in the top bit;
+    /// node indices stay far below it).
+    fn renew_unowned_wait(&mut self, electorate: &Electorate, now: Instant) {
+        let mut members: Vec<NodeIndex> = electorate
+            .eligible
             .iter()
             .map(|n| n.index)
-            .chain(booting.iter().map(|n| n.index | 0x8000))
+            .chain(electorate.booting.iter().map(|n| n.index | 0x8000))
             .collect();
         members.sort_unstable();
         if members != self.last_eligible {
             self.last_eligible = members;
             self.claim_unowned_at = self.claim_unowned_at.max(now + self.config.interval / 4);
         }
+    }
 
+    /// Placement over the eligible nodes, with the groups each node cannot
+    /// serve and the pins in force; and, for groups nobody holds, placement
+    /// once the booting peers are eligible too.
+    fn place(
+        &mut self,
+        cluster: &Cluster,
+        electorate: &Electorate,
+        holders: &[Vec<NodeIndex>],
+    ) -> Plan {
+        let groups = &cluster.groups;
         let placement_groups: Vec<PlacementGroup> = groups
             .iter()
             .map(|g| PlacementGroup {
@@ -314,33 +173,45 @@ impl Node {
         }
         let pins = self.placement_pins();
         self.counters.decisions += 1;
-        let (assignment, deferred) = placement::assign_pinned(
-            &placement_groups,
-            &eligible,
-            &holders,
-            &excluded,
-            &settling,
-            &pins,
-        );
+        let assign = |nodes: &[PlacementNode]| {
+            placement::assign_pinned(
+                &placement_groups,
+                nodes,
+                holders,
+                &excluded,
+                &electorate.settling,
+                &pins,
+            )
+        };
+        let (assignment, deferred) = assign(&electorate.eligible);
         self.note_deferred(&deferred);
-        // The owners once the booting peers are eligible too, for groups
-        // nobody holds: placement over every node heard so far.
-        let prospective = if booting.is_empty() || !self.reasons.is_empty() {
+        let prospective = if electorate.booting.is_empty() || !self.reasons.is_empty() {
             None
         } else {
-            let all: Vec<PlacementNode> = eligible.iter().chain(&booting).copied().collect();
-            let (future, _) = placement::assign_pinned(
-                &placement_groups,
-                &all,
-                &holders,
-                &excluded,
-                &settling,
-                &pins,
-            );
-            Some(future)
+            let all: Vec<PlacementNode> = electorate
+                .eligible
+                .iter()
+                .chain(&electorate.booting)
+                .copied()
+                .collect();
+            Some(assign(&all).0)
         };
+        Plan {
+            assignment,
+            prospective,
+            cannot_here,
+        }
+    }
 
-        for (g, group) in groups.iter().enumerate() {
+    /// Reports each change of the owner placement chose, and remembers
+    /// the last holder seen of each group, to name a takeover's cause.
+    fn note_intents(
+        &mut self,
+        cluster: &Cluster,
+        assignment: &placement::Assignment,
+        held_by_peer: &[Option<NodeIndex>],
+    ) {
+        for (g, group) in cluster.groups.iter().enumerate() {
             let owner = assignment.owners[g];
             let previous = self.last_owner.insert(group.key, owner);
             if previous.is_some_and(|p| p != owner) || (previous.is_none() && owner.is_some()) {
@@ -362,16 +233,19 @@ impl Node {
                 }
             }
         }
+    }
 
-        // While a member runs another config version (an upgrade is
-        // spreading), its holdings do not count for placement here, so
-        // planned moves would shuffle groups for nothing: hold them back
-        // until it adopts (or 2 × stale passes, for one that never does).
-        let skew = self.version_skew(now);
-
-        // Release first: a group is acquired only once no present node
-        // announces it, so whatever moves must be let go of here first.
-        let mine = self.index;
+    /// Release first: a group is acquired only once no present node
+    /// announces it, so whatever moves must be let go of here first. A
+    /// group kept while another node claims it is announced again.
+    fn release_moved(
+        &mut self,
+        cluster: &Cluster,
+        plan: &Plan,
+        survey: &mut Survey,
+        skew: bool,
+        now: Instant,
+    ) {
         let held_keys: Vec<u64> = self.held.keys().copied().collect();
         let mut contested = BTreeMap::new();
         let mut reannounce = Vec::new();
@@ -382,7 +256,7 @@ impl Node {
             let Some(&g) = self.group_index.get(&key) else {
                 continue; // removed groups are released on reconfiguration
             };
-            if let Some(deaf) = claimed_by_deaf[g].clone()
+            if let Some(deaf) = survey.claimed_by_deaf[g].clone()
                 && !deaf_unproven
             {
                 // It cannot hear that we hold this; we can hear that it
@@ -390,100 +264,32 @@ impl Node {
                 self.yield_to(key, g, deaf, now);
                 continue;
             }
-            let owner = assignment.owners[g];
-            if owner.is_some() && owner == mine {
-                // Kept. If another node claims it too, clients may follow
-                // that node's announcements: announce ours again when a
-                // rival appears, and again when a rival stops claiming it,
-                // so the last word clients hear is ours (keepalived re-sends
-                // GARP to a lower-priority master for the same reason).
-                let claim: BTreeSet<String> = std::mem::take(&mut claimers[g])
+            let owner = plan.assignment.owners[g];
+            if owner.is_some() && owner == self.index {
+                let claim: BTreeSet<String> = std::mem::take(&mut survey.claimers[g])
                     .into_iter()
                     .map(|i| cluster.nodes[usize::from(i)].clone())
                     .collect();
-                let hand = std::mem::take(&mut handing[g]);
-                let prev = self.contested.get(&key);
-                // A rival we lost datagrams of may have claimed it again
-                // and announced meanwhile: it counts as new.
-                let known = |r: &String| {
-                    !self.peers.get(r).is_some_and(|p| p.missed)
-                        && prev.is_some_and(|c| c.claimers.contains_key(r) || c.handing.contains(r))
-                };
-                let new_rival = claim.iter().chain(&hand).any(|r| !known(r));
-                let ended = prev.is_some_and(|c| c.claimers.keys().any(|r| !claim.contains(r)));
-                let claimers: BTreeMap<String, Instant> = claim
-                    .into_iter()
-                    .map(|r| {
-                        let since = prev.and_then(|c| c.claimers.get(&r).copied());
-                        (r, since.unwrap_or(now))
-                    })
-                    .collect();
-                // A rival that keeps claiming it long after our heartbeat
-                // said we keep it does not hear us (a one-way link, in a
-                // cluster too large for its echoes to say so at once).
-                let deaf = claimers
-                    .iter()
-                    .find(|(_, since)| now >= **since + self.contest_patience())
-                    .map(|(r, _)| r.clone());
-                if let Some(deaf) = deaf {
-                    self.yield_to(key, g, deaf, now);
-                    continue;
-                }
-                if new_rival {
-                    self.counters.duplicates_resolved += 1;
-                }
-                if new_rival || ended || self.reannounce_all.is_some() {
-                    reannounce.push(g);
-                }
-                if !claimers.is_empty() || !hand.is_empty() {
-                    contested.insert(
-                        key,
-                        super::Contest {
-                            claimers,
-                            handing: hand,
-                        },
-                    );
-                }
-                continue;
-            }
-            // A group this node cannot serve goes at once, skew or not.
-            let planned = self.reasons.is_empty()
-                && !cannot_here.contains_key(&g)
-                && !owner.is_some_and(|o| holders[g].contains(&o));
-            if planned && skew {
-                continue;
-            }
-            // A planned move names its recipient, so that only it takes the
-            // group even if another node's view briefly differs.
-            if let Some(o) = owner
-                && !holders[g].contains(&o)
-            {
-                self.handoffs.insert(key, (o, now));
-            }
-            let mut tell = None;
-            let cause = if !self.reasons.is_empty() {
-                Cause::Inactive(self.reasons.clone())
-            } else if let Some(reasons) = cannot_here.get(&g) {
-                Cause::CannotServe(reasons.clone())
-            } else {
-                match owner {
-                    Some(o) => {
-                        let name = cluster.nodes[usize::from(o)].clone();
-                        if holders[g].contains(&o) {
-                            self.counters.duplicates_resolved += 1;
-                            tell = Some(o);
-                            Cause::DuplicateResolved(name)
-                        } else {
-                            Cause::Reassigned(Some(name))
-                        }
+                let hand = std::mem::take(&mut survey.handing[g]);
+                if let Some(kept) = self.keep(key, g, claim, hand, now) {
+                    if kept.reannounce {
+                        reannounce.push(g);
                     }
-                    None => Cause::Reassigned(None),
+                    if let Some(contest) = kept.contest {
+                        contested.insert(key, contest);
+                    }
                 }
-            };
-            self.release(key, Some(g), cause);
-            if let Some(keeper) = tell {
-                self.tell_keeper(key, keeper, now);
+                continue;
             }
+            self.release_for_move(
+                key,
+                g,
+                owner,
+                &survey.holders[g],
+                &plan.cannot_here,
+                skew,
+                now,
+            );
         }
         self.contested = contested;
         for peer in self.peers.values_mut() {
@@ -494,7 +300,7 @@ impl Node {
             for &g in &reannounce {
                 self.actions.push_back(Action::Announce {
                     group: g,
-                    ips: groups[g].ips.clone(),
+                    ips: cluster.groups[g].ips.clone(),
                 });
             }
             self.events.push_back(Event::Reannounced {
@@ -502,92 +308,234 @@ impl Node {
                 because: because.unwrap_or_else(|| "another node claims them too".into()),
             });
         }
+    }
 
-        // Then acquire what is ours and free.
-        let may_acquire = self.reasons.is_empty() && !uncertain && self.counted();
+    /// A held group placement leaves here. If another node claims it too,
+    /// clients may follow that node's announcements: it is announced again
+    /// when a rival appears, and again when a rival stops claiming it, so
+    /// the last word clients hear is ours (keepalived re-sends GARP to a
+    /// lower-priority master for the same reason). `None`: it was given
+    /// way to a rival that does not hear us.
+    fn keep(
+        &mut self,
+        key: u64,
+        g: usize,
+        claim: BTreeSet<String>,
+        hand: BTreeSet<String>,
+        now: Instant,
+    ) -> Option<Kept> {
+        let prev = self.contested.get(&key);
+        // A rival we lost datagrams of may have claimed it again
+        // and announced meanwhile: it counts as new.
+        let known = |r: &String| {
+            !self.peers.get(r).is_some_and(|p| p.missed)
+                && prev.is_some_and(|c| c.claimers.contains_key(r) || c.handing.contains(r))
+        };
+        let new_rival = claim.iter().chain(&hand).any(|r| !known(r));
+        let ended = prev.is_some_and(|c| c.claimers.keys().any(|r| !claim.contains(r)));
+        let claimers: BTreeMap<String, Instant> = claim
+            .into_iter()
+            .map(|r| {
+                let since = prev.and_then(|c| c.claimers.get(&r).copied());
+                (r, since.unwrap_or(now))
+            })
+            .collect();
+        // A rival that keeps claiming it long after our heartbeat
+        // said we keep it does not hear us (a one-way link, in a
+        // cluster too large for its echoes to say so at once).
+        let deaf = claimers
+            .iter()
+            .find(|(_, since)| now >= **since + self.contest_patience())
+            .map(|(r, _)| r.clone());
+        if let Some(deaf) = deaf {
+            self.yield_to(key, g, deaf, now);
+            return None;
+        }
+        if new_rival {
+            self.counters.duplicates_resolved += 1;
+        }
+        let contest = (!claimers.is_empty() || !hand.is_empty()).then_some(super::Contest {
+            claimers,
+            handing: hand,
+        });
+        Some(Kept {
+            reannounce: new_rival || ended || self.reannounce_all.is_some(),
+            contest,
+        })
+    }
+
+    /// Lets go of a held group placement gives to another node (or to
+    /// none), unless a planned move waits for a config skew to end.
+    #[allow(clippy::too_many_arguments)]
+    fn release_for_move(
+        &mut self,
+        key: u64,
+        g: usize,
+        owner: Option<NodeIndex>,
+        holders: &[NodeIndex],
+        cannot_here: &BTreeMap<usize, Vec<String>>,
+        skew: bool,
+        now: Instant,
+    ) {
+        // A group this node cannot serve goes at once, skew or not.
+        let planned = self.reasons.is_empty()
+            && !cannot_here.contains_key(&g)
+            && !owner.is_some_and(|o| holders.contains(&o));
+        if planned && skew {
+            return;
+        }
+        // A planned move names its recipient, so that only it takes the
+        // group even if another node's view briefly differs.
+        if let Some(o) = owner
+            && !holders.contains(&o)
+        {
+            self.handoffs.insert(key, (o, now));
+        }
+        let mut tell = None;
+        let cause = if !self.reasons.is_empty() {
+            Cause::Inactive(self.reasons.clone())
+        } else if let Some(reasons) = cannot_here.get(&g) {
+            Cause::CannotServe(reasons.clone())
+        } else {
+            match owner {
+                Some(o) => {
+                    let name = self.cluster.nodes[usize::from(o)].clone();
+                    if holders.contains(&o) {
+                        self.counters.duplicates_resolved += 1;
+                        tell = Some(o);
+                        Cause::DuplicateResolved(name)
+                    } else {
+                        Cause::Reassigned(Some(name))
+                    }
+                }
+                None => Cause::Reassigned(None),
+            }
+        };
+        self.release(key, Some(g), cause);
+        if let Some(keeper) = tell {
+            self.tell_keeper(key, keeper, now);
+        }
+    }
+
+    /// Then acquire what is ours and free.
+    fn acquire_free(&mut self, cluster: &Cluster, plan: &Plan, survey: &mut Survey, now: Instant) {
+        let may_acquire = self.reasons.is_empty() && !survey.uncertain && self.counted();
         if !may_acquire {
             return;
         }
-        for (g, group) in groups.iter().enumerate() {
-            if assignment.owners[g] != mine || self.held.contains_key(&group.key) {
+        for (g, group) in cluster.groups.iter().enumerate() {
+            if plan.assignment.owners[g] != self.index || self.held.contains_key(&group.key) {
                 continue;
             }
-            if held_by_peer[g].is_some() || claimed_by_deaf[g].is_some() {
-                continue; // wait for its release, or for it to go stale
-            }
-            if handed_to[g].is_some_and(|to| Some(to) != mine)
-                || self.handoffs.contains_key(&group.key)
-            {
-                continue; // handed to another node, or by us and not yet taken
-            }
-            let (cause, failover) = self.takeover_cause(group.key, now);
-            if let Cause::PeerRestarted(holder) = &cause
-                && self
-                    .peers
-                    .get(holder)
-                    .is_some_and(|p| p.liveness() == Liveness::Deaf)
-            {
-                // What a restarted holder holds is known once it proves it
-                // is live (a second process under its name may still
-                // serve the group): wait for its echo, or for it to go.
+            let Some((cause, failover)) = self.free_to_take(g, group.key, plan, survey, now) else {
                 continue;
-            }
-            // A group nobody held (a new one, a cold start) waits for the
-            // membership to settle, and for `mature` after a new config.
-            if cause == Cause::Unowned
-                && (now < self.claim_unowned_at || self.settle_until.is_some())
-            {
-                self.unowned_waiting = true;
-                continue;
-            }
-            if cause == Cause::Unowned
-                && prospective
-                    .as_ref()
-                    .is_some_and(|future| future.owners[g] != mine)
-            {
-                // A booting peer's once it matures: it claims it then, or
-                // we do once it is gone (either comes with a decision).
-                continue;
-            }
-            self.held.insert(
-                group.key,
-                Held {
-                    ips: group.ips.clone(),
-                    since: now,
-                },
-            );
-            self.last_holder.insert(group.key, self.name.clone());
-            self.holder_restarted.remove(&group.key);
-            // Held again: our announcement on taking it is the last word.
-            self.released.remove(&group.key);
-            if !handing[g].is_empty() {
-                // A planned move: whoever handed it to us is no rival.
-                let handing = std::mem::take(&mut handing[g]);
-                self.contested.insert(
-                    group.key,
-                    super::Contest {
-                        claimers: BTreeMap::new(),
-                        handing,
-                    },
-                );
-            }
-            self.counters.acquisitions += 1;
-            self.actions.push_back(Action::Plumb {
-                group: g,
-                ips: group.ips.clone(),
-            });
-            self.actions.push_back(Action::Announce {
-                group: g,
-                ips: group.ips.clone(),
-            });
-            self.events.push_back(Event::Acquired {
-                group: g,
-                ips: group.ips.clone(),
+            };
+            self.take(
+                g,
+                group,
                 cause,
                 failover,
-            });
-            self.dirty = true;
+                std::mem::take(&mut survey.handing[g]),
+                now,
+            );
         }
+    }
+
+    /// Why group `g`, assigned here, may be taken now, if it may.
+    fn free_to_take(
+        &mut self,
+        g: usize,
+        key: u64,
+        plan: &Plan,
+        survey: &Survey,
+        now: Instant,
+    ) -> Option<(Cause, Option<std::time::Duration>)> {
+        if survey.held_by_peer[g].is_some() || survey.claimed_by_deaf[g].is_some() {
+            return None; // wait for its release, or for it to go stale
+        }
+        if survey.handed_to[g].is_some_and(|to| Some(to) != self.index)
+            || self.handoffs.contains_key(&key)
+        {
+            return None; // handed to another node, or by us and not yet taken
+        }
+        let (cause, failover) = self.takeover_cause(key, now);
+        if let Cause::PeerRestarted(holder) = &cause
+            && self
+                .peers
+                .get(holder)
+                .is_some_and(|p| p.liveness() == Liveness::Deaf)
+        {
+            // What a restarted holder holds is known once it proves it
+            // is live (a second process under its name may still
+            // serve the group): wait for its echo, or for it to go.
+            return None;
+        }
+        // A group nobody held (a new one, a cold start) waits for the
+        // membership to settle, and for `mature` after a new config.
+        if cause == Cause::Unowned && (now < self.claim_unowned_at || self.settle_until.is_some()) {
+            self.unowned_waiting = true;
+            return None;
+        }
+        if cause == Cause::Unowned
+            && plan
+                .prospective
+                .as_ref()
+                .is_some_and(|future| future.owners[g] != self.index)
+        {
+            // A booting peer's once it matures: it claims it then, or
+            // we do once it is gone (either comes with a decision).
+            return None;
+        }
+        Some((cause, failover))
+    }
+
+    /// Takes group `g`: plumb, announce, and say so.
+    fn take(
+        &mut self,
+        g: usize,
+        group: &crate::config::Group,
+        cause: Cause,
+        failover: Option<std::time::Duration>,
+        handing: BTreeSet<String>,
+        now: Instant,
+    ) {
+        self.held.insert(
+            group.key,
+            Held {
+                ips: group.ips.clone(),
+                since: now,
+            },
+        );
+        self.last_holder.insert(group.key, self.name.clone());
+        self.holder_restarted.remove(&group.key);
+        // Held again: our announcement on taking it is the last word.
+        self.released.remove(&group.key);
+        if !handing.is_empty() {
+            // A planned move: whoever handed it to us is no rival.
+            self.contested.insert(
+                group.key,
+                super::Contest {
+                    claimers: BTreeMap::new(),
+                    handing,
+                },
+            );
+        }
+        self.counters.acquisitions += 1;
+        self.actions.push_back(Action::Plumb {
+            group: g,
+            ips: group.ips.clone(),
+        });
+        self.actions.push_back(Action::Announce {
+            group: g,
+            ips: group.ips.clone(),
+        });
+        self.events.push_back(Event::Acquired {
+            group: g,
+            ips: group.ips.clone(),
+            cause,
+            failover,
+        });
+        self.dirty = true;
     }
 
     /// Failback (docs/ARCHITECTURE.md, "Failback"): records since when each
@@ -872,4 +820,31 @@ impl Node {
             .filter_map(|(key, h)| self.group_index.get(key).map(|&g| (g, h.since)))
             .collect()
     }
+}
+
+/// The nodes one decision places over.
+struct Electorate {
+    eligible: Vec<PlacementNode>,
+    /// Eligible, but may not take held groups yet (failback).
+    settling: Vec<NodeIndex>,
+    /// Peers that will be eligible once mature.
+    booting: Vec<PlacementNode>,
+}
+
+/// What placement said in one decision.
+struct Plan {
+    assignment: placement::Assignment,
+    /// The owners once the booting peers are eligible too, for groups
+    /// nobody holds: placement over every node heard so far.
+    prospective: Option<placement::Assignment>,
+    /// The groups this node cannot serve, with why.
+    cannot_here: BTreeMap<usize, Vec<String>>,
+}
+
+/// A held group kept in a decision.
+struct Kept {
+    /// Announce it again: a rival appeared or stopped claiming it.
+    reannounce: bool,
+    /// Who else claims it or handed it to us, if anyone.
+    contest: Option<super::Contest>,
 }

@@ -12,6 +12,7 @@
 //! - `pins.rs`: the operator's planned moves, a table every node shares.
 
 mod decide;
+mod eligibility;
 mod lifecycle;
 mod peer;
 mod pins;
