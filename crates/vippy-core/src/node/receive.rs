@@ -26,7 +26,49 @@ const MAX_SHARED_NEIGHBOURS: usize = 8192;
 const MAX_DUPLICATE_REPORTS: usize = 16;
 
 impl Node {
+    /// One datagram, in the order that keeps forgeries and replays from
+    /// changing anything: authenticate, tell twins and strangers apart,
+    /// reject replays, then let the message update what we know.
     pub(super) fn receive(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let Some((header, body, signed_with)) = self.authenticate(now, from, bytes) else {
+            return;
+        };
+        if header.sender == self.name {
+            self.hear_twin(now, from, header.incarnation, &body);
+            return;
+        }
+        let member = self.cluster.node_index(&header.sender).is_some();
+        if !member && !self.room_for_stranger(from, &header.sender) {
+            return;
+        }
+        if self.replayed(now, from, &header, &body, member) {
+            return;
+        }
+        if !member {
+            self.hear_stranger(now, from, header, body);
+            return;
+        }
+        if !self.accept(now, from, &header, signed_with) {
+            return;
+        }
+        let sender = header.sender;
+        match body {
+            Body::Heartbeat(hb) => self.hear_heartbeat(now, &sender, header.sequence, hb),
+            Body::Goodbye(_) => self.hear_goodbye(sender, header.sequence),
+            Body::ConfigRequest(req) => self.serve_config(from, sender, req),
+            Body::ConfigChunk(chunk) => self.receive_chunk(now, &sender, chunk),
+            Body::Pins(pins) => self.hear_pins(now, &sender, pins),
+            Body::ArpShare(share) => self.hear_neighbours(now, &sender, share),
+        }
+    }
+
+    /// The message, if a key of ours signed it, and which key did.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Option<(wire::Header, Body, usize)> {
         let (msg, signed_with) = match wire::decode_any(bytes, &self.keys) {
             Ok(found) => found,
             Err(e) => {
@@ -34,79 +76,102 @@ impl Node {
                     self.hear_other_protocol(now, from, version);
                 }
                 self.reject(from, None, e.reason(), e.to_string());
-                return;
+                return None;
             }
         };
-        let Message { header, body } = msg;
         if signed_with > 0 {
             self.counters.older_secret_datagrams += 1;
         }
-        if header.sender == self.name {
-            self.hear_twin(now, from, header.incarnation, &body);
-            return;
+        let Message { header, body } = msg;
+        Some((header, body, signed_with))
+    }
+
+    /// Whether a sender outside `nodes` not heard before may be
+    /// remembered: strangers are bounded.
+    fn room_for_stranger(&mut self, from: SocketAddr, sender: &str) -> bool {
+        if self.peers.contains_key(sender) {
+            return true;
         }
-        let member = self.cluster.node_index(&header.sender).is_some();
-        if !member && !self.peers.contains_key(&header.sender) {
-            let extra = self
-                .peers
-                .keys()
-                .filter(|n| self.cluster.node_index(n).is_none())
-                .count();
-            if extra >= MAX_EXTRA_PEERS {
-                // Make room by forgetting the stranger heard longest ago, if
-                // it is no longer heard: strangers come and go (nodes of
-                // newer configs), and the departed must not lock out the new.
-                let gone = self
-                    .peers
-                    .iter()
-                    .filter(|(n, p)| self.cluster.node_index(n).is_none() && !p.fresh)
-                    .min_by_key(|(_, p)| p.last_heard)
-                    .map(|(n, _)| n.clone());
-                let Some(gone) = gone else {
-                    self.reject(
-                        from,
-                        Some(header.sender),
-                        Rejection::UnknownNode,
-                        "too many unknown senders".into(),
-                    );
-                    return;
-                };
-                self.peers.remove(&gone);
-            }
+        let extra = self
+            .peers
+            .keys()
+            .filter(|n| self.cluster.node_index(n).is_none())
+            .count();
+        if extra < MAX_EXTRA_PEERS {
+            return true;
         }
-        if let Some(peer) = self.peers.get_mut(&header.sender)
-            && let Err(replay) = peer.replay.check(header.incarnation, header.sequence)
-        {
-            if replay == wire::Replay::OldIncarnation && member {
-                // Its clock may have stepped back: our heartbeats say which
-                // incarnation we hold, so it can pick one above it.
-                if peer.regressed_at.is_none() {
-                    self.dirty = true;
-                }
-                peer.regressed_at = Some(now);
-                // It may hold a newer one for us in turn (several nodes
-                // restarted behind their clocks): reading that is safe, as
-                // it can only make our incarnation larger.
-                if let Body::Heartbeat(hb) = &body
-                    && let Some(held) = self.held_for_me(hb)
-                {
-                    self.incarnation_behind(now, &header.sender, held);
-                }
-            }
+        // Make room by forgetting the stranger heard longest ago, if
+        // it is no longer heard: strangers come and go (nodes of
+        // newer configs), and the departed must not lock out the new.
+        let gone = self
+            .peers
+            .iter()
+            .filter(|(n, p)| self.cluster.node_index(n).is_none() && !p.fresh)
+            .min_by_key(|(_, p)| p.last_heard)
+            .map(|(n, _)| n.clone());
+        let Some(gone) = gone else {
             self.reject(
                 from,
-                Some(header.sender),
-                Rejection::Replay,
-                replay.to_string(),
+                Some(sender.to_string()),
+                Rejection::UnknownNode,
+                "too many unknown senders".into(),
             );
-            return;
-        }
+            return false;
+        };
+        self.peers.remove(&gone);
+        true
+    }
 
-        if !member {
-            self.hear_stranger(now, from, header, body);
-            return;
+    /// Whether the datagram is one already seen (or of an older run of
+    /// its sender), and so rejected.
+    fn replayed(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &wire::Header,
+        body: &Body,
+        member: bool,
+    ) -> bool {
+        let Some(peer) = self.peers.get_mut(&header.sender) else {
+            return false;
+        };
+        let Err(replay) = peer.replay.check(header.incarnation, header.sequence) else {
+            return false;
+        };
+        if replay == wire::Replay::OldIncarnation && member {
+            // Its clock may have stepped back: our heartbeats say which
+            // incarnation we hold, so it can pick one above it.
+            if peer.regressed_at.is_none() {
+                self.dirty = true;
+            }
+            peer.regressed_at = Some(now);
+            // It may hold a newer one for us in turn (several nodes
+            // restarted behind their clocks): reading that is safe, as
+            // it can only make our incarnation larger.
+            if let Body::Heartbeat(hb) = body
+                && let Some(held) = self.held_for_me(hb)
+            {
+                self.incarnation_behind(now, &header.sender, held);
+            }
         }
-        // Accepted: it is authentic and new.
+        self.reject(
+            from,
+            Some(header.sender.clone()),
+            Rejection::Replay,
+            replay.to_string(),
+        );
+        true
+    }
+
+    /// An authentic, new datagram of a member: it is heard now. False when
+    /// it was sent before the member's goodbye and must not count.
+    fn accept(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &wire::Header,
+        signed_with: usize,
+    ) -> bool {
         let peer = match self.peers.entry(header.sender.clone()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
@@ -133,40 +198,7 @@ impl Node {
             peer.last_sequence = header.sequence;
         }
         if header.incarnation > peer.incarnation {
-            peer.incarnation = header.incarnation;
-            // A new incarnation proves itself again, and we echo it at once.
-            peer.verified = false;
-            peer.met_at = now;
-            self.dirty = true;
-            // A restart: its earlier state means nothing now, and what it
-            // held is gone with it. Its goodbye was the old incarnation's:
-            // the new one numbers its datagrams from 1 again.
-            peer.state = None;
-            peer.goodbye_sequence = None;
-            peer.regressed_at = None;
-            let sender = header.sender.clone();
-            let lost: Vec<u64> = self
-                .last_holder
-                .iter()
-                .filter(|(_, holder)| **holder == sender)
-                .map(|(key, _)| *key)
-                .collect();
-            self.holder_restarted.extend(lost);
-            // A restart ends the pins naming it, whether or not it hears
-            // the table before it matures.
-            self.end_pins_of(now, &sender);
-            // Its new run may have claimed and announced a group we keep:
-            // whatever its old run handed us or claimed makes it no known
-            // rival now.
-            for contest in self.contested.values_mut() {
-                contest.claimers.remove(&sender);
-                contest.handing.remove(&sender);
-            }
-            self.events.push_back(Event::PeerRestarted {
-                node: header.sender.clone(),
-                incarnation: header.incarnation,
-            });
-            self.needs_decide = true;
+            self.peer_restarted(now, &header.sender, header.incarnation);
         }
         let peer = self.peers.get_mut(&header.sender).expect("inserted above");
         if peer
@@ -175,7 +207,7 @@ impl Node {
         {
             // Sent before its goodbye, arrived after it: the peer has left,
             // and this must not look like hearing from it.
-            return;
+            return false;
         }
         peer.addr = from;
         peer.last_heard = now;
@@ -185,84 +217,119 @@ impl Node {
             self.needs_decide = true;
             self.dirty = true; // echo it at once: it may have lost us too
         }
-        let sender = header.sender;
-        match body {
-            Body::Heartbeat(hb) => {
-                let echoes_me = self.echoes_me(&hb);
-                let held_for_me = self.held_for_me(&hb);
-                let peer = self.peers.get_mut(&sender).expect("present");
-                if peer.departed {
-                    peer.departed = false;
-                    self.needs_decide = true;
-                }
-                self.counters.heartbeats_received += 1;
-                let older = peer
-                    .state
-                    .as_ref()
-                    .is_some_and(|s| s.sequence > header.sequence);
-                let newly_verified = !peer.verified && echoes_me;
-                if echoes_me {
-                    peer.echoed_at = now;
-                    if newly_verified {
-                        peer.verified = true;
-                        self.needs_decide = true;
-                    }
-                } else if peer.verified && !older && hb.echoes.len() < wire::Heartbeat::MAX_ECHOES {
-                    // A list with room to spare names every peer it hears:
-                    // without us, this peer has stopped hearing us.
-                    peer.verified = false;
-                    self.needs_decide = true;
-                }
-                let state = PeerState {
-                    sequence: header.sequence,
-                    version: hb.config_version,
-                    digest: hb.config_digest,
-                    mature: hb.mature,
-                    active: hb.active,
-                    reasons: hb.reasons,
-                    holds: hb.holds,
-                    cannot: hb.cannot,
-                    handoffs: hb.handoffs,
-                };
-                if let Some(held) = held_for_me {
-                    self.incarnation_behind(now, &sender, held);
-                }
-                let peer = self.peers.get_mut(&sender).expect("present");
-                if older {
-                    return; // reordered: a newer heartbeat already said more
-                }
-                let changed = !peer.state.as_ref().is_some_and(|s| s.same_as(&state));
-                peer.state = Some(state);
-                if changed || newly_verified {
-                    self.needs_decide = true;
-                    self.notice_config(now, &sender);
-                }
-            }
-            Body::Goodbye(_) => {
-                let peer = self.peers.get_mut(&sender).expect("present");
-                peer.departed = true;
-                peer.goodbye_sequence = Some(header.sequence);
-                peer.state = None;
-                self.events.push_back(Event::PeerLeft { node: sender });
+        true
+    }
+
+    /// A member heard with a newer incarnation: a restart. Its earlier
+    /// state means nothing now, and what it held is gone with it.
+    fn peer_restarted(&mut self, now: Instant, sender: &str, incarnation: u64) {
+        let peer = self.peers.get_mut(sender).expect("accepted");
+        peer.incarnation = incarnation;
+        // A new incarnation proves itself again, and we echo it at once.
+        peer.verified = false;
+        peer.met_at = now;
+        self.dirty = true;
+        // Its goodbye was the old incarnation's: the new one numbers its
+        // datagrams from 1 again.
+        peer.state = None;
+        peer.goodbye_sequence = None;
+        peer.regressed_at = None;
+        let lost: Vec<u64> = self
+            .last_holder
+            .iter()
+            .filter(|(_, holder)| holder.as_str() == sender)
+            .map(|(key, _)| *key)
+            .collect();
+        self.holder_restarted.extend(lost);
+        // A restart ends the pins naming it, whether or not it hears
+        // the table before it matures.
+        self.end_pins_of(now, sender);
+        // Its new run may have claimed and announced a group we keep:
+        // whatever its old run handed us or claimed makes it no known
+        // rival now.
+        for contest in self.contested.values_mut() {
+            contest.claimers.remove(sender);
+            contest.handing.remove(sender);
+        }
+        self.events.push_back(Event::PeerRestarted {
+            node: sender.to_string(),
+            incarnation,
+        });
+        self.needs_decide = true;
+    }
+
+    /// A member's heartbeat: whether it hears us, and what it holds.
+    fn hear_heartbeat(&mut self, now: Instant, sender: &str, sequence: u64, hb: wire::Heartbeat) {
+        let echoes_me = self.echoes_me(&hb);
+        let held_for_me = self.held_for_me(&hb);
+        let peer = self.peers.get_mut(sender).expect("present");
+        if peer.departed {
+            peer.departed = false;
+            self.needs_decide = true;
+        }
+        self.counters.heartbeats_received += 1;
+        let older = peer.state.as_ref().is_some_and(|s| s.sequence > sequence);
+        let newly_verified = !peer.verified && echoes_me;
+        if echoes_me {
+            peer.echoed_at = now;
+            if newly_verified {
+                peer.verified = true;
                 self.needs_decide = true;
             }
-            Body::ConfigRequest(req) => self.serve_config(from, sender, req),
-            Body::ConfigChunk(chunk) => self.receive_chunk(now, &sender, chunk),
-            Body::Pins(pins) => self.hear_pins(now, &sender, pins),
-            Body::ArpShare(share) => {
-                let ttl = self.neighbour_ttl();
-                let peer = self.peers.get_mut(&sender).expect("present");
-                peer.neighbours.retain(|_, (_, expires)| *expires > now);
-                for entry in share.entries {
-                    // Bounded: a peer cannot make us keep more than this.
-                    if peer.neighbours.len() >= MAX_SHARED_NEIGHBOURS
-                        && !peer.neighbours.contains_key(&entry.ip)
-                    {
-                        break;
-                    }
-                    peer.neighbours.insert(entry.ip, (entry.mac, now + ttl));
-                }
+        } else if peer.verified && !older && hb.echoes.len() < wire::Heartbeat::MAX_ECHOES {
+            // A list with room to spare names every peer it hears:
+            // without us, this peer has stopped hearing us.
+            peer.verified = false;
+            self.needs_decide = true;
+        }
+        let state = PeerState {
+            sequence,
+            version: hb.config_version,
+            digest: hb.config_digest,
+            mature: hb.mature,
+            active: hb.active,
+            reasons: hb.reasons,
+            holds: hb.holds,
+            cannot: hb.cannot,
+            handoffs: hb.handoffs,
+        };
+        if let Some(held) = held_for_me {
+            self.incarnation_behind(now, sender, held);
+        }
+        let peer = self.peers.get_mut(sender).expect("present");
+        if older {
+            return; // reordered: a newer heartbeat already said more
+        }
+        let changed = !peer.state.as_ref().is_some_and(|s| s.same_as(&state));
+        peer.state = Some(state);
+        if changed || newly_verified {
+            self.needs_decide = true;
+            self.notice_config(now, sender);
+        }
+    }
+
+    fn hear_goodbye(&mut self, sender: String, sequence: u64) {
+        let peer = self.peers.get_mut(&sender).expect("present");
+        peer.departed = true;
+        peer.goodbye_sequence = Some(sequence);
+        peer.state = None;
+        self.events.push_back(Event::PeerLeft { node: sender });
+        self.needs_decide = true;
+    }
+
+    /// A member's shared neighbour table (the notify list's `"arp-cache"`).
+    fn hear_neighbours(&mut self, now: Instant, sender: &str, share: wire::ArpShare) {
+        let ttl = self.neighbour_ttl();
+        let peer = self.peers.get_mut(sender).expect("present");
+        peer.neighbours.retain(|_, (_, expires)| *expires > now);
+        for entry in share.entries {
+            // Bounded: a peer cannot make us keep more than this.
+            if peer.neighbours.len() >= MAX_SHARED_NEIGHBOURS
+                && !peer.neighbours.contains_key(&entry.ip)
+            {
+                break;
             }
+            peer.neighbours.insert(entry.ip, (entry.mac, now + ttl));
         }
     }
 
