@@ -84,6 +84,21 @@ pub(crate) struct PeerState {
 }
 
 impl PeerState {
+    /// What a heartbeat with this sequence number says.
+    pub fn from_heartbeat(sequence: u64, hb: crate::wire::Heartbeat) -> PeerState {
+        PeerState {
+            sequence,
+            version: hb.config_version,
+            digest: hb.config_digest,
+            mature: hb.mature,
+            active: hb.active,
+            reasons: hb.reasons,
+            holds: hb.holds,
+            cannot: hb.cannot,
+            handoffs: hb.handoffs,
+        }
+    }
+
     /// Whether two heartbeats say the same (so nothing needs deciding again).
     pub fn same_as(&self, other: &PeerState) -> bool {
         self.version == other.version

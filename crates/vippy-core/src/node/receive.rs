@@ -282,17 +282,7 @@ impl Node {
             peer.verified = false;
             self.needs_decide = true;
         }
-        let state = PeerState {
-            sequence,
-            version: hb.config_version,
-            digest: hb.config_digest,
-            mature: hb.mature,
-            active: hb.active,
-            reasons: hb.reasons,
-            holds: hb.holds,
-            cannot: hb.cannot,
-            handoffs: hb.handoffs,
-        };
+        let state = PeerState::from_heartbeat(sequence, hb);
         if let Some(held) = held_for_me {
             self.incarnation_behind(now, sender, held);
         }
@@ -408,17 +398,7 @@ impl Node {
                 peer.verified = true;
                 peer.echoed_at = now;
             }
-            peer.state = Some(PeerState {
-                sequence: header.sequence,
-                version: hb.config_version,
-                digest: hb.config_digest,
-                mature: hb.mature,
-                active: hb.active,
-                reasons: hb.reasons,
-                holds: hb.holds,
-                cannot: hb.cannot,
-                handoffs: hb.handoffs,
-            });
+            peer.state = Some(PeerState::from_heartbeat(header.sequence, hb));
         }
         self.reject(
             from,
