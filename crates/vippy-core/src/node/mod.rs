@@ -5,7 +5,11 @@
 //! [`Node::handle_timeout`] next. Calling it early does nothing.
 //!
 //! - `receive.rs`: authenticated datagrams in.
-//! - `decide.rs`: eligibility, placement, acquire and release.
+//! - `eligibility.rs`: this node's reasons not to serve, and which peers count.
+//! - `survey.rs`: who holds, claims and hands over each group.
+//! - `decide.rs`: placement, then release and acquire, in named steps.
+//! - `lifecycle.rs`, `peer.rs`, `timers.rs`: the node's stage, what it
+//!   knows of each peer, and its deadlines.
 //! - `reconfigure.rs`: reloads and adopted configs, without flaps.
 //! - `transfer.rs`: fetching and serving configs in chunks.
 //! - `status.rs`: the read-only view for status and metrics.
