@@ -80,3 +80,16 @@ fn a_tell_passes_on_to_the_next_claimer() {
 fn a_booting_peer_turning_eligible_renews_the_wait_for_unowned_groups() {
     passes(147_457);
 }
+
+/// A keeper that heard nothing (a one-way fault) was paused before it
+/// could judge its peer stale, and resumed after the heal. Meanwhile the
+/// peer, not hearing it earlier, had taken three of its groups, announced
+/// them, and given them back with a tell that expired before the keeper
+/// could read it. Reading the peer again, the keeper saw no lapse (its
+/// stale timer never fired) and did not announce again, so clients kept
+/// the peer's MAC. A peer not heard for `stale` now counts as back even
+/// when the timer was not run.
+#[test]
+fn a_lapse_hidden_by_a_pause_still_counts_as_one() {
+    passes(30_968);
+}

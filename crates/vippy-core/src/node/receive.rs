@@ -210,6 +210,14 @@ impl Node {
             return false;
         }
         peer.addr = from;
+        if peer.fresh && now >= peer.last_heard + self.config.stale {
+            // Not heard for `stale`, though it was never judged stale (this
+            // node was away when the timer was due): a lapse all the same.
+            // It may have claimed and announced our groups while we could
+            // not hear it, so it counts as back (see `notice_returning_peers`).
+            peer.counted_before = false;
+            self.needs_decide = true;
+        }
         peer.last_heard = now;
         peer.signed_with = signed_with;
         if !peer.fresh {
