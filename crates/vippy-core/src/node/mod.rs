@@ -418,7 +418,7 @@ impl Node {
         }
         self.wake(now);
         self.doubt_self(now, now.saturating_duration_since(arrived));
-        self.receive(now, from, bytes);
+        self.receive(now, arrived, from, bytes);
         if self.behind_since.is_some() && self.needs_decide {
             // Decide once for many datagrams, at a deadline: timers come
             // first in the loop, so it is reached after at most one more input.

@@ -29,7 +29,14 @@ impl Node {
     /// One datagram, in the order that keeps forgeries and replays from
     /// changing anything: authenticate, tell twins and strangers apart,
     /// reject replays, then let the message update what we know.
-    pub(super) fn receive(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+    /// `arrived` is when it reached the socket, `now` when it is read.
+    pub(super) fn receive(
+        &mut self,
+        now: Instant,
+        arrived: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
         let Some((header, body, signed_with)) = self.authenticate(now, from, bytes) else {
             return;
         };
@@ -48,7 +55,7 @@ impl Node {
             self.hear_stranger(now, from, header, body);
             return;
         }
-        if !self.accept(now, from, &header, signed_with) {
+        if !self.accept(now, arrived, from, &header, signed_with) {
             return;
         }
         let sender = header.sender;
@@ -168,6 +175,7 @@ impl Node {
     fn accept(
         &mut self,
         now: Instant,
+        arrived: Instant,
         from: SocketAddr,
         header: &wire::Header,
         signed_with: usize,
@@ -210,9 +218,11 @@ impl Node {
             return false;
         }
         peer.addr = from;
-        if peer.fresh && now >= peer.last_heard + self.config.stale {
-            // Not heard for `stale`, though it was never judged stale (this
-            // node was away when the timer was due): a lapse all the same.
+        if peer.fresh && arrived >= peer.last_heard + self.config.stale {
+            // Silent for `stale` (by when this datagram reached the socket,
+            // so a loop that merely reads late does not count), though it
+            // was never judged stale (this node was away when the timer was
+            // due): a lapse all the same.
             // It may have claimed and announced our groups while we could
             // not hear it, so it counts as back (see `notice_returning_peers`).
             peer.counted_before = false;
