@@ -402,7 +402,7 @@ impl Node {
         self.handle_datagram_at(now, now, from, bytes);
     }
 
-    /// A datagram that `arrived` (the kernel's receive timestamp) and is
+    /// A datagram that `arrived` (at the socket) and is
     /// read only `now`: a long wait in the socket queue means this node's
     /// loop is behind, and it doubts its own view of its peers until it has
     /// caught up (see `doubt_self`).
