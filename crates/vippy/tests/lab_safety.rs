@@ -2,8 +2,8 @@
 //! namespaces, observed from outside them (netlink in every node
 //! namespace, the client's neighbour table): a chat cut with the client LAN
 //! intact, a restart with the clock a day behind, another cluster on the
-//! same channel and secret, a node that hears nothing, and a pause longer
-//! than `stale`. Each fails without the fix it guards (see
+//! same channel and secret, a node that hears nothing, a pause longer
+//! than `stale`, and a stall shorter than it. Each fails without the fix it guards (see
 //! docs/PROTOCOL.md, "Echoes are refreshed").
 
 use std::collections::BTreeMap;
@@ -473,6 +473,69 @@ fn a_node_resumed_after_a_long_pause_plumbs_nothing_its_peers_hold() {
     cluster
         .wait_converged(&[0, 1, 2], Duration::from_secs(5))
         .unwrap();
+}
+
+/// A holder stopped for half of `stale` (a loop starved behind other work):
+/// what queued meanwhile is measured by the kernel's receive stamps, so the
+/// core sees how long its chat waited (its self-doubt rule reads that, not
+/// the moment of the read), and nothing moves: the VIPs are where they were,
+/// seen in every node's namespace. Fails where the daemon does not read
+/// the stamps (no datagram is then seen to have waited).
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_stalled_loop_sees_how_long_its_chat_queued() {
+    vippy_lab::need_root();
+    let cluster = started(ClusterSpec::ipv4(3, 6));
+    let stalled = holder(&cluster, 0);
+    let vips = cluster.vips();
+    let before = cluster.holders(&vips).unwrap();
+    let waited_long = |c: &Cluster| queued_longer_than(c, stalled, c.spec.stale / 4.0);
+    let already = waited_long(&cluster);
+    cluster.signal(stalled, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(cluster.spec.stale / 2.0));
+    cluster.signal(stalled, Signal::SIGCONT).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(cluster.spec.stale * 2.0));
+    let after = cluster.holders(&vips).unwrap();
+    assert_eq!(
+        before,
+        after,
+        "a stall shorter than stale moved VIPs\n{}",
+        cluster.logs_tail()
+    );
+    let waited = waited_long(&cluster);
+    assert!(
+        waited > already,
+        "no chat datagram was seen to wait out the stall ({already} before, {waited} after)\n{}",
+        cluster.logs_tail()
+    );
+}
+
+/// How many chat datagrams node `i` read more than `seconds` after they
+/// arrived, from its `vippy_chat_queue_wait_seconds` histogram (0 if absent).
+fn queued_longer_than(cluster: &Cluster, i: usize, seconds: f64) -> u64 {
+    let out = cluster
+        .curl(i, &["http://localhost/metrics"])
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut total = 0;
+    let mut within = 0;
+    for line in text.lines() {
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let value: u64 = value.parse().unwrap_or(0);
+        if name == "vippy_chat_queue_wait_seconds_count" {
+            total = value;
+        }
+        let le = name
+            .strip_prefix("vippy_chat_queue_wait_seconds_bucket{le=\"")
+            .and_then(|rest| rest.strip_suffix("\"}"))
+            .and_then(|le| le.parse::<f64>().ok());
+        if le.is_some_and(|le| le <= seconds) {
+            within = within.max(value);
+        }
+    }
+    total - within
 }
 
 /// How long a handover may leave a VIP on no node: the old holder's

@@ -34,8 +34,8 @@ async fn chat(host: &LabHost, config: ChatConfig) -> Result<Chat, NetError> {
 async fn drain(chat: &Chat, wait: Duration) -> Vec<(Vec<u8>, IpAddr)> {
     let mut got = Vec::new();
     let mut buf = [0u8; 1500];
-    while let Ok(Ok((n, from))) = tokio::time::timeout(wait, chat.recv_from(&mut buf)).await {
-        got.push((buf[..n].to_vec(), from.ip()));
+    while let Ok(Ok(r)) = tokio::time::timeout(wait, chat.recv_from(&mut buf)).await {
+        got.push((buf[..r.len].to_vec(), r.from.ip()));
     }
     got
 }
@@ -286,4 +286,40 @@ async fn chat_follows_interfaces_that_come_and_go() {
     assert_eq!((joined, left), (vec![], vec!["vx1".to_string()]));
     assert_eq!(c1.interfaces().len(), 1);
     assert_eq!(c1.multicast(b"one link again").await.unwrap(), 2);
+}
+
+/// A datagram left in the socket queue is read with the moment it arrived
+/// (the kernel's receive stamp), not the moment it was read: the core's
+/// self-doubt rule needs the wait. The wait is at least the time the test
+/// left it queued, however slow the machine.
+#[tokio::test]
+#[ignore = "needs root: network namespaces"]
+async fn a_queued_datagram_is_read_with_its_arrival_time() {
+    vippy_lab::need_root();
+    let lab = Lab::build(LabSpec {
+        nodes: 2,
+        client: false,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let nodes = lab.nodes();
+    let to = |n: &LabHost| vec![SocketAddr::new(IpAddr::V4(n.ipv4), PORT)];
+    let sender = chat(&nodes[0], config(ChatInterfaces::All, to(&nodes[1])))
+        .await
+        .unwrap();
+    let receiver = chat(&nodes[1], config(ChatInterfaces::All, to(&nodes[0])))
+        .await
+        .unwrap();
+    let left = Duration::from_millis(200);
+    let (sent, failed) = sender.send_to_peers(b"queued").await;
+    assert_eq!((sent, failed.len()), (1, 0));
+    tokio::time::sleep(left).await;
+    let mut buf = [0u8; 64];
+    let got = tokio::time::timeout(Duration::from_secs(2), receiver.recv_from(&mut buf))
+        .await
+        .expect("the datagram arrives")
+        .unwrap();
+    assert_eq!(&buf[..got.len], b"queued");
+    let waited = std::time::Instant::now().saturating_duration_since(got.arrived);
+    assert!(waited >= left, "read as arriving {waited:?} ago");
 }

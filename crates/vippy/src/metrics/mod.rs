@@ -131,6 +131,7 @@ pub struct Metrics {
     loop_lags: Counter,
     release_stuck: Counter,
     loop_lag_seconds: Histogram,
+    chat_queue_wait_seconds: Histogram,
     last_loop_lag_seconds: F64Gauge,
     /// Copied from the log queue's count at each read.
     log_dropped: Counter,
@@ -167,6 +168,8 @@ impl Default for Metrics {
             release_stuck: Counter::default(),
             // 1 ms … about 16 s: how late the loop's timers fire.
             loop_lag_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            // From 0.1 ms: a quiet loop reads within microseconds.
+            chat_queue_wait_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             last_loop_lag_seconds: F64Gauge::default(),
             log_dropped: Counter::default(),
             address_conflicts: Family::default(),
@@ -270,6 +273,11 @@ impl Metrics {
     /// A timer of the core loop fired `late` after its deadline.
     pub fn loop_lag(&self, late: Duration) {
         self.loop_lag_seconds.observe(late.as_secs_f64());
+    }
+
+    /// How long a chat datagram waited in the socket queue for the loop.
+    pub fn chat_queue_wait(&self, waited: Duration) {
+        self.chat_queue_wait_seconds.observe(waited.as_secs_f64());
     }
 
     /// The core loop was away (paused, starved) for `away`.
@@ -468,6 +476,12 @@ impl Metrics {
             "How late the core loop's timers fired after their deadline",
             Unit::Seconds,
             self.loop_lag_seconds.clone(),
+        );
+        r.register_with_unit(
+            "vippy_chat_queue_wait",
+            "How long chat datagrams waited in the socket queue before the core loop read them (kernel receive stamp to read)",
+            Unit::Seconds,
+            self.chat_queue_wait_seconds.clone(),
         );
         r.register(
             "vippy_log_dropped",

@@ -4,11 +4,17 @@
 //! Multicast leaves with TTL/hop limit 1 and is not looped back, so a node
 //! never hears itself.
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
 
-use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, sendmsg};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
+    recvmsg, sendmsg, setsockopt, sockopt,
+};
+use nix::sys::time::TimeSpec;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -48,6 +54,18 @@ pub struct Chat {
     v6: Option<UdpSocket>,
     /// Interfaces multicast goes out of and is joined on.
     interfaces: Vec<(u32, String)>,
+    /// When each socket (IPv4, IPv6) was last seen with nothing queued:
+    /// what is read later arrived after it.
+    empty_at: [Mutex<Instant>; 2],
+}
+
+/// One datagram read from the chat.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    pub len: usize,
+    pub from: SocketAddr,
+    /// When it reached the socket (see `arrival.rs`).
+    pub arrived: Instant,
 }
 
 impl Chat {
@@ -81,6 +99,7 @@ impl Chat {
             v6: v6.map(tokio_socket).transpose()?,
             config,
             interfaces,
+            empty_at: [Mutex::new(Instant::now()), Mutex::new(Instant::now())],
         })
     }
 
@@ -323,28 +342,78 @@ impl Chat {
         (sent, failed)
     }
 
-    /// Receives one datagram from either socket: its length and sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr), NetError> {
-        let Some(v6) = &self.v6 else {
-            return self
-                .v4
-                .recv_from(buf)
-                .await
-                .map_err(NetError::io("receiving chat"));
-        };
+    /// Receives one datagram from either socket: its length, its sender and
+    /// when it arrived.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> Result<Received, NetError> {
         loop {
-            let ready = tokio::select! {
-                r = self.v4.readable() => r.map(|_| &self.v4),
-                r = v6.readable() => r.map(|_| v6),
+            let ready = match &self.v6 {
+                None => self.v4.readable().await.map(|_| (&self.v4, 0)),
+                Some(v6) => tokio::select! {
+                    r = self.v4.readable() => r.map(|_| (&self.v4, 0)),
+                    r = v6.readable() => r.map(|_| (v6, 1)),
+                },
             };
-            let socket = ready.map_err(NetError::io("waiting for chat"))?;
-            match socket.try_recv_from(buf) {
-                Ok(got) => return Ok(got),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            let (socket, family) = ready.map_err(NetError::io("waiting for chat"))?;
+            match socket.try_io(Interest::READABLE, || read_stamped(socket, buf)) {
+                Ok((len, from, stamp)) => {
+                    let empty_at = *lock(&self.empty_at[family]);
+                    let arrived =
+                        super::arrival::arrived(Instant::now(), SystemTime::now(), stamp, empty_at);
+                    return Ok(Received { len, from, arrived });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *lock(&self.empty_at[family]) = Instant::now();
+                }
                 Err(e) => return Err(NetError::io("receiving chat")(e)),
             }
         }
     }
+}
+
+/// The guard of a lock no holder can poison (a plain store of an instant).
+fn lock(at: &Mutex<Instant>) -> std::sync::MutexGuard<'_, Instant> {
+    at.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One `recvmsg`: the datagram into `buf`, its sender and its kernel
+/// receive stamp (`SO_TIMESTAMPNS`, set on every chat socket).
+fn read_stamped(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+) -> io::Result<(usize, SocketAddr, Option<SystemTime>)> {
+    let mut control = nix::cmsg_space!(TimeSpec);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(control.as_mut_slice()),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let stamp = msg.cmsgs().ok().and_then(|mut cmsgs| {
+        cmsgs.find_map(|c| match c {
+            ControlMessageOwned::ScmTimestampns(ts) => Some(wall_time(ts)),
+            _ => None,
+        })
+    });
+    let from = msg
+        .address
+        .and_then(|a| socket_addr(&a))
+        .ok_or_else(|| io::Error::other("a chat datagram without an IP sender"))?;
+    Ok((msg.bytes, from, stamp))
+}
+
+fn wall_time(ts: TimeSpec) -> SystemTime {
+    let since = std::time::Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec() as u32);
+    SystemTime::UNIX_EPOCH + since
+}
+
+fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+    }
+    a.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
 }
 
 /// The interfaces `which` names among `links`: every one up, multicast-capable
@@ -445,6 +514,10 @@ fn socket(domain: Domain, port: u16) -> Result<Socket, NetError> {
         (Ipv6Addr::UNSPECIFIED, port).into()
     };
     socket.set_nonblocking(true).map_err(NetError::io(&what))?;
+    // The kernel stamps each datagram as it arrives: the core measures how
+    // long it queued behind a busy loop.
+    setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+        .map_err(|e| NetError::io(&what)(io::Error::from(e)))?;
     socket.bind(&any.into()).map_err(NetError::io(&what))?;
     Ok(socket)
 }
@@ -540,7 +613,7 @@ mod tests {
             .unwrap();
         let mut buf = [0u8; 64];
         match tokio::time::timeout(Duration::from_secs(2), chat.recv_from(&mut buf)).await {
-            Ok(Ok((n, _))) => &buf[..n] == payload,
+            Ok(Ok(got)) => &buf[..got.len] == payload,
             _ => false,
         }
     }

@@ -17,9 +17,11 @@
 //! - `conflict.rs`: [`probe_conflicts`] — ARP probes and DAD solicitations
 //!   for held VIPs, and the foreign MACs that answer
 //! - `chat.rs`: [`Chat`] — the multicast/unicast UDP sockets nodes talk over
+//! - `arrival.rs`: when a chat datagram arrived, from the kernel's stamp
 //! - `error.rs`: [`NetError`]
 
 mod announce;
+mod arrival;
 mod chat;
 mod conflict;
 mod error;
@@ -29,7 +31,7 @@ mod netlink;
 mod packet;
 
 pub use announce::{Announcer, DEFAULT_BURST, DEFAULT_RATE, GarpForm, Pacer, forwards_ipv6};
-pub use chat::{Chat, ChatConfig, ChatInterfaces};
+pub use chat::{Chat, ChatConfig, ChatInterfaces, Received};
 pub use conflict::{PROBE_WAIT, Sighting, probe_conflicts};
 pub use error::NetError;
 pub use link_events::NetEvents;

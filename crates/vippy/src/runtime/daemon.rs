@@ -6,7 +6,6 @@
 //! admin request or a signal is in the step of that name.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +23,7 @@ use super::{LoopState, Options, PUBLISH_EVERY, moves, publish_status, sleep_unti
 use crate::api::{AdminKind, AdminRequest};
 use crate::checks::{CheckResult, HealthChecks};
 use crate::metrics::Metrics;
+use crate::net::Received;
 use crate::plugins::Plugins;
 use crate::status::Status;
 
@@ -70,7 +70,7 @@ enum Wake {
     /// The caller's shutdown future resolved.
     Shutdown,
     Signal(SignalKind),
-    Datagram(usize, SocketAddr),
+    Datagram(Received),
     ChatError(crate::net::NetError),
     /// The core's deadline (if it had one) passed.
     Timer(Option<tokio::time::Instant>),
@@ -129,7 +129,7 @@ impl Daemon {
             _ = inputs.sigint.recv() => Wake::Signal(SignalKind::Interrupt),
             _ = inputs.sighup.recv() => Wake::Signal(SignalKind::Hangup),
             received = self.out.chat.recv_from(&mut self.buf) => match received {
-                Ok((len, from)) => Wake::Datagram(len, from),
+                Ok(got) => Wake::Datagram(got),
                 Err(e) => Wake::ChatError(e),
             },
             _ = sleep_until(deadline) => Wake::Timer(deadline),
@@ -156,7 +156,7 @@ impl Daemon {
         match wake {
             Wake::Shutdown => return false,
             Wake::Signal(kind) => return self.on_signal(kind).await,
-            Wake::Datagram(len, from) => self.on_datagram(len, from),
+            Wake::Datagram(got) => self.on_datagram(got),
             Wake::ChatError(e) => warn!(node = %self.options.node, "chat receive: {e}"),
             Wake::Timer(deadline) => self.on_timer(deadline.map(|d| d.into_std())),
             Wake::Reports(batch) => self.on_reports(batch),
@@ -194,10 +194,15 @@ impl Daemon {
         false
     }
 
-    fn on_datagram(&mut self, len: usize, from: SocketAddr) {
+    /// The core judges the wait in the socket queue (its self-doubt rule).
+    fn on_datagram(&mut self, got: Received) {
+        let Received { len, from, arrived } = got;
         tracing::trace!(node = %self.options.node, "datagram of {len} bytes from {from}");
+        let now = Instant::now();
+        self.metrics
+            .chat_queue_wait(now.saturating_duration_since(arrived));
         self.node
-            .handle_datagram(Instant::now(), from, &self.buf[..len]);
+            .handle_datagram_at(now, arrived, from, &self.buf[..len]);
     }
 
     /// `due` is when the timer should have fired, to measure the lag.
