@@ -1,7 +1,9 @@
 //! `vippy-lab bench calm [--duration S] [--kills N] [--groups G] [--svg FILE]`: how
 //! fast timers can go without false failovers on a busy machine. 3 nodes,
 //! 1024 single-VIP IPv6 groups (`--groups`), `interval` 0.02 s, `stale` 0.06 s, run
-//! twice: with `realtime: 10` and without. Each run saturates the machine
+//! with `realtime: 10`, without, and as keepalived with `vrrp_rt_priority`
+//! ([`crate::bench_calm_keepalived`]; skipped, and said so, where
+//! keepalived is not installed). Each run saturates the machine
 //! (a busy loop per core and one more, a writer that fsyncs, a thread that
 //! keeps touching 512 MB; all bounded by the run's deadline and stopped at
 //! its end, even on error) and
@@ -17,9 +19,9 @@
 //!   not counted.
 //!
 //! It prints a table and draws the crash outages side by side as an SVG.
-//! keepalived is not part of it yet (docs/BENCHMARKS.md says so).
 
 use std::io::{BufRead, BufReader, Write as _};
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -31,11 +33,12 @@ use plotters::prelude::*;
 
 use crate::bench_scale::ipv6_spec;
 use crate::cluster::{Binaries, Cluster};
+use crate::lab::LabHost;
 use crate::monitor::AddressMonitor;
 
-const NODES: usize = 3;
-const INTERVAL: f64 = 0.02;
-const STALE: f64 = 0.06;
+pub(crate) const NODES: usize = 3;
+pub(crate) const INTERVAL: f64 = 0.02;
+pub(crate) const STALE: f64 = 0.06;
 const MATURE: f64 = 1.0;
 /// The client's ping period.
 const PING_EVERY: &str = "0.005";
@@ -53,7 +56,7 @@ pub struct CalmSpec {
 }
 
 /// One variant's results.
-struct Outcome {
+pub(crate) struct Outcome {
     name: String,
     /// `None`: the run did not get as far as the load.
     false_moves: Option<usize>,
@@ -71,23 +74,31 @@ pub fn bench_calm(spec: &CalmSpec, svg: &Path) -> Result<()> {
         cpus()
     );
     let mut outcomes = Vec::new();
+    let failed = |name: &str, e: anyhow::Error| {
+        let first = format!("{e:#}");
+        let first = first.lines().next().unwrap_or("").to_string();
+        println!("{name}: {first}");
+        Outcome {
+            name: name.to_string(),
+            false_moves: None,
+            outages_ms: Vec::new(),
+            max_lag_note: first,
+        }
+    };
     for (name, extra) in [
         ("vippy realtime: 10", "  realtime: 10,\n"),
         ("vippy (no realtime)", ""),
     ] {
         println!("--- {name}");
-        outcomes.push(run(&bins, spec, name, extra).unwrap_or_else(|e| {
-            let first = format!("{e:#}");
-            let first = first.lines().next().unwrap_or("").to_string();
-            println!("{name}: {first}");
-            Outcome {
-                name: name.to_string(),
-                false_moves: None,
-                outages_ms: Vec::new(),
-                max_lag_note: first,
-            }
-        }));
+        outcomes.push(run(&bins, spec, name, extra).unwrap_or_else(|e| failed(name, e)));
     }
+    let name = format!(
+        "keepalived vrrp_rt_priority, {} instances",
+        crate::bench_calm_keepalived::instances(spec.groups)
+    );
+    println!("--- {name}");
+    outcomes
+        .push(crate::bench_calm_keepalived::run(spec, &name).unwrap_or_else(|e| failed(&name, e)));
     println!();
     println!(
         "| variant | false failovers ({:.0} s under load) | crash outage median | p99 | max | rounds |",
@@ -128,11 +139,23 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// What `bench calm` measures: a settled cluster (vippy or keepalived) in
+/// a lab, and one crash of VIP 0's holder at a time.
+pub(crate) trait Calm {
+    fn nodes(&self) -> &[LabHost];
+    fn dir(&self) -> &Path;
+    fn vips(&self) -> Vec<IpAddr>;
+    /// One SIGKILL + link down of VIP 0's holder: the client's outage in
+    /// ms, then whether the cluster came back and settled.
+    fn crash(&mut self) -> Result<(f64, Result<()>)>;
+    /// A line on how the daemons kept up.
+    fn note(&self) -> String;
+}
+
 fn run(bins: &Binaries, spec: &CalmSpec, name: &str, extra: &str) -> Result<Outcome> {
     let mut cluster_spec = ipv6_spec(NODES, spec.groups, INTERVAL, STALE, MATURE);
     cluster_spec.extra = extra.to_string();
     let mut cluster = Cluster::build(cluster_spec, bins.clone())?;
-    let vips: Vec<_> = cluster.vips().iter().map(|v| v.addr()).collect();
     let all: Vec<usize> = (0..NODES).collect();
     cluster.start_all()?;
     cluster
@@ -141,12 +164,41 @@ fn run(bins: &Binaries, spec: &CalmSpec, name: &str, extra: &str) -> Result<Outc
     cluster
         .wait_settled(Duration::from_secs(1), Duration::from_secs(20))
         .context("the cluster did not settle before the load")?;
+    measure(&mut cluster, spec, name)
+}
 
-    let monitor = AddressMonitor::start(cluster.lab.nodes(), &vips)?;
+impl Calm for Cluster {
+    fn nodes(&self) -> &[LabHost] {
+        self.lab.nodes()
+    }
+
+    fn dir(&self) -> &Path {
+        Cluster::dir(self)
+    }
+
+    fn vips(&self) -> Vec<IpAddr> {
+        Cluster::vips(self).iter().map(|v| v.addr()).collect()
+    }
+
+    fn crash(&mut self) -> Result<(f64, Result<()>)> {
+        let all: Vec<usize> = (0..NODES).collect();
+        crash_round(self, &all)
+    }
+
+    fn note(&self) -> String {
+        lag_note(self)
+    }
+}
+
+/// Under load: false failovers for `spec.duration`, then `spec.kills`
+/// crashes.
+pub(crate) fn measure(target: &mut dyn Calm, spec: &CalmSpec, name: &str) -> Result<Outcome> {
+    let vips = target.vips();
+    let monitor = AddressMonitor::start(target.nodes(), &vips)?;
     std::thread::sleep(Duration::from_millis(300)); // the monitors subscribe
     let kill_budget = Duration::from_secs(8) * spec.kills as u32;
     let load = Load::start(
-        cluster.dir(),
+        target.dir(),
         spec.duration + kill_budget + Duration::from_secs(5),
     )?;
 
@@ -172,7 +224,7 @@ fn run(bins: &Binaries, spec: &CalmSpec, name: &str, extra: &str) -> Result<Outc
     // Crashes, still under load.
     let mut outages = Vec::new();
     for round in 0..spec.kills {
-        match crash_round(&mut cluster, &all) {
+        match target.crash() {
             Ok((ms, back)) => {
                 println!("{name}: kill {round}: client outage {ms:.0} ms");
                 outages.push(ms);
@@ -195,7 +247,7 @@ fn run(bins: &Binaries, spec: &CalmSpec, name: &str, extra: &str) -> Result<Outc
     let note = if outages.len() < spec.kills {
         format!("{} of {} crash rounds completed", outages.len(), spec.kills)
     } else {
-        lag_note(&cluster)
+        target.note()
     };
     Ok(Outcome {
         name: name.to_string(),
@@ -217,49 +269,17 @@ fn crash_round(cluster: &mut Cluster, all: &[usize]) -> Result<(f64, Result<()>)
         .iter()
         .find(|n| running.contains(n))
         .context("VIP 0 has no holder")?;
-    let mut pinger = Pinger::start(cluster, vip)?;
-    // Replies flowing before the kill.
-    let flowing = Instant::now();
-    while pinger.replies().len() < 20 {
-        if flowing.elapsed() > Duration::from_secs(3) {
-            pinger.stop();
-            bail!("the client gets no replies from {vip} before the kill");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut pinger = Pinger::start(&cluster.client().netns, vip)?;
+    pinger.wait_flowing(vip)?;
     // The link first: a SIGKILLed daemon's kernel still answers for its
     // addresses, so the client would see no outage until the link went.
     // The daemon dies right after, as with a machine that fails whole.
     let killed_at = epoch();
     cluster.lab.link_down(cluster.node(victim))?;
     cluster.kill(victim)?;
-    // Replies again, for at least half a second.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let outage = loop {
-        std::thread::sleep(Duration::from_millis(50));
-        let replies = pinger.replies();
-        let after: Vec<f64> = replies.iter().copied().filter(|t| *t > killed_at).collect();
-        if after.len() >= 20 && after.last().copied().unwrap_or(0.0) - after[0] > 0.3 {
-            let before = replies
-                .iter()
-                .copied()
-                .filter(|t| *t <= killed_at)
-                .fold(f64::MIN, f64::max);
-            // The longest gap from the last reply before the kill on.
-            let mut last = before;
-            let mut worst = 0.0f64;
-            for t in after {
-                worst = worst.max(t - last);
-                last = t;
-            }
-            break Some(worst * 1000.0);
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-    };
+    let outage = pinger.outage_since(killed_at);
     pinger.stop();
-    let outage = outage.context("the client got no replies within 5 s of the kill")?;
+    let outage = outage?;
     cluster.lab.link_up(cluster.node(victim))?;
     cluster.start(victim)?;
     let back = cluster
@@ -302,7 +322,7 @@ fn lag_note(cluster: &Cluster) -> String {
     notes.join(", ")
 }
 
-fn epoch() -> f64 {
+pub(crate) fn epoch() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -310,15 +330,16 @@ fn epoch() -> f64 {
 
 /// `ping -D` at SCHED_FIFO 50 in the client namespace, the reply times
 /// collected.
-struct Pinger {
+pub(crate) struct Pinger {
     child: Child,
     replies: Arc<std::sync::Mutex<Vec<f64>>>,
 }
 
 impl Pinger {
-    fn start(cluster: &Cluster, vip: std::net::IpAddr) -> Result<Pinger> {
+    /// Pings `vip` from namespace `netns`.
+    pub(crate) fn start(netns: &str, vip: std::net::IpAddr) -> Result<Pinger> {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &cluster.client().netns])
+            .args(["netns", "exec", netns])
             .args(["chrt", "-f", "50", "ping", "-D", "-n", "-i", PING_EVERY])
             .args(["-W", "1"])
             .arg(vip.to_string())
@@ -345,7 +366,49 @@ impl Pinger {
         self.replies.lock().expect("replies").clone()
     }
 
-    fn stop(&mut self) {
+    /// Until 20 replies came (within 3 s).
+    pub(crate) fn wait_flowing(&mut self, vip: std::net::IpAddr) -> Result<()> {
+        let flowing = Instant::now();
+        while self.replies().len() < 20 {
+            if flowing.elapsed() > Duration::from_secs(3) {
+                self.stop();
+                bail!("the client gets no replies from {vip} before the kill");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// The outage (ms) from a fault at `fault_at` (epoch seconds): the
+    /// longest gap between replies from the last one before it, once
+    /// replies have flowed again for 0.3 s (within 5 s).
+    pub(crate) fn outage_since(&self, fault_at: f64) -> Result<f64> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let replies = self.replies();
+            let after: Vec<f64> = replies.iter().copied().filter(|t| *t > fault_at).collect();
+            if after.len() >= 20 && after.last().copied().unwrap_or(0.0) - after[0] > 0.3 {
+                let before = replies
+                    .iter()
+                    .copied()
+                    .filter(|t| *t <= fault_at)
+                    .fold(f64::MIN, f64::max);
+                let mut last = before;
+                let mut worst = 0.0f64;
+                for t in after {
+                    worst = worst.max(t - last);
+                    last = t;
+                }
+                return Ok(worst * 1000.0);
+            }
+            if Instant::now() > deadline {
+                bail!("the client got no replies within 5 s of the kill");
+            }
+        }
+    }
+
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -64,65 +64,93 @@ pub fn config_text(node: usize, advert_int: f64) -> String {
     text
 }
 
-/// Three nodes running keepalived in a lab. Dropping it kills every
-/// keepalived process (the whole group) before the lab goes.
-struct Keepalived {
+/// keepalived on every node of a lab, each VIP expected on one preferred
+/// node. Dropping it kills every keepalived process (the whole group)
+/// before the lab goes.
+pub(crate) struct Keepalived {
     program: PathBuf,
     daemons: Vec<Option<LabProcess>>,
-    lab: Lab,
+    /// The VIPs, and for each the node whose priority is highest.
+    vips: Vec<(IpAddr, usize)>,
+    pub(crate) lab: Lab,
 }
 
 impl Keepalived {
     fn build(program: &Path, advert_int: f64) -> Result<Keepalived> {
-        let lab = Lab::build(LabSpec::nodes(NODES))?;
-        for node in 0..NODES {
-            std::fs::write(conf(&lab, node), config_text(node, advert_int))
-                .context("writing keepalived.conf")?;
+        let confs: Vec<String> = (0..NODES).map(|n| config_text(n, advert_int)).collect();
+        let vips = (0..VIPS).map(|v| (vip(v), v % INSTANCES)).collect();
+        Keepalived::with_configs(program, Lab::build(LabSpec::nodes(NODES))?, &confs, vips)
+    }
+
+    /// keepalived on `lab`'s nodes, node `n` with `confs[n]`; not started.
+    pub(crate) fn with_configs(
+        program: &Path,
+        lab: Lab,
+        confs: &[String],
+        vips: Vec<(IpAddr, usize)>,
+    ) -> Result<Keepalived> {
+        for (node, text) in confs.iter().enumerate() {
+            std::fs::write(conf(&lab, node), text).context("writing keepalived.conf")?;
         }
         Ok(Keepalived {
             program: program.to_path_buf(),
-            daemons: (0..NODES).map(|_| None).collect(),
+            daemons: (0..confs.len()).map(|_| None).collect(),
+            vips,
             lab,
         })
     }
 
-    fn start_all(&mut self) -> Result<()> {
-        for node in 0..NODES {
-            let dir = self.lab.dir();
-            let file = |what: &str| {
-                dir.join(format!("node{}.{what}", node + 1))
-                    .display()
-                    .to_string()
-            };
-            let (conf, pid, vrrp_pid, checkers_pid) = (
-                file("conf"),
-                file("pid"),
-                file("vrrp.pid"),
-                file("checkers.pid"),
-            );
-            // Foreground (-n), VRRP only (-P), log to the console (-l) in
-            // detail (-D), not to syslog (-G); pid files in the lab dir.
-            let args = [
-                "-n",
-                "-P",
-                "-l",
-                "-D",
-                "-G",
-                "-f",
-                &conf,
-                "-p",
-                &pid,
-                "-r",
-                &vrrp_pid,
-                "-c",
-                &checkers_pid,
-            ];
-            let host = self.lab.nodes()[node].clone();
-            let log = self.log_path(node);
-            let process = self
-                .lab
-                .spawn_group(&host, &self.program, &args, &[], &log)?;
-            self.daemons[node] = Some(process);
+    pub(crate) fn start_all(&mut self) -> Result<()> {
+        for node in 0..self.daemons.len() {
+            self.start(node)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn start(&mut self, node: usize) -> Result<()> {
+        let dir = self.lab.dir();
+        let file = |what: &str| {
+            dir.join(format!("node{}.{what}", node + 1))
+                .display()
+                .to_string()
+        };
+        let (conf, pid, vrrp_pid, checkers_pid) = (
+            file("conf"),
+            file("pid"),
+            file("vrrp.pid"),
+            file("checkers.pid"),
+        );
+        // Foreground (-n), VRRP only (-P), log to the console (-l) in
+        // detail (-D), not to syslog (-G); pid files in the lab dir.
+        let args = [
+            "-n",
+            "-P",
+            "-l",
+            "-D",
+            "-G",
+            "-f",
+            &conf,
+            "-p",
+            &pid,
+            "-r",
+            &vrrp_pid,
+            "-c",
+            &checkers_pid,
+        ];
+        let host = self.lab.nodes()[node].clone();
+        let log = self.log_path(node);
+        let process = self
+            .lab
+            .spawn_group(&host, &self.program, &args, &[], &log)?;
+        self.daemons[node] = Some(process);
+        Ok(())
+    }
+
+    /// SIGKILL of every keepalived process of `node` (parent and VRRP child
+    /// at once, as a crash).
+    pub(crate) fn kill(&mut self, node: usize) -> Result<()> {
+        if let Some(mut daemon) = self.daemons[node].take() {
+            daemon.kill_group()?;
         }
         Ok(())
     }
@@ -131,13 +159,18 @@ impl Keepalived {
         self.lab.dir().join(format!("node{}.log", node + 1))
     }
 
+    /// The VIPs, in order.
+    pub(crate) fn vip_addresses(&self) -> Vec<IpAddr> {
+        self.vips.iter().map(|(ip, _)| *ip).collect()
+    }
+
     /// For each VIP, the nodes that have it plumbed.
-    fn holders(&self) -> Result<Vec<Vec<usize>>> {
-        let mut holders = vec![Vec::new(); VIPS];
+    pub(crate) fn holders(&self) -> Result<Vec<Vec<usize>>> {
+        let mut holders = vec![Vec::new(); self.vips.len()];
         for (i, host) in self.lab.nodes().iter().enumerate() {
             let addresses = self.lab.addresses(host)?;
-            for (v, nodes) in holders.iter_mut().enumerate() {
-                if addresses.iter().any(|a| a.addr() == vip(v)) {
+            for (nodes, (ip, _)) in holders.iter_mut().zip(&self.vips) {
+                if addresses.iter().any(|a| a.addr() == *ip) {
                     nodes.push(i);
                 }
             }
@@ -147,15 +180,15 @@ impl Keepalived {
 
     /// Waits until every VIP is on exactly one node, its instance's
     /// preferred one, and nothing moved for `quiet`.
-    fn wait_masters(&self, quiet: Duration, timeout: Duration) -> Result<()> {
+    pub(crate) fn wait_masters(&self, quiet: Duration, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         let mut since = Instant::now();
         let mut last = self.holders()?;
         loop {
             let balanced = last
                 .iter()
-                .enumerate()
-                .all(|(v, nodes)| nodes == &[v % INSTANCES]);
+                .zip(&self.vips)
+                .all(|(nodes, (_, preferred))| nodes == &[*preferred]);
             if balanced && since.elapsed() >= quiet {
                 return Ok(());
             }
@@ -174,9 +207,9 @@ impl Keepalived {
         }
     }
 
-    fn logs_tail(&self) -> String {
+    pub(crate) fn logs_tail(&self) -> String {
         let mut out = String::new();
-        for node in 0..NODES {
+        for node in 0..self.daemons.len() {
             let text = std::fs::read_to_string(self.log_path(node)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let _ = writeln!(
@@ -206,7 +239,7 @@ fn conf(lab: &Lab, node: usize) -> PathBuf {
 
 /// `keepalived` on the PATH (install it with scripts/install-bench-deps.sh),
 /// or `KEEPALIVED` from the environment.
-fn find_keepalived() -> Result<PathBuf> {
+pub(crate) fn find_keepalived() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("KEEPALIVED") {
         return Ok(PathBuf::from(path));
     }

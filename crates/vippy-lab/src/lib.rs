@@ -26,6 +26,7 @@ pub mod attack;
 pub mod bench;
 pub mod bench_attack;
 pub mod bench_calm;
+pub mod bench_calm_keepalived;
 pub mod bench_scale;
 pub mod chaos;
 mod cluster;
