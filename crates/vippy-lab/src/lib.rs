@@ -12,6 +12,9 @@
 //! - `sweep.rs`: removing leftovers of dead runs
 //! - `keepalived.rs`: the same failover bench on keepalived (VRRP), for comparison
 //! - `bench_scale.rs`: thousands of VIPs: cold start, re-homing, idle cost
+//! - `bench_calm.rs`: 20 ms timers on a saturated machine: false failovers
+//!   and crash outage, vippy with `realtime` and without
+//! - `bench_calm_keepalived.rs`: the same on keepalived with `vrrp_rt_priority`
 //! - `monitor.rs`: address changes as netlink events (`ip -ts monitor`)
 //! - `cluster.rs`: [`Cluster`]: real vippyd daemons in the lab, and what they hold
 //! - `command.rs`: running `ip` and `nft` with useful errors
