@@ -294,3 +294,70 @@ fn a_reload_moves_the_management_socket() {
     let out = vippyctl_at(&cluster, 0, &first, &["status"]);
     assert!(out.status.success(), "the old socket still serves");
 }
+
+/// A holder SIGKILLed keeps its group's address in the kernel; a reload of
+/// the others removes that group meanwhile. Started on the new config, the
+/// node removes the address (it carries vippy's tag, and no group has it)
+/// and leaves an untagged one added by hand.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_removed_groups_address_left_by_a_crash_goes_at_restart() {
+    vippy_lab::need_root();
+    let mut cluster = started(ClusterSpec::ipv4(2, 3));
+    let vips = cluster.vips();
+    let removed = vips[2];
+    let node = cluster.holders(&vips).unwrap()[2][0];
+    let other = 1 - node;
+    let host = cluster.node(node).clone();
+    let by_hand: ipnet::IpNet = "198.51.100.160/24".parse().unwrap();
+    cluster
+        .lab
+        .exec_ok(
+            &host,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &by_hand.to_string(),
+                "dev",
+                &host.ifname,
+            ],
+        )
+        .unwrap();
+
+    cluster.kill(node).unwrap();
+    cluster.spec.groups.truncate(2);
+    let kept = cluster.spec.groups.clone();
+    for i in 0..2 {
+        cluster.write_config(i, 2, &kept).unwrap();
+    }
+    cluster.signal(other, Signal::SIGHUP).unwrap();
+    cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(log_of(c, other).contains("version 2 in force"))
+        })
+        .expect("the survivor reloads to version 2");
+    cluster
+        .wait_for(Duration::from_secs(3), |c| {
+            Ok(c.holders(&[removed])? == vec![vec![node]])
+        })
+        .expect(
+            "before the restart, only the killed node's kernel has the removed group's address",
+        );
+
+    cluster.start(node).unwrap();
+    cluster
+        .wait_converged(&[0, 1], Duration::from_secs(10))
+        .expect("the two groups left have one holder each");
+    let took = cluster
+        .wait_for(Duration::from_secs(5), |c| {
+            Ok(c.holders(&[removed])?[0].is_empty())
+        })
+        .expect("the removed group's address goes when its node starts on the new config");
+    eprintln!("removed group's leftover gone {took:?} after the restart");
+    let addresses = cluster.lab.addresses(&host).unwrap();
+    assert!(
+        addresses.contains(&by_hand),
+        "an untagged address no group has is left alone: {addresses:?}"
+    );
+}

@@ -218,9 +218,9 @@ impl DataPlane {
         }
     }
 
-    /// Removes configured VIPs this node does not hold: at start it holds
-    /// none, so anything left by a crash or kill -9 goes before this node
-    /// says anything to its peers.
+    /// Removes configured VIPs this node does not hold, and tagged
+    /// addresses no group has: at start it holds none, so anything left by
+    /// a crash or kill -9 goes before this node says anything to its peers.
     pub async fn remove_leftovers(&mut self) {
         self.reconcile().await;
     }
@@ -722,8 +722,8 @@ impl DataPlane {
         }
     }
 
-    /// Puts back what should be here and removes configured VIPs that
-    /// should not, on a fresh snapshot.
+    /// Puts back what should be here and removes VIPs that should not be,
+    /// on a fresh snapshot.
     async fn reconcile(&mut self) {
         if let Ok(mut kernel) = self.kernel().await {
             self.repair(&mut kernel).await;
@@ -731,7 +731,7 @@ impl DataPlane {
     }
 
     /// Carries out [`plan::repair`] on `kernel`; never touches an address
-    /// that is not a configured VIP.
+    /// that is neither a configured VIP nor tagged as vippy's.
     async fn repair(&mut self, kernel: &mut Kernel) {
         let configured = plan::configured(&self.cluster);
         let plan::Repair { missing, strays } =

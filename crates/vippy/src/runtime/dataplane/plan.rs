@@ -56,14 +56,15 @@ pub(super) fn interface_for(
 pub(super) struct Repair {
     /// Held VIPs not on their interface with their prefix, by group.
     pub missing: BTreeMap<Option<usize>, Vec<IpNet>>,
-    /// Exactly the addresses to delete: configured VIPs not held here, and
-    /// held ones with another prefix length or on another interface than
+    /// Exactly the addresses to delete: configured VIPs not held here,
+    /// addresses tagged as vippy's that no group has any more, and held
+    /// ones with another prefix length or on another interface than
     /// configured now (a reload moved them). Nothing else with the IP.
     pub strays: Vec<Address>,
 }
 
 /// Compares a snapshot with the desired state; never names an address
-/// that is not a configured VIP.
+/// that is neither a configured VIP nor tagged as vippy's.
 pub(super) fn repair(
     desired: &Desired,
     configured: &BTreeSet<IpAddr>,
@@ -91,7 +92,9 @@ pub(super) fn repair(
         .addresses
         .iter()
         .filter(|a| match desired.get(&a.net.addr()) {
-            None => configured.contains(&a.net.addr()),
+            // Tagged as vippy's but wanted by no group: left by a crash
+            // before a reload removed its group.
+            None => configured.contains(&a.net.addr()) || a.vip,
             Some((net, _)) => !in_place(a, net),
         })
         .cloned()
@@ -220,7 +223,9 @@ mod tests {
     fn a_configured_vip_not_held_is_a_stray_and_nothing_else_is() {
         // .50 is configured and left by a crash; .60 was added by hand and
         // is no VIP of this cluster; the host's own addresses stay too.
-        let k = kernel(&[(2, "198.51.100.50/24"), (2, "198.51.100.60/24")]);
+        let mut addresses = kernel(&[(2, "198.51.100.50/24")]).addresses;
+        addresses.push(address(2, "198.51.100.60/24", false));
+        let k = Kernel::new(addresses, vec![link(2, "eth0"), link(3, "eth1")]);
         let r = repair(
             &Desired::new(),
             &ips(&["198.51.100.50"]),
@@ -229,6 +234,20 @@ mod tests {
         );
         assert!(r.missing.is_empty());
         assert_eq!(r.strays, vec![address(2, "198.51.100.50/24", true)]);
+    }
+
+    #[test]
+    fn a_tagged_address_of_a_removed_group_is_a_stray() {
+        // .70 carries vippy's tag but no group has it any more: a crash
+        // left it, and a reload removed its group meanwhile.
+        let k = kernel(&[(2, "198.51.100.70/24")]);
+        let r = repair(
+            &Desired::new(),
+            &ips(&["198.51.100.50"]),
+            &BTreeMap::new(),
+            &k,
+        );
+        assert_eq!(r.strays, vec![address(2, "198.51.100.70/24", true)]);
     }
 
     #[test]
