@@ -11,7 +11,7 @@
 //! source whenever that source's groups change; the loop hands it to the
 //! core as `LocalEvent::CannotServe`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -128,7 +128,16 @@ struct LinkWatch {
     config: Arc<Config>,
     cluster: Arc<Cluster>,
     links: Vec<Link>,
-    addresses: Vec<Address>,
+    /// This host's own addresses, VIPs left out: the connected subnets a
+    /// VIP without a configured interface goes on. Kept apart so the
+    /// work per notification does not grow with the VIPs plumbed here.
+    own: Vec<Address>,
+    /// Every configured VIP, to tell them from own addresses on kernels
+    /// that keep no tag.
+    vips: HashSet<IpAddr>,
+    /// Per group, the interfaces its VIPs use, worked out again only when
+    /// the links, the own addresses or the config change (`None`).
+    uses: Option<Uses>,
     timing: LinkTiming,
     /// Interface names seen on this host since start: one never seen counts
     /// at once, one that went away waits for the grace.
@@ -162,10 +171,12 @@ impl LinkWatch {
         LinkWatch {
             events,
             timing: LinkTiming::new(config.link_down_grace, config.mature),
+            vips: configured_vips(&cluster),
             config,
             cluster,
             links: Vec::new(),
-            addresses: Vec::new(),
+            own: Vec::new(),
+            uses: None,
             seen: BTreeSet::new(),
             homes: BTreeMap::new(),
             logged: BTreeMap::new(),
@@ -210,8 +221,10 @@ impl LinkWatch {
             LinkInput::Configure { config, cluster } => {
                 self.timing
                     .set_timers(config.link_down_grace, config.mature);
+                self.vips = configured_vips(&cluster);
                 self.config = config;
                 self.cluster = cluster;
+                self.uses = None;
                 // An operator's fix may be in it: plumbing is tried again.
                 if self.failures.retry_all() {
                     info!("config changed: VIPs that could not be plumbed are tried again");
@@ -248,36 +261,31 @@ impl LinkWatch {
                 return;
             }
         };
+        let own: Vec<Address> = addresses
+            .into_iter()
+            .filter(|a| !a.vip && !self.vips.contains(&a.net.addr()))
+            .collect();
         let grew = links.iter().any(|l| {
             !self
                 .links
                 .iter()
                 .any(|old| old.name == l.name && (old.running || !l.running) && (old.up || !l.up))
-        }) || addresses
-            .iter()
-            .filter(|a| !a.vip && !self.is_vip(a.net.addr()))
-            .any(|a| {
-                !self
-                    .addresses
-                    .iter()
-                    .any(|old| old.net == a.net && old.ifindex == a.ifindex)
-            });
+        }) || own.iter().any(|a| {
+            !self
+                .own
+                .iter()
+                .any(|old| old.net == a.net && old.ifindex == a.ifindex)
+        });
         let first = self.links.is_empty();
+        if links != self.links || own != self.own {
+            self.uses = None;
+        }
         self.seen.extend(links.iter().map(|l| l.name.clone()));
         self.links = links;
-        self.addresses = addresses;
+        self.own = own;
         if grew && !first && self.failures.retry_all() {
             info!("the network changed: VIPs that could not be plumbed are tried again");
         }
-    }
-
-    /// A configured VIP (untagged on kernels before 6.3): its coming and
-    /// going is this node's own doing, not the network growing.
-    fn is_vip(&self, ip: IpAddr) -> bool {
-        self.cluster
-            .groups
-            .iter()
-            .any(|g| g.addresses().any(|a| a == ip))
     }
 
     /// Works out both sources' groups and sends those that changed.
@@ -307,25 +315,11 @@ impl LinkWatch {
             self.logged.clear();
             return BTreeMap::new();
         }
-        let mut homes = BTreeMap::new();
-        let mut uses: Vec<(usize, String)> = Vec::new();
-        for (g, group) in self.cluster.groups.iter().enumerate() {
-            for ip in group.addresses() {
-                let configured = self.config.interfaces.get(&ip);
-                let home = vip_interface(configured, ip, &self.addresses, &self.links)
-                    .map(|h| h.name)
-                    .or_else(|| self.homes.get(&ip).cloned());
-                // No interface at all (no connected subnet, none named):
-                // not a link matter; the plumb fails and says why.
-                if let Some(name) = home {
-                    homes.insert(ip, name.clone());
-                    uses.push((g, name));
-                }
-            }
-        }
-        self.homes = homes;
-        let used: BTreeSet<String> = uses.iter().map(|(_, name)| name.clone()).collect();
-        for name in &used {
+        let uses = match self.uses.take() {
+            Some(uses) => uses,
+            None => self.work_out_uses(),
+        };
+        for name in &uses.interfaces {
             let trouble = match self.links.iter().find(|l| &l.name == name) {
                 None => Some(Trouble::Missing),
                 Some(l) if !l.up => Some(Trouble::Down),
@@ -335,16 +329,42 @@ impl LinkWatch {
             let at_once = trouble == Some(Trouble::Missing) && !self.seen.contains(name);
             self.timing.observe(now, name, trouble, at_once);
         }
-        self.timing.retain(&used);
+        self.timing.retain(&uses.interfaces);
         let counted = self.timing.counted(now);
         self.log_changes(&counted);
         let mut groups = BTreeMap::new();
-        for (g, name) in uses {
-            if counted.contains_key(&name) {
-                groups.entry(g).or_insert_with(|| format!("link:{name}"));
+        if !counted.is_empty() {
+            for (g, name) in &uses.groups {
+                if counted.contains_key(name) {
+                    groups.entry(*g).or_insert_with(|| format!("link:{name}"));
+                }
             }
         }
+        self.uses = Some(uses);
         groups
+    }
+
+    /// The interface each group's VIPs use, and where each VIP lives now.
+    fn work_out_uses(&mut self) -> Uses {
+        let mut homes = BTreeMap::new();
+        let mut groups = Vec::new();
+        for (g, group) in self.cluster.groups.iter().enumerate() {
+            for ip in group.addresses() {
+                let configured = self.config.interfaces.get(&ip);
+                let home = vip_interface(configured, ip, &self.own, &self.links)
+                    .map(|h| h.name)
+                    .or_else(|| self.homes.get(&ip).cloned());
+                // No interface at all (no connected subnet, none named):
+                // not a link matter; the plumb fails and says why.
+                if let Some(name) = home {
+                    homes.insert(ip, name.clone());
+                    groups.push((g, name));
+                }
+            }
+        }
+        self.homes = homes;
+        let interfaces = groups.iter().map(|(_, name)| name.clone()).collect();
+        Uses { groups, interfaces }
     }
 
     /// The groups with a VIP given up after failed plumbs.
@@ -386,6 +406,20 @@ impl LinkWatch {
         }
         self.logged = counted.clone();
     }
+}
+
+/// Which interfaces the groups use.
+struct Uses {
+    /// A group and an interface one of its VIPs uses.
+    groups: Vec<(usize, String)>,
+    /// All of those interfaces.
+    interfaces: BTreeSet<String>,
+}
+
+/// A configured VIP's coming and going is this node's own doing, not the
+/// network changing (untagged on kernels before 6.3).
+fn configured_vips(cluster: &Cluster) -> HashSet<IpAddr> {
+    cluster.groups.iter().flat_map(|g| g.addresses()).collect()
 }
 
 async fn changed(events: &mut Option<NetEvents>) -> bool {
