@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::Signal;
 use tokio::sync::{mpsc, watch};
@@ -19,7 +19,7 @@ use super::dataplane::Report;
 use super::lag::LagWatch;
 use super::links::{CannotServe, LinkHandle};
 use super::narrator::Narrator;
-use super::{LoopState, Options, PUBLISH_EVERY, moves, publish_status, sleep_until};
+use super::{LoopState, Options, PUBLISH_EVERY, PUBLISH_SHARE, moves, publish_status, sleep_until};
 use crate::api::{AdminKind, AdminRequest};
 use crate::checks::{CheckResult, HealthChecks};
 use crate::metrics::Metrics;
@@ -41,6 +41,8 @@ pub(super) struct Daemon {
     pub(super) inputs: Inputs,
     pub(super) status_tx: watch::Sender<Status>,
     pub(super) last_publish: Instant,
+    /// How long the last snapshot took to build.
+    pub(super) publish_cost: Duration,
     pub(super) lag: LagWatch,
     /// Beaten once per pass; the watchdog task reads it.
     pub(super) loop_alive: crate::systemd::Beat,
@@ -113,7 +115,7 @@ impl Daemon {
             }
             // At once when the last snapshot is old enough, else at the
             // next tick.
-            if self.out.status_dirty && self.last_publish.elapsed() >= PUBLISH_EVERY {
+            if self.publish_due() {
                 self.publish();
             }
         }
@@ -166,7 +168,7 @@ impl Daemon {
             Wake::Check(result) => self.on_check(result),
             Wake::Admin(request) => self.on_admin(request).await,
             Wake::PublishTick => {
-                if self.out.status_dirty {
+                if self.publish_due() {
                     self.publish();
                 }
             }
@@ -311,6 +313,12 @@ impl Daemon {
             .await
     }
 
+    /// A change not published yet, and the last snapshot old enough.
+    fn publish_due(&self) -> bool {
+        let wait = PUBLISH_EVERY.max(self.publish_cost * PUBLISH_SHARE);
+        self.out.status_dirty && self.last_publish.elapsed() >= wait
+    }
+
     fn publish(&mut self) {
         self.last_publish = publish_status(
             &self.node,
@@ -319,5 +327,6 @@ impl Daemon {
             &self.narrator.hooks,
             &self.status_tx,
         );
+        self.publish_cost = self.last_publish.elapsed();
     }
 }

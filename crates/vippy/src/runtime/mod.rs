@@ -86,6 +86,11 @@ pub struct Options {
 /// Status snapshots are published at most this often when the core reports
 /// a change (and at once when the API asks for one).
 const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+/// ... and no sooner than this many times what the last one took: at
+/// thousands of groups a snapshot costs milliseconds, and while placement
+/// churns the core reports a change on nearly every pass, so building
+/// status unasked takes at most a twentieth of the loop.
+const PUBLISH_SHARE: u32 = 20;
 /// How long shutdown waits for the data plane to remove the VIPs.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 /// Status keeps an address conflict at least this long after it was last

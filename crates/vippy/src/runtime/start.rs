@@ -174,6 +174,7 @@ impl Daemon {
             inputs,
             status_tx,
             last_publish: Instant::now(),
+            publish_cost: Duration::ZERO,
             lag: super::lag::LagWatch::default(),
             loop_alive,
             watchdog,
