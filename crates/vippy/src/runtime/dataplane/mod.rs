@@ -109,6 +109,10 @@ pub enum Report {
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 /// The most commands applied on one dump of the kernel.
 const BATCH_MAX: usize = 16_384;
+/// Addresses plumbed before their announcements go out, in a batch of
+/// plumbs: small enough that the first VIPs answer soon, large enough
+/// that the kernel still gets requests in flight together.
+const PLUMB_CHUNK: usize = 32;
 /// Netlink requests in flight at once: the kernel answers them in order,
 /// so the data plane waits for one round trip per batch, not per address.
 const IN_FLIGHT: usize = 256;
@@ -318,7 +322,8 @@ impl DataPlane {
     /// go first and the batch's flushes are answered right after them, so
     /// a release held back in the core loop (`release_barrier.rs`) waits
     /// for one round of deletes, not for the plumbs and announcements
-    /// queued with it; then the plumbs, then the announcements. That order
+    /// queued with it; then the plumbs, a chunk at a time, each followed by
+    /// its groups' announcements; then the other announcements. That order
     /// has the same end state as applying the commands one by one: the
     /// desired set follows them in order, and only an address the batch
     /// leaves unwanted is removed, only one it leaves wanted is plumbed or
@@ -382,13 +387,7 @@ impl DataPlane {
             ips.retain(|ip| wanted(&self.desired, ip));
         }
         plumbs.retain(|(_, ips)| !ips.is_empty());
-        if !plumbs.is_empty() {
-            match self.cached(&mut kernel).await {
-                Ok(k) => self.plumb(plumbs, k, false).await,
-                Err(e) => self.plumb_failed(&plumbs, &e.to_string()),
-            }
-        }
-        let announces: Vec<Order> = announces
+        let mut announces: Vec<Order> = announces
             .into_iter()
             .filter_map(|command| match command {
                 Order::Announce {
@@ -406,6 +405,32 @@ impl DataPlane {
                 _ => None,
             })
             .collect();
+        if !plumbs.is_empty() {
+            if let Ok(k) = self.cached(&mut kernel).await {
+                let all: Vec<IpNet> = plumbs.iter().flat_map(|(_, ips)| ips.clone()).collect();
+                self.probe(&all, k, false);
+            }
+            // A chunk at a time, each announced as soon as it is on: the
+            // first VIPs of a node's takeover answer after one chunk's
+            // plumbs, not after the whole batch's (hundreds of IPv6
+            // addresses take the kernel about 100 ms).
+            while !plumbs.is_empty() {
+                let rest = plumbs.split_off(plan::chunk_end(&plumbs, PLUMB_CHUNK));
+                let chunk = std::mem::replace(&mut plumbs, rest);
+                let groups: BTreeSet<usize> = chunk.iter().filter_map(|(g, _)| *g).collect();
+                match self.cached(&mut kernel).await {
+                    Ok(k) => self.add(chunk, k, false).await,
+                    Err(e) => self.plumb_failed(&chunk, &e.to_string()),
+                }
+                let (now, later) = announces.into_iter().partition(
+                    |order| matches!(order, Order::Announce { group, .. } if groups.contains(group)),
+                );
+                announces = later;
+                if !now.is_empty() {
+                    self.announce_batch(now, &mut kernel).await;
+                }
+            }
+        }
         if !announces.is_empty() {
             self.announce_batch(announces, &mut kernel).await;
         }
@@ -589,6 +614,16 @@ impl DataPlane {
             let all: Vec<IpNet> = items.iter().flat_map(|(_, ips)| ips.clone()).collect();
             self.probe(&all, kernel, false);
         }
+        self.add(items, kernel, restored).await;
+    }
+
+    /// The netlink side of [`DataPlane::plumb`], without the probe.
+    async fn add(
+        &mut self,
+        items: Vec<(Option<usize>, Vec<IpNet>)>,
+        kernel: &mut Kernel,
+        restored: bool,
+    ) {
         let mut requests: Vec<(Option<usize>, IpNet, u32, String)> = Vec::new();
         for (group, ips) in items {
             for ip in ips {

@@ -26,6 +26,19 @@ pub(super) fn configured(cluster: &Cluster) -> BTreeSet<IpAddr> {
     cluster.groups.iter().flat_map(|g| g.addresses()).collect()
 }
 
+/// How many of `items`, from the front, make one chunk of plumbs: whole
+/// groups, at least one, until they hold `size` addresses.
+pub(super) fn chunk_end(items: &Items, size: usize) -> usize {
+    let mut addresses = 0;
+    for (i, (_, ips)) in items.iter().enumerate() {
+        addresses += ips.len();
+        if addresses >= size {
+            return i + 1;
+        }
+    }
+    items.len()
+}
+
 /// The interface (index, name) for a VIP: the configured one, else the one
 /// whose connected subnet contains it; or why there is none.
 pub(super) fn interface_for(
@@ -118,6 +131,23 @@ pub(super) fn removals(items: &Items, kernel: &Kernel) -> Vec<(Option<usize>, Ad
 mod tests {
     use super::*;
     use crate::net::Link;
+
+    #[test]
+    fn a_chunk_is_whole_groups_up_to_its_size() {
+        let group = |n: usize| (Some(n), vec!["2001:db8::1/64".parse().unwrap(); n]);
+        assert_eq!(chunk_end(&[group(1), group(1), group(1)], 2), 2);
+        assert_eq!(
+            chunk_end(&[group(3), group(1)], 2),
+            1,
+            "a group is not split"
+        );
+        assert_eq!(
+            chunk_end(&[group(1), group(1)], 32),
+            2,
+            "the rest is one chunk"
+        );
+        assert_eq!(chunk_end(&[], 32), 0);
+    }
 
     fn link(index: u32, name: &str) -> Link {
         Link {
