@@ -134,6 +134,14 @@ pub fn enter(priority: u8) -> Result<(), RealtimeError> {
     Ok(())
 }
 
+/// Lowers the calling thread's share of a busy CPU by `steps` of nice
+/// (Linux keeps nice per thread). Best effort: the thread keeps running
+/// at the process's own nice if the kernel refuses.
+pub fn yield_to_loop(steps: i32) {
+    // SAFETY: `nice` changes only the calling thread's priority.
+    let _ = unsafe { libc::nice(steps) };
+}
+
 /// Puts the calling thread at SCHED_FIFO `priority`, reset on fork. A
 /// thread started by a real-time one does not inherit the policy (the
 /// reset applies to every clone), so the data plane's thread calls this

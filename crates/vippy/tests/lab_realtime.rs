@@ -27,6 +27,18 @@ fn sched(pid: u32, tid: u32) -> (u32, u32, String) {
     (field(41), field(40), comm)
 }
 
+/// (nice, comm) of a thread, from /proc/PID/task/TID/stat (field 19).
+fn nice(pid: u32, tid: u32) -> (i32, String) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
+    let open = stat.find('(').unwrap();
+    let close = stat.rfind(')').unwrap();
+    let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+    (
+        rest[19 - 3].parse().unwrap(),
+        stat[open + 1..close].to_string(),
+    )
+}
+
 fn threads(pid: u32) -> Vec<u32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
@@ -38,6 +50,30 @@ fn vm_locked_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmLck:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Without `realtime`, the data plane's thread runs nicer than the loop:
+/// at 16 nodes x 4096 groups on 2 cores, a takeover's kernel work on that
+/// thread otherwise kept heartbeats from going out, and the cold start
+/// never converged (docs/BENCHMARKS.md, "Thousands of VIPs").
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn without_realtime_the_data_plane_yields_to_the_loop() {
+    vippy_lab::need_root();
+    let mut cluster = Cluster::build(ClusterSpec::ipv4(1, 1), bins()).expect("lab");
+    cluster.start_all().expect("daemon starts");
+    let vips = cluster.vips();
+    cluster
+        .wait_for(Duration::from_secs(8), |c| Ok(c.holders(&vips)?[0] == [0]))
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs_tail()));
+    let pid = cluster.pid(0).unwrap();
+    let all: Vec<(i32, String)> = threads(pid).into_iter().map(|t| nice(pid, t)).collect();
+    assert_eq!(nice(pid, pid).0, 0, "the loop's thread: {all:?}");
+    assert!(
+        all.iter()
+            .any(|(n, comm)| *n == 5 && comm == "vippy-dataplane"),
+        "the data plane at nice 5: {all:?}"
+    );
 }
 
 #[test]
