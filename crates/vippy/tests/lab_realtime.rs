@@ -14,29 +14,27 @@ use support::lab::{bins, status};
 const SCHED_OTHER: u32 = 0;
 const SCHED_FIFO: u32 = 1;
 
-/// (policy, rt_priority, comm) of a thread, from /proc/PID/task/TID/stat.
-fn sched(pid: u32, tid: u32) -> (u32, u32, String) {
+/// A thread's name and its /proc/PID/task/TID/stat fields; `fields[n - 3]`
+/// is field n (the ones after the name start at field 3, the state).
+fn stat(pid: u32, tid: u32) -> (String, Vec<String>) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
     let open = stat.find('(').unwrap();
     let close = stat.rfind(')').unwrap();
-    let comm = stat[open + 1..close].to_string();
-    // Fields after the name start at field 3 (state); rt_priority is 40,
-    // policy 41.
-    let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
-    let field = |n: usize| rest[n - 3].parse::<u32>().unwrap();
+    let fields = stat[close + 2..].split(' ').map(str::to_string).collect();
+    (stat[open + 1..close].to_string(), fields)
+}
+
+/// (policy, rt_priority, comm) of a thread: fields 41 and 40.
+fn sched(pid: u32, tid: u32) -> (u32, u32, String) {
+    let (comm, fields) = stat(pid, tid);
+    let field = |n: usize| fields[n - 3].parse::<u32>().unwrap();
     (field(41), field(40), comm)
 }
 
-/// (nice, comm) of a thread, from /proc/PID/task/TID/stat (field 19).
+/// (nice, comm) of a thread: field 19.
 fn nice(pid: u32, tid: u32) -> (i32, String) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
-    let open = stat.find('(').unwrap();
-    let close = stat.rfind(')').unwrap();
-    let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
-    (
-        rest[19 - 3].parse().unwrap(),
-        stat[open + 1..close].to_string(),
-    )
+    let (comm, fields) = stat(pid, tid);
+    (fields[19 - 3].parse().unwrap(), comm)
 }
 
 fn threads(pid: u32) -> Vec<u32> {

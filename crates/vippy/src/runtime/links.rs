@@ -11,7 +11,7 @@
 //! source whenever that source's groups change; the loop hands it to the
 //! core as `LocalEvent::CannotServe`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 use vippy_core::config::{Cluster, Config};
 
+use super::dataplane::configured;
 use super::link_timing::{LinkTiming, Trouble};
 use super::plumb_failures::PlumbFailures;
 use crate::net::{Address, Link, NetEvents, vip_interface};
@@ -133,8 +134,9 @@ struct LinkWatch {
     /// work per notification does not grow with the VIPs plumbed here.
     own: Vec<Address>,
     /// Every configured VIP, to tell them from own addresses on kernels
-    /// that keep no tag.
-    vips: HashSet<IpAddr>,
+    /// that keep no tag (before 6.3): their coming and going is this
+    /// node's own doing, not the network changing.
+    vips: BTreeSet<IpAddr>,
     /// Per group, the interfaces its VIPs use, worked out again only when
     /// the links, the own addresses or the config change (`None`).
     uses: Option<Uses>,
@@ -171,7 +173,7 @@ impl LinkWatch {
         LinkWatch {
             events,
             timing: LinkTiming::new(config.link_down_grace, config.mature),
-            vips: configured_vips(&cluster),
+            vips: configured(&cluster),
             config,
             cluster,
             links: Vec::new(),
@@ -221,7 +223,7 @@ impl LinkWatch {
             LinkInput::Configure { config, cluster } => {
                 self.timing
                     .set_timers(config.link_down_grace, config.mature);
-                self.vips = configured_vips(&cluster);
+                self.vips = configured(&cluster);
                 self.config = config;
                 self.cluster = cluster;
                 self.uses = None;
@@ -414,12 +416,6 @@ struct Uses {
     groups: Vec<(usize, String)>,
     /// All of those interfaces.
     interfaces: BTreeSet<String>,
-}
-
-/// A configured VIP's coming and going is this node's own doing, not the
-/// network changing (untagged on kernels before 6.3).
-fn configured_vips(cluster: &Cluster) -> HashSet<IpAddr> {
-    cluster.groups.iter().flat_map(|g| g.addresses()).collect()
 }
 
 async fn changed(events: &mut Option<NetEvents>) -> bool {

@@ -10,6 +10,8 @@ mod announcements;
 mod kernel;
 mod plan;
 
+pub(super) use plan::configured;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;

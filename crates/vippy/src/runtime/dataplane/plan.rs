@@ -22,7 +22,7 @@ pub(super) type Items = [(Option<usize>, Vec<IpNet>)];
 
 /// Every address of every configured group: the only addresses the data
 /// plane ever removes.
-pub(super) fn configured(cluster: &Cluster) -> BTreeSet<IpAddr> {
+pub(crate) fn configured(cluster: &Cluster) -> BTreeSet<IpAddr> {
     cluster.groups.iter().flat_map(|g| g.addresses()).collect()
 }
 
