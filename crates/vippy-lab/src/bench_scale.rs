@@ -358,17 +358,20 @@ fn kill_and_rehome(
         .collect();
     let lab = &cluster.lab;
     let client = cluster.client();
-    let answered = std::thread::scope(|s| {
+    // A ping that could not run (no `ping` installed) is an error, not an
+    // unreachable VIP: the share would read as a failover failure.
+    let answers: Vec<bool> = std::thread::scope(|s| {
         let pings: Vec<_> = sample
             .iter()
-            .map(|ip| s.spawn(move || lab.ping(client, *ip).unwrap_or(false)))
+            .map(|ip| s.spawn(move || lab.ping(client, *ip)))
             .collect();
         pings
             .into_iter()
-            .map(|p| p.join().unwrap_or(false))
-            .filter(|ok| *ok)
-            .count()
-    });
+            .map(|p| p.join().unwrap_or(Ok(false)))
+            .collect::<Result<_>>()
+    })
+    .context("pinging the re-homed VIPs from the client")?;
+    let answered = answers.iter().filter(|ok| **ok).count();
     println!(
         "client reaches {answered} of {} sampled re-homed VIPs ({:.0} %)",
         sample.len(),

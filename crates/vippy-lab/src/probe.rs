@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use ipnet::IpNet;
 use serde_json::Value;
 
@@ -57,7 +57,18 @@ impl Lab {
                 &ip.to_string(),
             ],
         )?;
-        Ok(out.status.success())
+        // ping says 1 (no reply) or 2 (e.g. no route); anything else (`ip
+        // netns exec` cannot run ping at all) would read as an outage.
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1 | 2) => Ok(false),
+            _ => bail!(
+                "ping {ip} in {} failed ({}): {}",
+                host.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }
     }
 }
 

@@ -169,10 +169,10 @@ fn cli_plugin(program: &str) -> Option<vippy_core::config::Command> {
     (!argv.is_empty()).then_some(vippy_core::config::Command::Argv(argv))
 }
 
-/// How long the transmits after a release wait for the data plane before
-/// they go anyway: `stale` less one `interval` (at least half of `stale`).
-/// The last heartbeat before the release left at most an interval before
-/// it, so peers still count this node fresh when the held ones arrive.
+/// How long after the last heartbeat that left the transmits behind a
+/// release may wait for the data plane before they go anyway: `stale` less
+/// one `interval` (at least half of `stale`), so peers still count this
+/// node fresh, with an interval to spare, when the held ones arrive.
 fn release_limit(config: &Config) -> Duration {
     config
         .stale
@@ -429,11 +429,11 @@ impl LoopState {
         if releasing {
             let (done, applied) = oneshot::channel();
             let _ = self.dp.send(Order::Flush(done));
-            let deadline = now + release_limit(&self.config);
-            self.held.release(applied, released, now, deadline);
+            self.held
+                .release(applied, released, now, release_limit(&self.config));
         }
         while let Some(transmit) = node.poll_transmit() {
-            if let Some(transmit) = self.held.hold(transmit) {
+            if let Some(transmit) = self.held.hold(transmit, now) {
                 self.transmit(transmit, narrator).await;
             }
         }

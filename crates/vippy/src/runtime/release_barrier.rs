@@ -9,18 +9,24 @@
 //! barrier. A barrier not answered by its deadline is given up: what it
 //! held goes out anyway, and it is reported as stuck, so a stuck data plane
 //! makes this node hold a VIP twice for a while rather than go silent and
-//! be judged stale.
+//! be judged stale. The deadline counts from the last transmit to the
+//! cluster that left, not from the release: peers judge staleness by the
+//! gap between what they hear, and a release made just before the next
+//! heartbeat was due would otherwise stretch that gap to the whole limit
+//! plus an interval.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use tokio::sync::oneshot;
-use vippy_core::node::Transmit;
+use vippy_core::node::{Destination, Transmit};
 
 /// The transmits held behind pending releases, oldest first.
 #[derive(Debug, Default)]
 pub struct HeldTransmits {
     queue: VecDeque<Held>,
+    /// When a transmit to the cluster last left (was handed out to send).
+    last_out: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -59,14 +65,16 @@ pub struct Passed {
 impl HeldTransmits {
     /// A release was sent to the data plane, followed by a flush answered
     /// on `applied`: every transmit from now on waits for that answer, or
-    /// for `deadline`.
+    /// until `limit` after the last transmit to the cluster left (at the
+    /// latest; not before `now`).
     pub fn release(
         &mut self,
         applied: oneshot::Receiver<()>,
         groups: Vec<usize>,
         now: Instant,
-        deadline: Instant,
+        limit: std::time::Duration,
     ) {
+        let deadline = (self.last_out.unwrap_or(now) + limit).max(now);
         self.queue.push_back(Held::Barrier(Barrier {
             applied,
             answered: false,
@@ -78,8 +86,9 @@ impl HeldTransmits {
 
     /// `transmit` back if nothing is pending (send it now), else `None`:
     /// it is held behind the pending releases.
-    pub fn hold(&mut self, transmit: Transmit) -> Option<Transmit> {
+    pub fn hold(&mut self, transmit: Transmit, now: Instant) -> Option<Transmit> {
         if self.queue.is_empty() {
+            self.sent(&transmit, now);
             return Some(transmit);
         }
         self.queue.push_back(Held::Transmit(transmit));
@@ -113,12 +122,20 @@ impl HeldTransmits {
         self.take(now, true)
     }
 
+    /// Only what goes to the whole cluster keeps every peer's view fresh.
+    fn sent(&mut self, transmit: &Transmit, now: Instant) {
+        if transmit.destination == Destination::Cluster {
+            self.last_out = Some(now);
+        }
+    }
+
     fn take(&mut self, now: Instant, all: bool) -> Passed {
         let mut passed = Passed::default();
         while let Some(front) = self.queue.front_mut() {
             match front {
                 Held::Transmit(_) => {
                     if let Some(Held::Transmit(t)) = self.queue.pop_front() {
+                        self.sent(&t, now);
                         passed.transmits.push(t);
                     }
                 }
@@ -189,10 +206,11 @@ mod tests {
 
     #[test]
     fn nothing_pending_goes_out_at_once() {
+        let now = Instant::now();
         let mut held = HeldTransmits::default();
-        assert_eq!(held.hold(transmit(1)).map(|t| t.bytes), Some(vec![1]));
+        assert_eq!(held.hold(transmit(1), now).map(|t| t.bytes), Some(vec![1]));
         assert!(!held.pending());
-        let passed = held.pass(Instant::now());
+        let passed = held.pass(now);
         assert!(passed.transmits.is_empty() && passed.stuck.is_empty());
     }
 
@@ -201,9 +219,9 @@ mod tests {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (done, applied) = oneshot::channel();
-        held.release(applied, vec![3], now, now + LIMIT);
+        held.release(applied, vec![3], now, LIMIT);
         for n in 1..=3 {
-            assert!(held.hold(transmit(n)).is_none());
+            assert!(held.hold(transmit(n), now).is_none());
         }
         assert_eq!(held.held(), 3);
         assert!(held.pass(now).transmits.is_empty(), "flush not answered");
@@ -212,7 +230,10 @@ mod tests {
         assert_eq!(bytes(&passed.transmits), [1, 2, 3]);
         assert!(passed.stuck.is_empty());
         assert!(!held.pending());
-        assert!(held.hold(transmit(4)).is_some(), "nothing pending any more");
+        assert!(
+            held.hold(transmit(4), now).is_some(),
+            "nothing pending any more"
+        );
     }
 
     #[test]
@@ -220,11 +241,11 @@ mod tests {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (first, applied) = oneshot::channel();
-        held.release(applied, vec![1], now, now + LIMIT);
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![1], now, LIMIT);
+        assert!(held.hold(transmit(1), now).is_none());
         let (second, applied) = oneshot::channel();
-        held.release(applied, vec![2], now, now + LIMIT);
-        assert!(held.hold(transmit(2)).is_none());
+        held.release(applied, vec![2], now, LIMIT);
+        assert!(held.hold(transmit(2), now).is_none());
 
         // The second answered first: nothing passes the first barrier.
         second.send(()).unwrap();
@@ -239,11 +260,11 @@ mod tests {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (first, applied) = oneshot::channel();
-        held.release(applied, vec![1], now, now + LIMIT);
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![1], now, LIMIT);
+        assert!(held.hold(transmit(1), now).is_none());
         let (_second, applied) = oneshot::channel();
-        held.release(applied, vec![2], now, now + LIMIT);
-        assert!(held.hold(transmit(2)).is_none());
+        held.release(applied, vec![2], now, LIMIT);
+        assert!(held.hold(transmit(2), now).is_none());
         first.send(()).unwrap();
         assert_eq!(bytes(&held.pass(now).transmits), [1]);
         assert!(held.pending());
@@ -251,12 +272,55 @@ mod tests {
     }
 
     #[test]
+    fn the_limit_counts_from_the_last_transmit_that_left() {
+        let start = Instant::now();
+        let mut held = HeldTransmits::default();
+        assert!(held.hold(transmit(1), start).is_some());
+        // A release a quarter of the limit later: what it holds must leave
+        // by the limit after transmit 1, not after the release.
+        let now = start + LIMIT / 4;
+        let (_flush, applied) = oneshot::channel();
+        held.release(applied, vec![5], now, LIMIT);
+        assert!(held.hold(transmit(2), now).is_none());
+        assert!(
+            held.pass(start + LIMIT - Duration::from_millis(1))
+                .transmits
+                .is_empty()
+        );
+        let passed = held.pass(start + LIMIT);
+        assert_eq!(bytes(&passed.transmits), [2]);
+        assert_eq!(passed.stuck.len(), 1);
+
+        // Only transmits to the whole cluster count: a reply to one peer
+        // keeps the others' view no fresher.
+        let later = start + LIMIT * 2;
+        let reply = Transmit {
+            destination: Destination::Peer("198.51.100.1:5007".parse().unwrap()),
+            bytes: vec![3],
+        };
+        assert!(held.hold(reply, later).is_some());
+        let (_flush, applied) = oneshot::channel();
+        held.release(applied, vec![6], later, LIMIT);
+        assert!(held.hold(transmit(4), later).is_none());
+        assert!(
+            held.pass(start + LIMIT * 2 - Duration::from_millis(1))
+                .transmits
+                .is_empty()
+        );
+        assert_eq!(
+            bytes(&held.pass(later).transmits),
+            [4],
+            "already a limit since transmit 2"
+        );
+    }
+
+    #[test]
     fn a_release_past_its_deadline_is_reported_and_its_transmits_go() {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (_done, applied) = oneshot::channel();
-        held.release(applied, vec![4, 9], now, now + LIMIT);
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![4, 9], now, LIMIT);
+        assert!(held.hold(transmit(1), now).is_none());
         assert!(held.pass(now + LIMIT / 2).transmits.is_empty());
         let passed = held.pass(now + LIMIT);
         assert_eq!(bytes(&passed.transmits), [1]);
@@ -275,8 +339,8 @@ mod tests {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (done, applied) = oneshot::channel::<()>();
-        held.release(applied, vec![0], now, now + LIMIT);
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![0], now, LIMIT);
+        assert!(held.hold(transmit(1), now).is_none());
         drop(done);
         let passed = held.pass(now);
         assert_eq!(bytes(&passed.transmits), [1]);
@@ -288,11 +352,11 @@ mod tests {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (_a, applied) = oneshot::channel();
-        held.release(applied, vec![1], now, now + LIMIT);
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![1], now, LIMIT);
+        assert!(held.hold(transmit(1), now).is_none());
         let (_b, applied) = oneshot::channel();
-        held.release(applied, vec![2], now, now + LIMIT);
-        assert!(held.hold(transmit(2)).is_none());
+        held.release(applied, vec![2], now, LIMIT);
+        assert!(held.hold(transmit(2), now).is_none());
         let passed = held.pass_all(now);
         assert_eq!(bytes(&passed.transmits), [1, 2]);
         assert_eq!(passed.stuck.len(), 2);
@@ -305,8 +369,8 @@ mod tests {
         let mut held = HeldTransmits::default();
         let (done, applied) = oneshot::channel();
         // A deadline that never comes in this test: only the answer wakes it.
-        held.release(applied, vec![1], now, now + Duration::from_secs(3600));
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![1], now, Duration::from_secs(3600));
+        assert!(held.hold(transmit(1), now).is_none());
         done.send(()).unwrap();
         held.settled().await;
         // The answer was taken by `settled`; `pass` still counts it.
@@ -320,8 +384,8 @@ mod tests {
         let now = Instant::now();
         let mut held = HeldTransmits::default();
         let (_done, applied) = oneshot::channel::<()>();
-        held.release(applied, vec![1], now, now + LIMIT);
-        assert!(held.hold(transmit(1)).is_none());
+        held.release(applied, vec![1], now, LIMIT);
+        assert!(held.hold(transmit(1), now).is_none());
         // Paused time advances by itself to the deadline.
         held.settled().await;
         let passed = held.pass(now + LIMIT);
