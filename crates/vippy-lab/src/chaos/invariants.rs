@@ -167,6 +167,34 @@ pub fn outage(replies: &[f64], from: f64, to: f64, interval: f64, last: f64) -> 
     worst
 }
 
+/// When optional group `k` (0 for the first) is configured around `at`:
+/// since the last reload at or before `at` that configured it (`None` if
+/// it was configured from the start or is not now), until the first reload
+/// after `at` that removes it (`None` if none does). `reloads` are each
+/// reload's time and the optional groups configured after it, in time order.
+/// A VIP whose group is not configured gets no reply, and that silence is
+/// no fault's outage.
+pub fn configured_around(
+    reloads: &[(f64, usize)],
+    k: usize,
+    at: f64,
+) -> (Option<f64>, Option<f64>) {
+    let mut since = None;
+    let mut configured = false;
+    for &(t, optional) in reloads.iter().filter(|(t, _)| *t <= at) {
+        let now_configured = optional > k;
+        if now_configured && !configured {
+            since = Some(t);
+        }
+        configured = now_configured;
+    }
+    let until = reloads
+        .iter()
+        .find(|(t, optional)| *t > at && *optional <= k)
+        .map(|(t, _)| *t);
+    (since, until)
+}
+
 /// The `q`-quantile (0..=1) of `values` by nearest rank; 0 when empty.
 pub fn quantile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
@@ -307,6 +335,24 @@ mod tests {
         ];
         assert_eq!(moves_between(&events, 1.0, 2.5), [events[1]]);
         assert_eq!(moves_between(&events, 3.0, 9.0), []);
+    }
+
+    #[test]
+    fn an_optional_group_is_configured_between_the_reloads_that_add_and_remove_it() {
+        // Optional groups configured: 2 at 10 s, 1 at 20 s, 3 at 30 s.
+        let reloads = [(10.0, 2), (20.0, 1), (30.0, 3)];
+        assert_eq!(
+            configured_around(&reloads, 1, 15.0),
+            (Some(10.0), Some(20.0))
+        );
+        // Removed at 20 s and back at 30 s: the silence between is no outage.
+        assert_eq!(configured_around(&reloads, 1, 30.0), (Some(30.0), None));
+        // Group 0 stays from 10 s on; group 2 only from 30 s.
+        assert_eq!(configured_around(&reloads, 0, 25.0), (Some(10.0), None));
+        assert_eq!(configured_around(&reloads, 2, 5.0), (None, Some(10.0)));
+        // Two reloads in one episode: the second removes what the first kept.
+        let reloads = [(1484.9, 2), (1485.4, 1)];
+        assert_eq!(configured_around(&reloads, 1, 1484.9).1, Some(1485.4));
     }
 
     #[test]

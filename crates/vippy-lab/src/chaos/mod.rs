@@ -23,7 +23,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::cluster::{Binaries, Cluster, ClusterSpec};
 use faults::{GroupEntries, VIP_IFNAME, VIP_PORT_SUFFIX};
-use invariants::{Holdings, Layout, Problem, View, check, moves_between, outage};
+use invariants::{
+    Holdings, Layout, Problem, View, check, configured_around, moves_between, outage,
+};
 use observer::{Observer, PING_INTERVAL};
 use schedule::{BASE_GROUPS, Fault, FaultKind, OPTIONAL_GROUPS, Schedule, Shape};
 
@@ -512,6 +514,14 @@ pub fn run(spec: ChaosSpec) -> Result<ChaosReport> {
         .map(|n| (n, Vec::new()))
         .collect();
     let mut optional = 0;
+    let mut reloads: Vec<(f64, usize)> = ran
+        .iter()
+        .filter_map(|r| match r.fault.kind {
+            FaultKind::Reload { optional, .. } => Some((r.began, optional)),
+            _ => None,
+        })
+        .collect();
+    reloads.sort_by(|a, b| a.0.total_cmp(&b.0));
     for r in &ran {
         let began = runner.t0 + r.began;
         let holdings = Holdings::replay(&events, NODES, runner.layout.vips, began);
@@ -538,8 +548,32 @@ pub fn run(spec: ChaosSpec) -> Result<ChaosReport> {
             .expect("every kind has a row")
             .1;
         for v in affected {
-            let to = runner.t0 + r.ended + bound;
-            samples.push(outage(&replies[v], began, to, PING_INTERVAL, last));
+            let mut to = runner.t0 + r.ended + bound;
+            let mut from_reply = f64::NEG_INFINITY;
+            let mut end = last;
+            // An optional group a reload removed gets no reply until one
+            // adds it back, maybe minutes later: count only while it is
+            // configured.
+            let optional_index = runner
+                .layout
+                .group_of(v)
+                .and_then(|g| g.checked_sub(BASE_GROUPS));
+            if let Some(k) = optional_index {
+                let (since, until) = configured_around(&reloads, k, r.began);
+                if let Some(since) = since {
+                    from_reply = runner.t0 + since;
+                }
+                if let Some(until) = until {
+                    to = to.min(runner.t0 + until);
+                    end = end.min(runner.t0 + until);
+                }
+            }
+            let heard: Vec<f64> = replies[v]
+                .iter()
+                .copied()
+                .filter(|t| *t >= from_reply && *t <= end)
+                .collect();
+            samples.push(outage(&heard, began, to, PING_INTERVAL, end));
         }
     }
     let report = ChaosReport {
