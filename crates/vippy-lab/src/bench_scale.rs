@@ -46,6 +46,8 @@ struct Replay {
     /// When each VIP's current duplicate episode began.
     dup_since: Vec<Option<f64>>,
     longest_dup: f64,
+    /// When the longest duplicate episode began.
+    longest_dup_from: f64,
 }
 
 impl Replay {
@@ -58,6 +60,7 @@ impl Replay {
             duplicates: 0,
             dup_since: vec![None; vips],
             longest_dup: 0.0,
+            longest_dup_from: 0.0,
         }
     }
 
@@ -73,8 +76,10 @@ impl Replay {
         }
         if after <= 1
             && let Some(since) = self.dup_since[vip].take()
+            && at - since > self.longest_dup
         {
-            self.longest_dup = self.longest_dup.max(at - since);
+            self.longest_dup = at - since;
+            self.longest_dup_from = since;
         }
     }
 
@@ -105,12 +110,15 @@ impl Replay {
 
     /// The longest any VIP has been on two running nodes, open episodes
     /// counted up to `now`.
-    fn longest_duplicate(&self, now: f64) -> f64 {
+    /// Returns its length and when it began.
+    fn longest_duplicate(&self, now: f64) -> (f64, f64) {
         self.dup_since
             .iter()
             .flatten()
-            .map(|since| now - since)
-            .fold(self.longest_dup, f64::max)
+            .map(|since| (now - since, *since))
+            .fold((self.longest_dup, self.longest_dup_from), |a, b| {
+                if b.0 > a.0 { b } else { a }
+            })
     }
 }
 
@@ -218,7 +226,7 @@ pub fn bench_scale(spec: &ScaleSpec, svg: &Path) -> Result<()> {
             "cold start: NOT converged after {limit:.0} s: {plumbed} addresses plumbed for {} distinct VIPs of {g}, {} duplicates now (peak {peak}); longest a VIP was on two nodes {:.0} ms",
             state.distinct,
             state.duplicates,
-            state.longest_duplicate(monitor.now()) * 1000.0
+            state.longest_duplicate(monitor.now()).0 * 1000.0
         ),
     }
     let cold_end = monitor.now();
@@ -329,9 +337,17 @@ fn kill_and_rehome(
     rehomed.sort_by(f64::total_cmp);
     let (state, _) = replay(&events, n, g, Some((victim, at)));
     let end = monitor.now();
+    let (dup, dup_from) = state.longest_duplicate(end);
+    // A duplicate that began before the kill happened while the cluster
+    // was meant to be idle: say so, it is not the kill's.
+    let dup_when = if dup == 0.0 {
+        String::new()
+    } else {
+        format!(" (from {:+.2} s after the kill)", dup_from - at)
+    };
     if let (Some(first), Some(last)) = (rehomed.first(), rehomed.last()) {
         println!(
-            "kill node1: {} of its {} VIPs re-homed, first {first:.0} ms, last {last:.0} ms after the kill (stale {:.0} ms){}; longest a VIP was on two running nodes {:.0} ms",
+            "kill node1: {} of its {} VIPs re-homed, first {first:.0} ms, last {last:.0} ms after the kill (stale {:.0} ms){}; longest a VIP was on two running nodes {:.0} ms{dup_when}",
             rehomed.len(),
             orphans.len(),
             spec.stale * 1000.0,
@@ -340,7 +356,7 @@ fn kill_and_rehome(
             } else {
                 "; NOT all within the limit"
             },
-            state.longest_duplicate(monitor.now()) * 1000.0,
+            dup * 1000.0,
         );
     } else {
         println!(

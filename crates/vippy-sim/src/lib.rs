@@ -14,7 +14,7 @@ pub mod rng;
 pub mod scenario;
 pub mod world;
 
-pub use scenario::{Failure, Outcome, run, run_scale};
+pub use scenario::{Failure, Outcome, run, run_scale, run_scale_batched};
 
 /// Runs `count` seeds from `first`, returning outcomes or the first failure.
 pub fn run_many(first: u64, count: u64) -> Result<Vec<Outcome>, Box<Failure>> {

@@ -5,6 +5,7 @@
 //! vippy-sim [--seeds N] [--first SEED]      # default 100000 seeds from 0
 //! vippy-sim --seed SEED                     # one seed with its full trace
 //! vippy-sim --groups 4096 --nodes 16 --seeds 3   # the scale run (docs/TESTING.md)
+//! vippy-sim --groups 4096 --seeds 3 --batch 1     # …deciding on every datagram
 //! ```
 
 use std::process::ExitCode;
@@ -39,12 +40,16 @@ struct Args {
     /// With --groups: how many nodes.
     #[arg(long, value_name = "N", default_value_t = 16, requires = "groups")]
     nodes: usize,
+    /// With --groups: the most queued datagrams a loop reads before it
+    /// decides (default: the daemon's; 1 decides on every datagram).
+    #[arg(long, value_name = "N", requires = "groups")]
+    batch: Option<usize>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let run = |seed: u64, trace: bool| match args.groups {
-        Some(groups) => vippy_sim::run_scale(seed, args.nodes, groups, trace),
+        Some(groups) => vippy_sim::run_scale_batched(seed, args.nodes, groups, args.batch, trace),
         None => vippy_sim::run(seed, trace),
     };
     if let Some(seed) = args.seed {
@@ -74,12 +79,14 @@ fn main() -> ExitCode {
                 cold.extend(o.cold_start_convergence);
                 if args.groups.is_some() {
                     println!(
-                        "seed {seed}: cold start converged in {:.3}s with {} duplicate group-rounds; {} after a lag; at most {} holders of a group; {} decisions in the quiet phase; {} duplicates resolved; longest queue wait {:.3}s",
+                        "seed {seed}: cold start converged in {:.3}s with {} duplicate group-rounds; {} after a lag; at most {} holders of a group; {} decisions in the quiet phase; {} decisions in the cold start's allowance, {} after the crash; {} duplicates resolved; longest queue wait {:.3}s",
                         o.cold_start_convergence.unwrap_or_default().as_secs_f64(),
                         o.cold_start_duplicates,
                         o.lag_duplicates,
                         o.max_holders,
                         o.quiet_decisions,
+                        o.cold_start_decisions,
+                        o.crash_decisions,
                         o.duplicates_resolved,
                         o.longest_wait.as_secs_f64()
                     );

@@ -83,6 +83,7 @@ impl Shape {
                 per_group_input: Duration::from_nanos(200),
                 per_group_decided: Duration::from_nanos(SCALE_NANOS_PER_GROUP),
                 per_action: Duration::from_micros(20),
+                batch: vippy_core::node::DATAGRAM_BATCH,
             },
         }
     }
@@ -216,6 +217,10 @@ pub struct Outcome {
     /// how many duplicates the nodes resolved (`duplicates_resolved`).
     pub longest_wait: Duration,
     pub duplicates_resolved: u64,
+    /// Scale runs: how often placement ran, all nodes together, in the
+    /// cold start's allowance, and from the crash to the end of its.
+    pub cold_start_decisions: u64,
+    pub crash_decisions: u64,
 }
 
 /// What placement costs per group in a scale run's loop (see
@@ -236,8 +241,24 @@ pub fn run_scale(
     groups: usize,
     trace_all: bool,
 ) -> Result<Outcome, Failure> {
+    run_scale_batched(seed, nodes, groups, None, trace_all)
+}
+
+/// [`run_scale`] with the loops reading at most `batch` queued datagrams
+/// per decision instead of the daemon's [`vippy_core::node::DATAGRAM_BATCH`]
+/// (1: a decision per datagram, as the daemon did before it batched).
+pub fn run_scale_batched(
+    seed: u64,
+    nodes: usize,
+    groups: usize,
+    batch: Option<usize>,
+    trace_all: bool,
+) -> Result<Outcome, Failure> {
     let mut rng = Rng::new(seed);
-    let shape = Shape::scale(&mut rng, nodes, groups);
+    let mut shape = Shape::scale(&mut rng, nodes, groups);
+    if let Some(batch) = batch {
+        shape.work.batch = batch;
+    }
     let config = shape.config(1, 0);
     let configs = (0..shape.nodes).map(|_| config.clone()).collect();
     let mut world = World::new(seed, configs, Duration::from_micros(rng.range(100, 1000)));
@@ -281,6 +302,7 @@ pub fn run_scale(
     }
     let allowance = shape.mature + shape.stale + shape.interval * 10;
     let (duplicates, converged) = run.watch_duplicates(allowance)?;
+    outcome.cold_start_decisions = run.decisions();
     outcome.cold_start_duplicates = duplicates;
     outcome.cold_start_convergence = converged.map(|t| t - t0);
     if converged.is_none() {
@@ -302,9 +324,11 @@ pub fn run_scale(
     let before = run.holders();
     run.world.crash(victim);
     let t1 = run.world.now;
+    let decisions = run.decisions();
     outcome.crash_convergence = run
         .converge_within(shape.stale + shape.interval * 4)?
         .map(|t| t - t1);
+    outcome.crash_decisions = run.decisions() - decisions;
     let after = run.holders();
     for (g, (b, a)) in before.iter().zip(&after).enumerate() {
         if *b != Some(victim) && b.is_some() && b != a {

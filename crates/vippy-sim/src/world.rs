@@ -55,6 +55,9 @@ pub struct Work {
     /// Every action (a plumb, an unplumb, an announcement): netlink and
     /// ARP work the daemon's loop waits for on a release.
     pub per_action: Duration,
+    /// The most queued datagrams one pass reads before the core decides
+    /// (the daemon's inbox); 0 or 1: one datagram, one decision.
+    pub batch: usize,
 }
 
 impl Work {
@@ -526,11 +529,24 @@ impl World {
             return;
         };
         let decisions = node.counters().decisions;
+        let mut inputs = 1;
         if timer_due {
             node.handle_timeout(now);
-        } else if let Some((arrived, from, bytes)) = n.inbox.pop_front() {
-            n.longest_wait = n.longest_wait.max(now - arrived);
-            node.handle_datagram_at(now, arrived, from, &bytes);
+        } else if !n.inbox.is_empty() {
+            // What already queued, as the daemon's inbox reads it.
+            let queued = n.inbox.iter().take_while(|(at, _, _)| *at <= now).count();
+            let take = queued.clamp(1, self.work.batch.max(1));
+            let batch: Vec<_> = n.inbox.drain(..take).collect();
+            for (arrived, _, _) in &batch {
+                n.longest_wait = n.longest_wait.max(now - *arrived);
+            }
+            inputs = batch.len() as u32;
+            node.handle_datagrams_at(
+                now,
+                batch
+                    .iter()
+                    .map(|(arrived, from, bytes)| (*arrived, *from, bytes.as_slice())),
+            );
         } else {
             return;
         }
@@ -542,8 +558,8 @@ impl World {
             .filter(|o| matches!(o, Output::Action(_)))
             .count() as u32;
         let work = self.work;
-        let cost = work.per_input
-            + work.per_group_input * groups
+        let cost = work.per_input * inputs
+            + work.per_group_input * groups * inputs
             + work.per_group_decided * groups * decided as u32
             + work.per_action * actions;
         self.nodes[i].busy_until = now + cost;

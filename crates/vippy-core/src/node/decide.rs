@@ -211,16 +211,15 @@ impl Node {
         assignment: &placement::Assignment,
         held_by_peer: &[Option<NodeIndex>],
     ) {
+        self.last_owner.resize(cluster.groups.len(), None);
         for (g, group) in cluster.groups.iter().enumerate() {
             let owner = assignment.owners[g];
-            let previous = self.last_owner.insert(group.key, owner);
-            if previous.is_some_and(|p| p != owner) || (previous.is_none() && owner.is_some()) {
+            let previous = std::mem::replace(&mut self.last_owner[g], owner);
+            if previous != owner {
                 self.events.push_back(Event::Intent {
                     group: g,
                     owner: owner.map(|i| cluster.nodes[usize::from(i)].clone()),
-                    previous: previous
-                        .flatten()
-                        .map(|i| cluster.nodes[usize::from(i)].clone()),
+                    previous: previous.map(|i| cluster.nodes[usize::from(i)].clone()),
                 });
             }
             if let Some(i) = held_by_peer[g] {

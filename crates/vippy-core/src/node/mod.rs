@@ -44,6 +44,11 @@ pub use status::{GroupView, NodeStatus, PeerView, PendingFailback};
 use transfer::Fetch;
 pub use types::*;
 
+/// The most queued datagrams a loop hands to [`Node::handle_datagrams_at`]
+/// in one pass: enough to catch up with every peer's heartbeat at once,
+/// few enough that the loop is back at its timers soon under a flood.
+pub const DATAGRAM_BATCH: usize = 32;
+
 /// The size a heartbeat is kept within: one datagram that crosses any path
 /// unfragmented (docs/PROTOCOL.md, "Size budget").
 const HEARTBEAT_BUDGET: usize = 1200;
@@ -123,8 +128,10 @@ pub struct Node {
     holder_restarted: BTreeSet<u64>,
     /// Since when a member has been seen on another config version.
     skew_since: Option<Instant>,
-    /// The owner placement chose last time, by group key (for intent events).
-    last_owner: BTreeMap<u64, Option<u16>>,
+    /// The owner placement chose last time, by group index (for intent
+    /// events). A vector, not a map by key: every decision reads and
+    /// writes every group's entry.
+    last_owner: Vec<Option<u16>>,
     /// Configs by digest, to serve transfers and read peers' holdings.
     known: BTreeMap<Digest, Arc<Cluster>>,
     fetch: Option<Fetch>,
@@ -263,7 +270,7 @@ impl Node {
             last_holder: BTreeMap::new(),
             holder_restarted: BTreeSet::new(),
             skew_since: None,
-            last_owner: BTreeMap::new(),
+            last_owner: Vec::new(),
             known: BTreeMap::from([(cluster.digest(), cluster.clone())]),
             fetch: None,
             fetch_backoff: BTreeMap::new(),
@@ -413,12 +420,32 @@ impl Node {
         from: std::net::SocketAddr,
         bytes: &[u8],
     ) {
+        self.handle_datagrams_at(now, [(arrived, from, bytes)]);
+    }
+
+    /// Datagrams read together from the socket queue (at most
+    /// [`DATAGRAM_BATCH`]), each with when it `arrived` and its sender:
+    /// each is received as by [`Node::handle_datagram_at`], and the node
+    /// decides once, after the last. A loop that fell behind finds many
+    /// changed heartbeats queued: read as one batch they cost one decision
+    /// over every group instead of one each, so the loop catches up
+    /// instead of falling further behind.
+    pub fn handle_datagrams_at<'a>(
+        &mut self,
+        now: Instant,
+        batch: impl IntoIterator<Item = (Instant, std::net::SocketAddr, &'a [u8])>,
+    ) {
         if self.lifecycle.stopped() {
             return;
         }
         self.wake(now);
-        self.doubt_self(now, now.saturating_duration_since(arrived));
-        self.receive(now, arrived, from, bytes);
+        for (arrived, from, bytes) in batch {
+            if self.lifecycle.stopped() {
+                break; // as a stopped node ignores a datagram read alone
+            }
+            self.doubt_self(now, now.saturating_duration_since(arrived));
+            self.receive(now, arrived, from, bytes);
+        }
         if self.behind_since.is_some() && self.needs_decide {
             // Decide once for many datagrams, at a deadline: timers come
             // first in the loop, so it is reached after at most one more input.

@@ -2,6 +2,7 @@
 //! vips and nodes moves nothing; one that adds a group moves nothing else;
 //! one that removes a group releases only that group.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -92,11 +93,17 @@ impl Node {
                 .get(usize::from(old))
                 .and_then(|name| cluster.node_index(name))
         };
-        let group_index = &self.group_index;
-        self.last_owner = std::mem::take(&mut self.last_owner)
-            .into_iter()
-            .filter(|(key, _)| group_index.contains_key(key))
-            .map(|(key, owner)| (key, owner.and_then(renumber)))
+        // And groups by index of the old config: carry them over by key.
+        let old_owner: BTreeMap<u64, Option<u16>> = previous
+            .groups
+            .iter()
+            .zip(&self.last_owner)
+            .map(|(group, owner)| (group.key, *owner))
+            .collect();
+        self.last_owner = cluster
+            .groups
+            .iter()
+            .map(|g| old_owner.get(&g.key).copied().flatten().and_then(renumber))
             .collect();
         // Handoff recipients likewise; a handoff is short-lived, so drop them.
         self.handoffs.clear();

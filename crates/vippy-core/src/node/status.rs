@@ -189,10 +189,8 @@ impl Node {
 
     /// The owners placement gave last time, by group index.
     fn current_owners(&self) -> Vec<Option<placement::NodeIndex>> {
-        self.cluster
-            .groups
-            .iter()
-            .map(|g| self.last_owner.get(&g.key).copied().flatten())
+        (0..self.cluster.groups.len())
+            .map(|g| self.last_owner.get(g).copied().flatten())
             .collect()
     }
 }

@@ -354,18 +354,40 @@ impl Chat {
                 },
             };
             let (socket, family) = ready.map_err(NetError::io("waiting for chat"))?;
-            match socket.try_io(Interest::READABLE, || read_stamped(socket, buf)) {
-                Ok((len, from, stamp)) => {
-                    let empty_at = *lock(&self.empty_at[family]);
-                    let arrived =
-                        super::arrival::arrived(Instant::now(), SystemTime::now(), stamp, empty_at);
-                    return Ok(Received { len, from, arrived });
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    *lock(&self.empty_at[family]) = Instant::now();
-                }
-                Err(e) => return Err(NetError::io("receiving chat")(e)),
+            if let Some(got) = self.read_one(socket, family, buf) {
+                return got;
             }
+        }
+    }
+
+    /// A datagram already queued on either socket, without waiting; `None`
+    /// when both are empty.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> Option<Result<Received, NetError>> {
+        let sockets = std::iter::once(&self.v4).chain(self.v6.as_ref());
+        sockets
+            .enumerate()
+            .find_map(|(family, socket)| self.read_one(socket, family, buf))
+    }
+
+    /// One read of `socket`; `None` when it had nothing queued.
+    fn read_one(
+        &self,
+        socket: &UdpSocket,
+        family: usize,
+        buf: &mut [u8],
+    ) -> Option<Result<Received, NetError>> {
+        match socket.try_io(Interest::READABLE, || read_stamped(socket, buf)) {
+            Ok((len, from, stamp)) => {
+                let empty_at = *lock(&self.empty_at[family]);
+                let arrived =
+                    super::arrival::arrived(Instant::now(), SystemTime::now(), stamp, empty_at);
+                Some(Ok(Received { len, from, arrived }))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *lock(&self.empty_at[family]) = Instant::now();
+                None
+            }
+            Err(e) => Some(Err(NetError::io("receiving chat")(e))),
         }
     }
 }

@@ -51,6 +51,8 @@ pub(super) struct Daemon {
     pub(super) dp_thread: std::thread::JoinHandle<()>,
     /// One datagram, read in place.
     pub(super) buf: Vec<u8>,
+    /// The datagrams of one pass, decided on together.
+    pub(super) inbox: super::inbox::Inbox,
 }
 
 /// Everything the loop waits on besides the chat socket and the timers.
@@ -196,15 +198,29 @@ impl Daemon {
         false
     }
 
-    /// The core judges the wait in the socket queue (its self-doubt rule).
+    /// `got`, and whatever else already queued (up to a bound), go to the
+    /// core together: one decision for the lot. The core judges each one's
+    /// wait in the socket queue (its self-doubt rule).
     fn on_datagram(&mut self, got: Received) {
-        let Received { len, from, arrived } = got;
-        tracing::trace!(node = %self.options.node, "datagram of {len} bytes from {from}");
+        self.inbox.clear();
+        self.inbox.push(&got, &self.buf);
+        while self.inbox.len() < super::inbox::BATCH {
+            match self.out.chat.try_recv_from(&mut self.buf) {
+                Some(Ok(more)) => self.inbox.push(&more, &self.buf),
+                Some(Err(e)) => {
+                    warn!(node = %self.options.node, "chat receive: {e}");
+                    break;
+                }
+                None => break,
+            }
+        }
         let now = Instant::now();
-        self.metrics
-            .chat_queue_wait(now.saturating_duration_since(arrived));
-        self.node
-            .handle_datagram_at(now, arrived, from, &self.buf[..len]);
+        for (arrived, from, bytes) in self.inbox.datagrams() {
+            tracing::trace!(node = %self.options.node, "datagram of {} bytes from {from}", bytes.len());
+            self.metrics
+                .chat_queue_wait(now.saturating_duration_since(arrived));
+        }
+        self.node.handle_datagrams_at(now, self.inbox.datagrams());
     }
 
     /// `due` is when the timer should have fired, to measure the lag.

@@ -34,6 +34,7 @@ mod check_scope;
 mod conflicts;
 mod daemon;
 mod dataplane;
+mod inbox;
 mod lag;
 mod link_timing;
 mod links;

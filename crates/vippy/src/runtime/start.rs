@@ -180,6 +180,7 @@ impl Daemon {
             watchdog,
             dp_thread,
             buf: vec![0u8; 65536],
+            inbox: Default::default(),
         })
     }
 }
