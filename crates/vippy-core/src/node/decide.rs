@@ -183,7 +183,16 @@ impl Node {
                 &pins,
             )
         };
-        let (assignment, deferred) = assign(&electorate.eligible);
+        let reused = self.placement_memo.reused;
+        let (assignment, deferred) = self.placement_memo.assign(
+            &placement_groups,
+            &electorate.eligible,
+            holders,
+            &excluded,
+            &electorate.settling,
+            &pins,
+        );
+        self.counters.placements_reused += self.placement_memo.reused - reused;
         self.note_deferred(&deferred);
         let prospective = if electorate.booting.is_empty() || !self.reasons.is_empty() {
             None

@@ -132,6 +132,9 @@ pub struct Node {
     /// events). A vector, not a map by key: every decision reads and
     /// writes every group's entry.
     last_owner: Vec<Option<u16>>,
+    /// The last placement and its inputs, reused while holders only catch
+    /// up with it.
+    placement_memo: crate::placement::Memo,
     /// Configs by digest, to serve transfers and read peers' holdings.
     known: BTreeMap<Digest, Arc<Cluster>>,
     fetch: Option<Fetch>,
@@ -271,6 +274,7 @@ impl Node {
             holder_restarted: BTreeSet::new(),
             skew_since: None,
             last_owner: Vec::new(),
+            placement_memo: crate::placement::Memo::default(),
             known: BTreeMap::from([(cluster.digest(), cluster.clone())]),
             fetch: None,
             fetch_backoff: BTreeMap::new(),

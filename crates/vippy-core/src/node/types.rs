@@ -297,6 +297,9 @@ pub struct Counters {
     /// Times placement ran over every group: what a busy loop spends its
     /// time on at thousands of groups (docs/ARCHITECTURE.md, "Cost").
     pub decisions: u64,
+    /// Of those, the ones that reused the last placement because the only
+    /// change was holders catching up with it (`placement::Memo`).
+    pub placements_reused: u64,
 }
 
 impl Counters {

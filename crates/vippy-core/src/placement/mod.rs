@@ -24,8 +24,10 @@
 //! among nodes with room.
 
 mod capacity;
+mod memo;
 mod pin;
 
+pub use memo::Memo;
 pub use pin::{Pin, assign_pinned};
 
 use crate::hash::weight;
