@@ -1,5 +1,6 @@
-//! `realtime`: the core loop and the data plane at a SCHED_FIFO priority,
-//! with the daemon's memory locked, and everything else at normal priority.
+//! `realtime`: the core loop at a SCHED_FIFO priority and the data plane
+//! one below it ([`data_plane_priority`]), with the daemon's memory locked,
+//! and everything else at normal priority.
 //!
 //! The core loop and the data plane run on the main thread (vippyd's
 //! current-thread runtime). With `realtime` set, vippyd first starts a
@@ -146,6 +147,8 @@ pub fn yield_to_loop(steps: i32) {
 /// thread started by a real-time one does not inherit the policy (the
 /// reset applies to every clone), so the data plane's thread calls this
 /// itself.
+pub use vippy_core::config::data_plane_priority;
+
 pub fn join(priority: u8) -> Result<(), RealtimeError> {
     let param = libc::sched_param {
         sched_priority: i32::from(priority),

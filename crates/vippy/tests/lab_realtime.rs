@@ -1,5 +1,5 @@
 //! `realtime` on a real daemon, seen from outside through /proc: the loop
-//! thread (the main one) runs at SCHED_FIFO 10, the thread serving the API
+//! thread (the main one) runs at SCHED_FIFO 10, the data plane's at 9, the thread serving the API
 //! does not, a check's child does not, and the memory is locked. Without
 //! the capability vippyd refuses to start and says what to grant.
 
@@ -118,15 +118,15 @@ fn the_loop_runs_at_sched_fifo_and_the_rest_does_not() {
     for (policy, priority, comm) in &normal {
         assert_eq!((*policy, *priority), (SCHED_OTHER, 0), "{comm}");
     }
-    // Only the loop's thread and the data plane's (started from it, so it
-    // inherits the policy) are real-time; the log writer, the blocking pool
-    // and the runtime of normal priority are not.
+    // Only the loop's thread and the data plane's are real-time, the data
+    // plane one priority below, so the loop preempts it; the log writer,
+    // the blocking pool and the runtime of normal priority are not.
     let fifo: Vec<&(u32, u32, String)> = all.iter().filter(|(p, _, _)| *p != SCHED_OTHER).collect();
     assert_eq!(fifo.len(), 2, "{all:?}");
     assert!(
         fifo.iter()
-            .any(|(p, prio, comm)| (*p, *prio) == (SCHED_FIFO, 10) && comm == "vippy-dataplane"),
-        "the data plane runs at SCHED_FIFO 10: {all:?}"
+            .any(|(p, prio, comm)| (*p, *prio) == (SCHED_FIFO, 9) && comm == "vippy-dataplane"),
+        "the data plane runs at SCHED_FIFO 9: {all:?}"
     );
     let locked = vm_locked_kb(pid);
     assert!(locked > 1024, "VmLck {locked} kB");

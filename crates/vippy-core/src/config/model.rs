@@ -50,9 +50,10 @@ pub struct Config {
     /// How long an interface must be down before it counts
     /// (`link_down_grace`; one `interval` unless set).
     pub link_down_grace: Duration,
-    /// The SCHED_FIFO priority of the core loop and data plane, with the
-    /// daemon's memory locked (`realtime`); `None` (the default): normal
-    /// scheduling. Read at start only.
+    /// The SCHED_FIFO priority of the core loop, with the daemon's memory
+    /// locked (`realtime`; the data plane runs one below, see
+    /// [`data_plane_priority`]); `None` (the default): normal scheduling.
+    /// Read at start only.
     pub realtime: Option<u8>,
     /// Where an adopted cluster config is kept across restarts.
     pub state_dir: Option<PathBuf>,
@@ -63,6 +64,17 @@ pub struct Config {
 
 /// The defaults of the settings a file may leave out (docs/CONFIGURATION.md
 /// lists them too); the rest default through their types.
+/// The data plane's SCHED_FIFO priority under `realtime: priority`: one
+/// below the core loop's, so the loop preempts it. At one priority, a data
+/// plane plumbing hundreds of addresses (the kernel's work counted to its
+/// thread) kept the loops of its node and of the node beside it off both
+/// CPUs for over 100 ms, and peers judged them stale. Below SCHED_FIFO 1
+/// there is only normal priority, which loses to the load `realtime` is
+/// for, so at 1 both share it.
+pub fn data_plane_priority(priority: u8) -> u8 {
+    priority.saturating_sub(1).max(1)
+}
+
 impl Config {
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
     pub const DEFAULT_MATURE: Duration = Duration::from_secs(5);

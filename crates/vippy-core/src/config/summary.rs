@@ -76,7 +76,8 @@ pub fn summary(config: &Config, node: Option<&str>) -> String {
     if let Some(priority) = config.realtime {
         let _ = writeln!(
             out,
-            "  realtime: core loop and data plane at SCHED_FIFO {priority}, memory locked"
+            "  realtime: core loop at SCHED_FIFO {priority}, data plane at {}, memory locked",
+            super::data_plane_priority(priority)
         );
     }
     if config.failback != Failback::Immediate {

@@ -96,7 +96,8 @@ fn start_realtime(priority: u8) -> Result<vippy::realtime::Background, String> {
         .map_err(|e| format!("cannot start the runtime of normal priority: {e}"))?;
     vippy::realtime::enter(priority).map_err(|e| e.to_string())?;
     tracing::info!(
-        "realtime: core loop and data plane at SCHED_FIFO priority {priority}, memory locked; API, metrics, checks, hooks and plugins at normal priority"
+        "realtime: core loop at SCHED_FIFO priority {priority}, data plane at {}, memory locked; API, metrics, checks, hooks and plugins at normal priority",
+        vippy::realtime::data_plane_priority(priority)
     );
     Ok(background)
 }

@@ -166,6 +166,7 @@ pub async fn start(
         .spawn(move || {
             match config.realtime {
                 Some(priority) => {
+                    let priority = crate::realtime::data_plane_priority(priority);
                     if let Err(e) = crate::realtime::join(priority) {
                         let _ = ready_tx.send(Err(e.to_string()));
                         return;
