@@ -53,6 +53,37 @@ pub struct CalmSpec {
     pub kills: usize,
     /// Single-VIP groups (1024 by default).
     pub groups: usize,
+    /// The variants to run; empty: all three.
+    pub only: Vec<Variant>,
+}
+
+/// One of the three things `bench calm` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// vippy with `realtime: 10`.
+    Realtime,
+    /// vippy without `realtime`.
+    Normal,
+    /// keepalived with `vrrp_rt_priority 10`.
+    Keepalived,
+}
+
+impl Variant {
+    /// `--only` values: `realtime`, `normal`, `keepalived`.
+    pub fn parse(name: &str) -> Option<Variant> {
+        match name {
+            "realtime" => Some(Variant::Realtime),
+            "normal" => Some(Variant::Normal),
+            "keepalived" => Some(Variant::Keepalived),
+            _ => None,
+        }
+    }
+}
+
+impl CalmSpec {
+    fn runs(&self, variant: Variant) -> bool {
+        self.only.is_empty() || self.only.contains(&variant)
+    }
 }
 
 /// One variant's results.
@@ -85,20 +116,26 @@ pub fn bench_calm(spec: &CalmSpec, svg: &Path) -> Result<()> {
             max_lag_note: first,
         }
     };
-    for (name, extra) in [
-        ("vippy realtime: 10", "  realtime: 10,\n"),
-        ("vippy (no realtime)", ""),
+    for (variant, name, extra) in [
+        (Variant::Realtime, "vippy realtime: 10", "  realtime: 10,\n"),
+        (Variant::Normal, "vippy (no realtime)", ""),
     ] {
+        if !spec.runs(variant) {
+            continue;
+        }
         println!("--- {name}");
         outcomes.push(run(&bins, spec, name, extra).unwrap_or_else(|e| failed(name, e)));
     }
-    let name = format!(
-        "keepalived vrrp_rt_priority, {} instances",
-        crate::bench_calm_keepalived::instances(spec.groups)
-    );
-    println!("--- {name}");
-    outcomes
-        .push(crate::bench_calm_keepalived::run(spec, &name).unwrap_or_else(|e| failed(&name, e)));
+    if spec.runs(Variant::Keepalived) {
+        let name = format!(
+            "keepalived vrrp_rt_priority, {} instances",
+            crate::bench_calm_keepalived::instances(spec.groups)
+        );
+        println!("--- {name}");
+        outcomes.push(
+            crate::bench_calm_keepalived::run(spec, &name).unwrap_or_else(|e| failed(&name, e)),
+        );
+    }
     println!();
     println!(
         "| variant | false failovers ({:.0} s under load) | crash outage median | p99 | max | rounds |",

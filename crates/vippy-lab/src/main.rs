@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use vippy_lab::{DEFAULT_FAMILY, is_root, sweep};
 
-const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench calm [--duration SECONDS] [--kills N] [--groups G] [--svg FILE] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab chaos --duration D --seed S [--svg FILE] [--interval I --stale S --mature M] | vippy-lab sweep [FAMILY]   (must run as root)";
+const USAGE: &str = "usage: vippy-lab demo | vippy-lab bench [ROUNDS [INTERVAL STALE]] | vippy-lab bench attack [PER_KIND [SVG]] | vippy-lab bench calm [--duration SECONDS] [--kills N] [--groups G] [--only realtime|normal|keepalived]... [--svg FILE] | vippy-lab bench scale NODES GROUPS [INTERVAL STALE [MATURE]] | vippy-lab bench-keepalived [ROUNDS [ADVERT_INT]] | vippy-lab chaos --duration D --seed S [--svg FILE] [--interval I --stale S --mature M] | vippy-lab sweep [FAMILY]   (must run as root)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
             }
             None => {
                 eprintln!(
-                    "--duration is seconds (default 600), --kills a count (default 20), --groups 1 to 4096 (default 1024)\n{USAGE}"
+                    "--duration is seconds (default 600), --kills a count (default 20), --groups 1 to 4096 (default 1024), --only one of realtime, normal, keepalived (repeatable; default all)\n{USAGE}"
                 );
                 ExitCode::from(2)
             }
@@ -238,6 +238,7 @@ fn calm_spec(args: &[String]) -> Option<(vippy_lab::bench_calm::CalmSpec, String
         duration: std::time::Duration::from_secs(600),
         kills: 20,
         groups: 1024,
+        only: Vec::new(),
     };
     let mut svg = "bench-calm.svg".to_string();
     let mut args = args.iter();
@@ -256,6 +257,9 @@ fn calm_spec(args: &[String]) -> Option<(vippy_lab::bench_calm::CalmSpec, String
                 spec.groups = value.parse().ok().filter(|g| (1..=4096).contains(g))?;
             }
             "--svg" => svg = value.clone(),
+            "--only" => spec
+                .only
+                .push(vippy_lab::bench_calm::Variant::parse(value)?),
             _ => return None,
         }
     }
