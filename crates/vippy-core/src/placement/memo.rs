@@ -46,9 +46,7 @@ impl Memo {
         settling: &[NodeIndex],
         pins: &[Pin],
     ) -> (Assignment, Vec<Deferred>) {
-        let mut nodes = eligible.to_vec();
-        nodes.sort_unstable_by_key(|n| (n.index, n.key));
-        nodes.dedup_by_key(|n| n.index);
+        let nodes = super::canonical(eligible);
         let mut settling = settling.to_vec();
         settling.sort_unstable();
         settling.dedup();
