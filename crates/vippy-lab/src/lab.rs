@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::command::run;
-use crate::netns::{kill_processes_in, netns_add, netns_delete, sysctl};
+use crate::netns::{kill_all, netns_add, netns_delete, processes_in, sysctl};
 use crate::process::LabProcess;
 use crate::sweep::{DEFAULT_FAMILY, sweep};
 
@@ -533,9 +533,12 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for ns in &self.made {
-            kill_processes_in(ns);
-        }
+        // Every process of every namespace found first, then all killed:
+        // killed one namespace at a time, the last daemons lived long
+        // enough to see the others go stale and take their groups, a
+        // cascade that filled kept logs with noise.
+        let pids: Vec<i32> = self.made.iter().flat_map(|ns| processes_in(ns)).collect();
+        kill_all(&pids);
         // Hosts first, the switch last.
         for ns in self.made.iter().rev() {
             if let Err(e) = netns_delete(ns) {

@@ -86,17 +86,26 @@ pub(crate) fn netns_delete(name: &str) -> Result<()> {
 /// SIGKILLs the processes `ip netns pids` lists for a namespace, never this
 /// process itself.
 pub(crate) fn kill_processes_in(name: &str) {
+    kill_all(&processes_in(name));
+}
+
+/// The processes in a namespace (this one left out).
+pub(crate) fn processes_in(name: &str) -> Vec<i32> {
     let Ok(out) = run("ip", &["netns", "pids", name]) else {
-        return;
+        return Vec::new();
     };
     let me = std::process::id();
-    for pid in String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse::<i32>().ok())
-    {
-        if pid as u32 != me {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+        .filter(|pid| *pid as u32 != me)
+        .collect()
+}
+
+/// SIGKILLs every one of `pids` at once.
+pub(crate) fn kill_all(pids: &[i32]) {
+    for pid in pids {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
     }
 }
 
