@@ -125,6 +125,8 @@ pub struct Metrics {
     /// The names in `checks` (a panic while holding this lock leaves it whole).
     check_names: Mutex<BTreeSet<String>>,
     duplicates_resolved: Counter,
+    decisions: Counter,
+    placements_reused: Counter,
     incarnation_bumps: Counter,
     stranger_datagrams: Counter,
     older_secret_datagrams: Counter,
@@ -161,6 +163,8 @@ impl Default for Metrics {
             checks: Family::default(),
             check_names: Mutex::default(),
             duplicates_resolved: Counter::default(),
+            decisions: Counter::default(),
+            placements_reused: Counter::default(),
             incarnation_bumps: Counter::default(),
             stranger_datagrams: Counter::default(),
             older_secret_datagrams: Counter::default(),
@@ -262,6 +266,8 @@ impl Metrics {
     pub fn set_core_counters(&self, counters: &vippy_core::node::Counters) {
         let copy = |c: &Counter, v: u64| c.inner().store(v, Relaxed);
         copy(&self.duplicates_resolved, counters.duplicates_resolved);
+        copy(&self.decisions, counters.decisions);
+        copy(&self.placements_reused, counters.placements_reused);
         copy(&self.incarnation_bumps, counters.incarnation_bumps);
         copy(&self.stranger_datagrams, counters.stranger_datagrams);
         copy(
@@ -365,6 +371,8 @@ impl Metrics {
         out.insert("unplumb_failures".into(), self.unplumb_failures.get());
         out.insert("hook_failures".into(), self.hook_failures.get());
         out.insert("duplicates_resolved".into(), self.duplicates_resolved.get());
+        out.insert("decisions".into(), self.decisions.get());
+        out.insert("placements_reused".into(), self.placements_reused.get());
         out.insert("incarnation_bumps".into(), self.incarnation_bumps.get());
         out.insert("stranger_datagrams".into(), self.stranger_datagrams.get());
         out.insert(
@@ -445,6 +453,16 @@ impl Metrics {
             "vippy_duplicates_resolved",
             "Groups found held here and by another node at once, kept and announced again or released",
             self.duplicates_resolved.clone(),
+        );
+        r.register(
+            "vippy_decisions",
+            "Decisions run (who holds what), each over every group",
+            self.decisions.clone(),
+        );
+        r.register(
+            "vippy_placements_reused",
+            "Decisions that reused the last placement because holders only caught up with it",
+            self.placements_reused.clone(),
         );
         r.register(
             "vippy_incarnation_bumps",
@@ -668,10 +686,14 @@ mod tests {
         let m = Metrics::new();
         let c = vippy_core::node::Counters {
             duplicates_resolved: 3,
+            decisions: 7,
+            placements_reused: 2,
             ..Default::default()
         };
         m.set_core_counters(&c);
         m.set_core_counters(&c);
         assert_eq!(m.counters()["duplicates_resolved"], 3);
+        assert_eq!(m.counters()["decisions"], 7);
+        assert_eq!(m.counters()["placements_reused"], 2);
     }
 }
