@@ -310,6 +310,10 @@ fn kill_and_rehome(
     let (before, _) = replay(&monitor.events(), n, g, None);
     let victim = 0;
     let orphans: Vec<usize> = (0..g).filter(|v| before.held[victim][*v]).collect();
+    // A survivor's decisions around the kill: how many, and how many of
+    // them reused the last placement.
+    let watched = 1.min(n - 1);
+    let decided_before = decisions(cluster, watched)?;
     let at = monitor.now();
     cluster.kill(victim)?;
     cluster.lab.link_down(cluster.node(victim))?;
@@ -337,6 +341,13 @@ fn kill_and_rehome(
     rehomed.sort_by(f64::total_cmp);
     let (state, _) = replay(&events, n, g, Some((victim, at)));
     let end = monitor.now();
+    let decided_after = decisions(cluster, watched)?;
+    println!(
+        "node{}: {} decisions from the kill to the end of re-homing, {} of them reusing the last placement",
+        watched + 1,
+        decided_after.0 - decided_before.0,
+        decided_after.1 - decided_before.1
+    );
     let (dup, dup_from) = state.longest_duplicate(end);
     // A duplicate that began before the kill happened while the cluster
     // was meant to be idle: say so, it is not the kill's.
@@ -441,13 +452,26 @@ fn tx_counters(cluster: &Cluster, i: usize) -> Result<(u64, u64)> {
 
 /// `vippy_heartbeats_sent_total` from node `i`'s management socket.
 fn heartbeats_sent(cluster: &Cluster, i: usize) -> Result<u64> {
+    counter(cluster, i, "vippy_heartbeats_sent_total")
+}
+
+/// One counter from node `i`'s `/metrics`.
+fn counter(cluster: &Cluster, i: usize, name: &str) -> Result<u64> {
     let out = cluster.curl(i, &["http://localhost/metrics"])?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .find_map(|l| l.strip_prefix("vippy_heartbeats_sent_total "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|v| v as u64)
-        .context("no vippy_heartbeats_sent_total in /metrics")
+        .with_context(|| format!("no {name} in /metrics"))
+}
+
+/// Node `i`'s (decisions, placements reused) so far.
+fn decisions(cluster: &Cluster, i: usize) -> Result<(u64, u64)> {
+    Ok((
+        counter(cluster, i, "vippy_decisions_total")?,
+        counter(cluster, i, "vippy_placements_reused_total")?,
+    ))
 }
 
 /// Two panels: from the cold start until it converged (or gave up), and
