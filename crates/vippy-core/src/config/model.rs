@@ -62,8 +62,6 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
 }
 
-/// The defaults of the settings a file may leave out (docs/CONFIGURATION.md
-/// lists them too); the rest default through their types.
 /// The data plane's SCHED_FIFO priority under `realtime: priority`: one
 /// below the core loop's, so the loop preempts it. At one priority, a data
 /// plane plumbing hundreds of addresses (the kernel's work counted to its
@@ -75,6 +73,8 @@ pub fn data_plane_priority(priority: u8) -> u8 {
     priority.saturating_sub(1).max(1)
 }
 
+/// The defaults of the settings a file may leave out (docs/CONFIGURATION.md
+/// lists them too); the rest default through their types.
 impl Config {
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
     pub const DEFAULT_MATURE: Duration = Duration::from_secs(5);

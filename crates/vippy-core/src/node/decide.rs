@@ -183,7 +183,6 @@ impl Node {
                 &pins,
             )
         };
-        let reused = self.placement_memo.reused;
         let (assignment, deferred) = self.placement_memo.assign(
             &placement_groups,
             &electorate.eligible,
@@ -192,7 +191,7 @@ impl Node {
             &electorate.settling,
             &pins,
         );
-        self.counters.placements_reused += self.placement_memo.reused - reused;
+        self.counters.placements_reused = self.placement_memo.reused;
         self.note_deferred(&deferred);
         let prospective = if electorate.booting.is_empty() || !self.reasons.is_empty() {
             None

@@ -29,7 +29,8 @@ pub struct Memo {
     holders: Vec<NodeIndex>,
     starts: Vec<u32>,
     answer: Option<(Assignment, Vec<Deferred>)>,
-    /// Placements served from the memo and run, for the counters.
+    /// Placements served from the memo (`Counters::placements_reused`)
+    /// and run.
     pub reused: u64,
     pub computed: u64,
 }
@@ -108,23 +109,20 @@ fn eligible_holders(
 ) -> (Vec<NodeIndex>, Vec<u32>) {
     let mut flat = Vec::new();
     let mut starts = Vec::with_capacity(groups + 1);
+    let mut one: Vec<NodeIndex> = Vec::new();
     for g in 0..groups {
         starts.push(flat.len() as u32);
-        let from = flat.len();
-        for &h in holders.get(g).map_or(&[][..], Vec::as_slice) {
-            if nodes.binary_search_by_key(&h, |n| n.index).is_ok() {
-                flat.push(h);
-            }
-        }
-        flat[from..].sort_unstable();
-        let mut kept = from;
-        for i in from..flat.len() {
-            if i == from || flat[i] != flat[kept - 1] {
-                flat[kept] = flat[i];
-                kept += 1;
-            }
-        }
-        flat.truncate(kept);
+        one.clear();
+        one.extend(
+            holders
+                .get(g)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter(|h| nodes.binary_search_by_key(*h, |n| n.index).is_ok()),
+        );
+        one.sort_unstable();
+        one.dedup();
+        flat.extend_from_slice(&one);
     }
     starts.push(flat.len() as u32);
     (flat, starts)

@@ -204,7 +204,7 @@ impl Daemon {
     fn on_datagram(&mut self, got: Received) {
         self.inbox.clear();
         self.inbox.push(&got, &self.buf);
-        while self.inbox.len() < super::inbox::BATCH {
+        while self.inbox.len() < vippy_core::node::DATAGRAM_BATCH {
             match self.out.chat.try_recv_from(&mut self.buf) {
                 Some(Ok(more)) => self.inbox.push(&more, &self.buf),
                 Some(Err(e)) => {

@@ -8,10 +8,6 @@ use std::time::Instant;
 
 use crate::net::Received;
 
-/// At most this many datagrams per pass: the loop goes back to its timers
-/// after them, so a flood cannot hold heartbeats back for long.
-pub(super) const BATCH: usize = vippy_core::node::DATAGRAM_BATCH;
-
 /// The datagrams of one batch, copied one after another into one buffer.
 #[derive(Default)]
 pub(super) struct Inbox {
